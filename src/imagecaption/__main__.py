@@ -1,0 +1,3 @@
+from imagecaption.cli import main
+
+main()

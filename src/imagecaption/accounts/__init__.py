@@ -1,0 +1,1 @@
+"""API keys, plans, credits, rate limits and usage, behind the AccountStore interface."""

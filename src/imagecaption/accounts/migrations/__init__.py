@@ -1,0 +1,1 @@
+"""Alembic migrations of the account schema; run them through imagecaption.accounts.schema."""

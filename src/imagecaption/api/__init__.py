@@ -1,0 +1,1 @@
+"""The HTTP layer: routes, authentication, response formats and error mapping."""

@@ -1,0 +1,134 @@
+"""create_app wires settings, store, engine and routes; nothing else builds these objects."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.concurrency import run_in_threadpool
+
+from imagecaption import __version__
+from imagecaption.accounts.ratelimit import RateLimiter
+from imagecaption.accounts.sql_store import SqlAccountStore
+from imagecaption.api import health, routes
+from imagecaption.api.errors import install_error_handlers
+from imagecaption.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from imagecaption.api.services import Services
+from imagecaption.engine import CaptionEngine
+from imagecaption.images import ImageFetcher
+from imagecaption.models.registry import create_captioner
+from imagecaption.observability.latency import LatencyWindow
+from imagecaption.observability.metrics import Metrics
+from imagecaption.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EXPOSED_HEADERS = [
+    "X-Request-ID",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "x-rate-limit-limit",
+    "x-rate-limit-remaining",
+    "x-rate-limit-reset",
+    "Retry-After",
+    "x-api-tokens-used",
+    "x-api-max-tokens",
+    "x-api-remaining-tokens",
+    "x-api-current-plan",
+    "x-api-renewal",
+]
+
+
+def build_services(settings: Settings, metrics: Metrics) -> Services:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = SqlAccountStore(
+        settings.resolved_database_url,
+        settings.plans,
+        reservation_ttl_seconds=settings.reservation_ttl_seconds,
+        warning_thresholds=settings.usage_warning_thresholds,
+    )
+    engine = CaptionEngine(
+        create_captioner(settings),
+        metrics,
+        queue_size=settings.queue_size,
+        max_batch_size=settings.max_batch_size,
+        max_batch_wait_ms=settings.max_batch_wait_ms,
+        cache_size=settings.cache_size,
+        retry_after_seconds=settings.retry_after_seconds,
+    )
+    fetcher = ImageFetcher(
+        max_bytes=settings.max_upload_bytes,
+        connect_timeout=settings.url_connect_timeout,
+        read_timeout=settings.url_read_timeout,
+        max_redirects=settings.url_max_redirects,
+        allow_list=settings.url_allow_list,
+    )
+    return Services(
+        settings=settings,
+        metrics=metrics,
+        store=store,
+        limiter=RateLimiter(),
+        engine=engine,
+        fetcher=fetcher,
+        latency=LatencyWindow(),
+    )
+
+
+async def _release_expired_forever(svc: Services) -> None:
+    """Refund reservations left behind by a crashed process, now and then."""
+    interval = max(svc.settings.reservation_ttl_seconds / 2, 1)
+    while True:
+        try:
+            released = await run_in_threadpool(svc.store.release_expired)
+            if released:
+                log.warning("released expired credit reservations", extra={"count": released})
+        except Exception:
+            log.exception("releasing expired reservations failed")
+        await asyncio.sleep(interval)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    metrics = Metrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = build_services(settings, metrics)
+        app.state.services = svc
+        loading = asyncio.create_task(svc.engine.start())
+        janitor = asyncio.create_task(_release_expired_forever(svc))
+        try:
+            yield
+        finally:
+            janitor.cancel()
+            await loading
+            await svc.engine.stop()
+            await svc.fetcher.aclose()
+            svc.store.close()
+            log.info("stopped")
+
+    app = FastAPI(
+        title="Image Caption API",
+        version=__version__,
+        summary="Self-hosted, drop-in compatible image captioning.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(routes.router)
+    app.include_router(health.router)
+    # Added innermost first: CORS ends up outermost so that even crash answers carry its headers.
+    app.add_middleware(BodyLimitMiddleware, max_image_bytes=settings.max_upload_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=EXPOSED_HEADERS,
+        max_age=600,
+    )
+    return app

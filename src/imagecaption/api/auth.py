@@ -1,0 +1,52 @@
+"""API key -> account, plus the per-key rate limit, as one FastAPI dependency."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from starlette.concurrency import run_in_threadpool
+
+from imagecaption.accounts.plans import credit_headers
+from imagecaption.accounts.ratelimit import RateLimitStatus
+from imagecaption.accounts.store import KeyRecord
+from imagecaption.api.services import Services, services
+from imagecaption.errors import RateLimited, Unauthorized
+
+
+def rate_limit_headers(status: RateLimitStatus) -> dict[str, str]:
+    """Both spellings: the seed's X-RateLimit-* and the vendor docs' x-rate-limit-*.
+
+    Unthrottled plans report ``unlimited`` rather than an invented number.
+    """
+    limit = "unlimited" if status.limit is None else str(status.limit)
+    remaining = "unlimited" if status.remaining is None else str(status.remaining)
+    reset = str(status.reset_at)
+    return {
+        "X-RateLimit-Limit": limit,
+        "X-RateLimit-Remaining": remaining,
+        "X-RateLimit-Reset": reset,
+        "x-rate-limit-limit": limit,
+        "x-rate-limit-remaining": remaining,
+        "x-rate-limit-reset": reset,
+    }
+
+
+async def authenticated(
+    request: Request,
+    svc: Annotated[Services, Depends(services)],
+    x_api_key: Annotated[str | None, Header(description="Your API key.")] = None,
+) -> KeyRecord:
+    if not x_api_key or not x_api_key.strip():
+        raise Unauthorized("API key is required")
+    record = await run_in_threadpool(svc.store.authenticate, x_api_key.strip())
+    plan = svc.settings.plans[record.plan]
+    status = svc.limiter.hit(record.id, plan.requests_per_minute)
+    request.state.response_headers = rate_limit_headers(status) | credit_headers(record)
+    if not status.allowed:
+        raise RateLimited(
+            f"Rate limit exceeded: the {record.plan} plan allows {status.limit} requests per "
+            f"minute. Retry in {status.retry_after} s.",
+            headers={"Retry-After": str(status.retry_after)},
+        )
+    return record

@@ -1,0 +1,66 @@
+"""Every exception becomes the seed's envelope with the right status; nothing else leaks.
+
+Framework validation errors map to 400, unknown routes to 404 and wrong methods to 405, all in
+the envelope. Anything unexpected is logged with its stack trace and answered with a bare 500.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException
+
+from imagecaption.api.envelope import error, render
+from imagecaption.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+_HTTP_MESSAGES = {
+    404: "Not found: no such endpoint.",
+    405: "Method not allowed.",
+}
+
+
+def error_response(
+    request: Request, status_code: int, message: str, headers: dict[str, str]
+) -> Response:
+    response = render(error(message), request.headers.get("accept"), status_code)
+    # Headers computed before the failure (rate limit, credits) still belong on the answer.
+    response.headers.update(getattr(request.state, "response_headers", {}))
+    response.headers.update(headers)
+    return response
+
+
+async def _service_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ServiceError)
+    return error_response(request, exc.status_code, exc.message, exc.headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for item in exc.errors():
+        where = ".".join(str(part) for part in item.get("loc", ()) if part != "body")
+        problems.append(f"{where}: {item.get('msg', 'invalid')}" if where else item.get("msg", ""))
+    return error_response(request, 400, "Invalid request: " + "; ".join(problems), {})
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = _HTTP_MESSAGES.get(exc.status_code) or str(exc.detail)
+    return error_response(request, exc.status_code, message, dict(exc.headers or {}))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", exc_info=exc)
+    return error_response(request, 500, "Internal server error.", {})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,106 @@
+"""Turns the three ways of sending an image (multipart, JSON, form) into bytes and options."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
+
+from imagecaption.api.schemas import CaptionParams
+from imagecaption.errors import BadInput, PayloadTooLarge
+from imagecaption.images import (
+    ImageFetcher,
+    classify_image_value,
+    decode_inline_image,
+    payload_too_large,
+)
+
+NO_IMAGE = (
+    "No image was sent. Upload a file in the multipart field 'image', or send JSON "
+    '{"image": "<URL, data URI or base64>"} or {"url": "<URL>"}.'
+)
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    data: bytes
+    params: CaptionParams
+    source: str  # "upload", "url" or "inline", for logs and details
+
+
+async def read_image_request(
+    request: Request, fetcher: ImageFetcher, max_bytes: int
+) -> ImageRequest:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    fields: dict[str, Any] = dict(request.query_params)
+    if content_type == "multipart/form-data":
+        form = await _form(request)
+        fields |= {k: v for k, v in form.items() if not isinstance(v, UploadFile)}
+        upload = form.get("image")
+        if isinstance(upload, UploadFile):
+            data = await upload.read(max_bytes + 1)
+            await form.close()
+            _check_size(data, max_bytes)
+            return ImageRequest(data, _params(fields), "upload")
+        await form.close()
+    elif content_type == "application/x-www-form-urlencoded":
+        fields |= dict(await _form(request))
+    elif content_type in ("application/json", "text/json", ""):
+        body = await request.body()
+        if body or content_type:
+            fields |= _json_object(body)
+    elif content_type.startswith("image/") or content_type == "application/octet-stream":
+        data = await request.body()
+        _check_size(data, max_bytes)
+        return ImageRequest(data, _params(fields), "upload")
+    else:
+        raise BadInput(
+            f"Unsupported Content-Type {content_type!r}: use multipart/form-data, "
+            "application/json or application/x-www-form-urlencoded."
+        )
+    value = fields.get("image") or fields.get("url")
+    if not isinstance(value, str) or not value.strip():
+        raise BadInput(NO_IMAGE)
+    value = value.strip()
+    params = _params(fields)
+    if classify_image_value(value) == "url":
+        return ImageRequest(await fetcher.fetch(value), params, "url")
+    return ImageRequest(decode_inline_image(value, max_bytes), params, "inline")
+
+
+async def _form(request: Request) -> FormData:
+    try:
+        return await request.form(max_files=2, max_fields=32)
+    except PayloadTooLarge:
+        raise
+    except Exception as exc:  # malformed multipart bodies come in many exception types
+        raise BadInput("The form data could not be parsed.") from exc
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        parsed = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        raise BadInput("The request body is not valid JSON.") from None
+    if not isinstance(parsed, dict):
+        raise BadInput('The JSON body must be an object such as {"image": "..."}.')
+    return parsed
+
+
+def _params(fields: dict[str, Any]) -> CaptionParams:
+    try:
+        return CaptionParams.model_validate(fields)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise BadInput(f"Invalid options: {problems}") from None
+
+
+def _check_size(data: bytes, max_bytes: int) -> None:
+    if len(data) > max_bytes:
+        raise payload_too_large(max_bytes)

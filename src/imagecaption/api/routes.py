@@ -1,0 +1,136 @@
+"""POST /v1/imagecaption: thin, it only orders the steps; each step lives in its own module.
+
+Order matters for fairness and cost: authenticate and rate-limit before reading the body,
+reserve credits before the expensive work, and settle the reservation whatever happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from imagecaption.accounts.plans import credit_headers
+from imagecaption.accounts.store import KeyRecord
+from imagecaption.api.auth import authenticated
+from imagecaption.api.envelope import ok, render
+from imagecaption.api.inputs import read_image_request
+from imagecaption.api.schemas import CaptionJsonBody, Envelope
+from imagecaption.api.services import Services, services
+from imagecaption.errors import RateLimited, ServiceError
+from imagecaption.images import content_hash, decode_image
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Envelope, "description": text}
+    for code, text in {
+        400: "Bad input: missing, corrupt, unsupported or oversized (in pixels) image, bad URL.",
+        401: "Missing, unknown or revoked API key.",
+        403: "Not enough credits for this call.",
+        413: "The image is larger than the byte limit.",
+        429: "Per-key rate limit exceeded; see Retry-After.",
+        503: "Overloaded or model not ready; see Retry-After.",
+    }.items()
+}
+
+
+@router.post(
+    "/v1/imagecaption",
+    response_model=Envelope,
+    responses=_ERRORS,
+    summary="Caption an image",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"image": {"type": "string", "format": "binary"}},
+                        "required": ["image"],
+                    }
+                },
+                "application/json": {"schema": CaptionJsonBody.model_json_schema()},
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"image": {"type": "string", "format": "uri"}},
+                    }
+                },
+            },
+            "required": True,
+        }
+    },
+)
+async def caption_image(
+    request: Request,
+    account: Annotated[KeyRecord, Depends(authenticated)],
+    svc: Annotated[Services, Depends(services)],
+) -> Response:
+    """Describe an image in one sentence; the answer's shape is the hosted service's."""
+    started = time.perf_counter()
+    request_id: str = request.state.request_id
+    plan = svc.settings.plans[account.plan]
+    reservation = await run_in_threadpool(svc.store.reserve, account.id, plan.cost_per_call)
+    try:
+        image_request = await read_image_request(
+            request, svc.fetcher, svc.settings.max_upload_bytes
+        )
+        read_done = time.perf_counter()
+        image = await run_in_threadpool(
+            decode_image, image_request.data, max_pixels=svc.settings.max_pixels
+        )
+        decoded = time.perf_counter()
+        caption, cached = await svc.engine.caption(
+            image, content_hash(image_request.data), image_request.params.to_options()
+        )
+    except BaseException as exc:
+        status = _status_of(exc)
+        await run_in_threadpool(svc.store.release, reservation)
+        if not isinstance(exc, RateLimited):
+            await run_in_threadpool(
+                svc.store.record_call,
+                account.id,
+                status=status,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                request_id=request_id,
+            )
+        raise
+    latency_ms = (time.perf_counter() - started) * 1000
+    record = await run_in_threadpool(
+        svc.store.commit, reservation, status=200, latency_ms=latency_ms, request_id=request_id
+    )
+    svc.metrics.credits_charged.inc(reservation.credits)
+    svc.latency.add(latency_ms)
+    data: dict[str, Any] = {"caption": caption.text}
+    params = image_request.params
+    if params.num_captions > 1:
+        data["captions"] = [
+            {"caption": c.text, "score": round(c.score, 4)} for c in caption.candidates
+        ]
+    if params.details:
+        data["model"] = svc.engine.captioner.info.name
+        data["cached"] = cached
+        data["timing_ms"] = {
+            "read": round((read_done - started) * 1000, 2),
+            "decode": round((decoded - read_done) * 1000, 2),
+            "caption": round((time.perf_counter() - decoded) * 1000, 2),
+            "total": round(latency_ms, 2),
+        }
+    response = render(ok(data), request.headers.get("accept"))
+    response.headers.update(request.state.response_headers | credit_headers(record))
+    return response
+
+
+def _status_of(exc: BaseException) -> int:
+    if isinstance(exc, ServiceError):
+        return exc.status_code
+    if isinstance(exc, asyncio.CancelledError):
+        return 499  # the client went away; nginx's convention
+    return 500

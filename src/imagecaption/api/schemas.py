@@ -1,0 +1,52 @@
+"""Request and response shapes, so that /openapi.json describes the real contract."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from imagecaption.models.base import CaptionOptions
+
+
+class CaptionParams(BaseModel):
+    """Opt-in options beyond the seed; without them the response is exactly the seed's."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    max_length: int | None = Field(
+        default=None, ge=1, le=200, description="Longest caption wanted, in words."
+    )
+    num_captions: int = Field(
+        default=1, ge=1, le=10, description="How many candidate captions, with scores."
+    )
+    details: bool = Field(default=False, description="Add model name and timings to data.")
+
+    def to_options(self) -> CaptionOptions:
+        return CaptionOptions(max_length=self.max_length, num_captions=self.num_captions)
+
+
+class CaptionJsonBody(BaseModel):
+    """What the vendor SDKs' ``execute`` (``image``) and ``execute_with_url`` (``url``) send."""
+
+    model_config = ConfigDict(extra="allow")
+
+    image: str | None = Field(
+        default=None, description="An http(s) URL, a data:image/...;base64, URI, or bare base64."
+    )
+    url: str | None = Field(default=None, description="An http(s) URL of the image.")
+
+
+class CaptionData(BaseModel):
+    caption: str
+    captions: list[dict[str, Any]] | None = None
+    model: str | None = None
+    timing_ms: dict[str, float] | None = None
+
+
+class Envelope(BaseModel):
+    status: str = Field(examples=["ok"])
+    error: str | None = None
+    data: dict[str, Any] | None = Field(
+        default=None, examples=[{"caption": "A tabby cat looking at the camera."}]
+    )

@@ -1,0 +1,31 @@
+"""The long-lived objects a request handler needs, built once per app in the lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from imagecaption.accounts.ratelimit import RateLimiter
+from imagecaption.accounts.store import AccountStore
+from imagecaption.engine import CaptionEngine
+from imagecaption.images import ImageFetcher
+from imagecaption.observability.latency import LatencyWindow
+from imagecaption.observability.metrics import Metrics
+from imagecaption.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    metrics: Metrics
+    store: AccountStore
+    limiter: RateLimiter
+    engine: CaptionEngine
+    fetcher: ImageFetcher
+    latency: LatencyWindow
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found

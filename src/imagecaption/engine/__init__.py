@@ -1,0 +1,5 @@
+"""Runs a captioner behind a bounded queue, a dynamic batcher and a content-hash cache."""
+
+from imagecaption.engine.engine import CaptionEngine, EngineState
+
+__all__ = ["CaptionEngine", "EngineState"]

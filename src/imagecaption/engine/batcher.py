@@ -1,0 +1,125 @@
+"""The worker thread that drains the queue in batches.
+
+Requests that arrive while the model is busy are decoded together on the next pass, which is
+where batching pays: the model's fixed cost per call is shared. Only requests with identical
+options share a batch, so batching can never change a caption.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+from imagecaption.models.base import Caption, Captioner, CaptionOptions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkItem:
+    image: Image.Image
+    options: CaptionOptions
+    future: asyncio.Future[Caption]
+    loop: asyncio.AbstractEventLoop
+    enqueued_at: float = field(default_factory=time.perf_counter)
+
+
+_STOP = object()
+
+
+class BatchWorker:
+    def __init__(
+        self,
+        captioner: Captioner,
+        work: queue.Queue[WorkItem | object],
+        *,
+        max_batch_size: int,
+        max_wait_s: float,
+        on_batch: Callable[[int, float], None],
+    ) -> None:
+        self._captioner = captioner
+        self._work = work
+        self._max_batch_size = max_batch_size
+        self._max_wait_s = max_wait_s
+        self._on_batch = on_batch
+        self._thread = threading.Thread(target=self._run, name="caption-worker", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Finish what is queued, then end the thread."""
+        self._work.put(_STOP)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._work.get()
+            if first is _STOP:
+                return
+            assert isinstance(first, WorkItem)
+            batch = [first]
+            deadline = time.perf_counter() + self._max_wait_s
+            while len(batch) < self._max_batch_size:
+                remaining = deadline - time.perf_counter()
+                try:
+                    if remaining > 0:
+                        item = self._work.get(timeout=remaining)
+                    else:
+                        item = self._work.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True
+                    break
+                assert isinstance(item, WorkItem)
+                batch.append(item)
+            for group in _group_by_options(batch):
+                self._caption(group)
+
+    def _caption(self, group: list[WorkItem]) -> None:
+        started = time.perf_counter()
+        try:
+            captions = self._captioner.caption_batch(
+                [item.image for item in group], group[0].options
+            )
+        except Exception as error:  # a model failure must fail these requests, not the worker
+            log.exception("captioning a batch of %d failed", len(group))
+            for item in group:
+                _resolve(item, error=error)
+            return
+        self._on_batch(len(group), time.perf_counter() - started)
+        for item, caption in zip(group, captions, strict=True):
+            _resolve(item, result=caption)
+
+
+def _group_by_options(batch: list[WorkItem]) -> list[list[WorkItem]]:
+    groups: dict[CaptionOptions, list[WorkItem]] = {}
+    for item in batch:
+        groups.setdefault(item.options, []).append(item)
+    return list(groups.values())
+
+
+def _resolve(
+    item: WorkItem, *, result: Caption | None = None, error: BaseException | None = None
+) -> None:
+    def settle() -> None:
+        if item.future.done():  # the client went away and the request was cancelled
+            return
+        if error is not None:
+            item.future.set_exception(error)
+        else:
+            item.future.set_result(result)  # type: ignore[arg-type]
+
+    # RuntimeError: the loop closed during shutdown, so nobody is waiting any more.
+    with contextlib.suppress(RuntimeError):
+        item.loop.call_soon_threadsafe(settle)

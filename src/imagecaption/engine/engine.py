@@ -1,0 +1,129 @@
+"""The engine: the only way the API reaches a model.
+
+Model calls run on a dedicated worker thread, so the event loop never blocks; a bounded queue in
+front of it refuses work with 503 instead of piling up requests that would time out anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import queue
+import time
+
+from PIL import Image
+
+from imagecaption.engine.batcher import BatchWorker, WorkItem
+from imagecaption.engine.cache import CaptionCache
+from imagecaption.errors import Overloaded
+from imagecaption.models.base import Caption, Captioner, CaptionOptions
+from imagecaption.observability.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+class EngineState(enum.Enum):
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+class CaptionEngine:
+    def __init__(
+        self,
+        captioner: Captioner,
+        metrics: Metrics,
+        *,
+        queue_size: int,
+        max_batch_size: int,
+        max_batch_wait_ms: float,
+        cache_size: int,
+        retry_after_seconds: int = 1,
+    ) -> None:
+        self.captioner = captioner
+        self._metrics = metrics
+        self._queue: queue.Queue[WorkItem | object] = queue.Queue(maxsize=queue_size)
+        self._cache = CaptionCache(cache_size)
+        self._in_flight: dict[tuple[str, str, CaptionOptions], asyncio.Future[Caption]] = {}
+        self._retry_after = retry_after_seconds
+        self._worker = BatchWorker(
+            captioner,
+            self._queue,
+            max_batch_size=max_batch_size,
+            max_wait_s=max_batch_wait_ms / 1000,
+            on_batch=self._record_batch,
+        )
+        self.state = EngineState.LOADING
+        self.error: str | None = None
+
+    async def start(self) -> None:
+        """Load and warm the model off the event loop; the app answers /healthz meanwhile."""
+        started = time.perf_counter()
+        try:
+            await asyncio.to_thread(self._load_and_warm)
+        except Exception as error:
+            self.state = EngineState.FAILED
+            self.error = f"{type(error).__name__}: {error}"
+            log.exception("the model failed to load")
+            return
+        self._metrics.model_load_seconds.set(time.perf_counter() - started)
+        self._worker.start()
+        self.state = EngineState.READY
+        self._metrics.model_ready.set(1)
+        log.info("model ready", extra={"model": self.captioner.info.name})
+
+    def _load_and_warm(self) -> None:
+        self.captioner.load()
+        self.captioner.warmup()
+
+    async def stop(self) -> None:
+        if self.state is EngineState.READY:
+            await asyncio.to_thread(self._worker.stop, 30)
+        self.state = EngineState.STOPPED
+        self._metrics.model_ready.set(0)
+
+    @property
+    def queue_depth(self) -> int:
+        return self._queue.qsize()
+
+    async def caption(
+        self, image: Image.Image, content_hash: str, options: CaptionOptions
+    ) -> tuple[Caption, bool]:
+        """Caption one decoded image; return the caption and whether it came from the cache."""
+        if self.state is not EngineState.READY:
+            raise Overloaded("The model is not ready yet.", retry_after=self._retry_after)
+        key = (content_hash, self.captioner.info.name, options)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._metrics.cache_hits.inc()
+            return cached, True
+        shared = self._in_flight.get(key)
+        if shared is not None:  # the same image is already being captioned: wait for that
+            self._metrics.cache_hits.inc()
+            return await asyncio.shield(shared), True
+        self._metrics.cache_misses.inc()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Caption] = loop.create_future()
+        try:
+            self._queue.put_nowait(WorkItem(image, options, future, loop))
+        except queue.Full:
+            self._metrics.rejected.inc()
+            raise Overloaded(
+                "The server is busy: too many images are waiting. Retry shortly.",
+                retry_after=self._retry_after,
+            ) from None
+        self._metrics.queue_depth.set(self._queue.qsize())
+        self._in_flight[key] = future
+        try:
+            caption = await asyncio.shield(future)
+        finally:
+            self._in_flight.pop(key, None)
+            self._metrics.queue_depth.set(self._queue.qsize())
+        self._cache.put(key, caption)
+        return caption, False
+
+    def _record_batch(self, size: int, seconds: float) -> None:
+        self._metrics.batch_size.observe(size)
+        self._metrics.batch_duration.observe(seconds)

@@ -1,0 +1,1 @@
+"""Captioning backends, all behind the :class:`~imagecaption.models.base.Captioner` interface."""

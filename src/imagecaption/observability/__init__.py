@@ -1,0 +1,1 @@
+"""Metrics, latency statistics and structured logs."""

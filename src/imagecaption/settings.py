@@ -1,0 +1,135 @@
+"""The one typed place for every setting.
+
+Values come, highest priority first, from command-line flags (passed in as overrides),
+``IMAGECAPTION_*`` environment variables, an optional TOML config file (``IMAGECAPTION_CONFIG`` or
+``--config``), and the defaults below. Nested values (plans, allow-list) can be given as JSON in the
+environment, e.g. ``IMAGECAPTION_URL_ALLOW_LIST='["127.0.0.1/32"]'``.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from platformdirs import user_data_dir
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "IMAGECAPTION_"
+CONFIG_ENV = ENV_PREFIX + "CONFIG"
+
+
+class Plan(BaseModel):
+    """A billing plan; operators may add or change plans in the config file."""
+
+    monthly_credits: int = Field(ge=0)
+    signup_bonus: int = Field(
+        default=0, ge=0, description="One-off credits granted at key creation."
+    )
+    cost_per_call: int = Field(default=10, ge=0)
+    requests_per_minute: int | None = Field(
+        default=None, ge=1, description="Per-key request limit per minute; None means unthrottled."
+    )
+
+
+def default_plans() -> dict[str, Plan]:
+    """The hosted service's plan names; only the free plan is throttled."""
+    return {
+        "free": Plan(monthly_credits=1_000, signup_bonus=500, requests_per_minute=30),
+        "starter": Plan(monthly_credits=100_000),
+        "pro": Plan(monthly_credits=1_000_000),
+        "mega": Plan(monthly_credits=10_000_000),
+    }
+
+
+def default_data_dir() -> Path:
+    return Path(user_data_dir("imagecaption", appauthor=False))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    # Server
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; defaults to a SQLite file in data_dir."
+    )
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    graceful_shutdown_seconds: float = Field(default=30.0, ge=0)
+
+    # Images
+    max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
+    max_pixels: int = Field(default=40_000_000, ge=1)
+    url_connect_timeout: float = Field(default=5.0, gt=0)
+    url_read_timeout: float = Field(default=10.0, gt=0)
+    url_max_redirects: int = Field(default=3, ge=0)
+    url_allow_list: list[str] = Field(
+        default_factory=list,
+        description="Networks (CIDR) or addresses that image URLs may reach even though they are "
+        "loopback or private. Empty by default: only public addresses are fetched.",
+    )
+
+    # Engine
+    model: str = Field(default="offline", description="Which captioner serves requests.")
+    queue_size: int = Field(
+        default=64, ge=1, description="Images waiting for the model before 503."
+    )
+    max_batch_size: int = Field(default=8, ge=1)
+    max_batch_wait_ms: float = Field(default=2.0, ge=0)
+    cache_size: int = Field(
+        default=1024, ge=0, description="Captions kept by content hash; 0 disables."
+    )
+    inference_threads: int = Field(
+        default=0, ge=0, description="Threads for the model; 0 = all cores."
+    )
+    retry_after_seconds: int = Field(default=1, ge=1)
+
+    # Accounts
+    plans: dict[str, Plan] = Field(default_factory=default_plans)
+    default_plan: str = "free"
+    reservation_ttl_seconds: int = Field(
+        default=120, ge=1, description="A credit reservation not settled by then is released."
+    )
+    usage_warning_thresholds: list[float] = Field(default_factory=lambda: [0.8, 0.95])
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'imagecaption.db'}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_ENV)
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings; flags that were not given (None) do not override lower layers."""
+    if config_file is not None:
+        os.environ[CONFIG_ENV] = str(config_file)
+    given = {name: value for name, value in overrides.items() if value is not None}
+    return Settings(**given)

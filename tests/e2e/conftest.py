@@ -1,0 +1,104 @@
+"""One real server process per test session, plus a local web server to fetch image URLs from."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import encode, photo
+from tests.e2e.server import RunningServer, run_server
+
+# Plans small enough to exhaust in a test; the allow-list lets the server fetch from the
+# local image site (127.0.0.1) while every other private address stays blocked.
+CONFIG = """
+url_allow_list = ["127.0.0.1/32"]
+log_level = "INFO"
+
+[plans.free]
+monthly_credits = 1000
+signup_bonus = 500
+requests_per_minute = 5
+
+[plans.pro]
+monthly_credits = 10000000
+
+[plans.tiny]
+monthly_credits = 70
+cost_per_call = 10
+
+[plans.warn]
+monthly_credits = 100
+cost_per_call = 10
+"""
+
+
+class ImageSite:
+    """Serves fixed bodies and redirect chains on loopback."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                status, headers, body = site.routes.get(self.path, (404, {}, b"not found"))
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def add(self, path: str, body: bytes, content_type: str = "image/jpeg") -> str:
+        self.routes[path] = (200, {"Content-Type": content_type}, body)
+        return self.url + path
+
+    def redirect(self, path: str, target: str) -> str:
+        self.routes[path] = (302, {"Location": target}, b"")
+        return self.url + path
+
+
+@pytest.fixture(scope="session")
+def image_site() -> Iterator[ImageSite]:
+    site = ImageSite()
+    yield site
+    site.httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with run_server(Path(tmp_path_factory.mktemp("server")), CONFIG) as running:
+        yield running
+
+
+@pytest.fixture
+def client(server: RunningServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+def pro_key(server: RunningServer) -> str:
+    return server.create_key("pro")
+
+
+@pytest.fixture(scope="session")
+def photos() -> dict[str, bytes]:
+    return {
+        "cat": encode(photo("chelsea")),
+        "coffee": encode(photo("coffee")),
+        "astronaut": encode(photo("astronaut")),
+    }
