@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
 
 from imagecaption.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from imagecaption.accounts.store import AccountStore
 
 app = typer.Typer(
     help="Self-hosted, drop-in compatible image captioning API.", no_args_is_help=True
@@ -31,25 +35,46 @@ DataDirOption = Annotated[
     Path | None, typer.Option("--data-dir", help="Where the database and model cache live.")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        help="auto (the full model if available, else offline), offline, a model-hub id, "
+        "or a model folder."
+    ),
+]
+BackendOption = Annotated[
+    Literal["auto", "torch", "onnx"] | None,
+    typer.Option(help="How a full model runs: onnx (CPU, int8) or torch (CPU or GPU)."),
+]
 
 
 def _settings(config: Path | None, data_dir: Path | None, **overrides: Any) -> Settings:
     return load_settings(config, data_dir=data_dir, **overrides)
 
 
-def _store(settings: Settings) -> Any:
+@contextlib.contextmanager
+def _open_store(config: Path | None, data_dir: Path | None) -> Iterator[AccountStore]:
+    """The account store for one command; its refusals become a one-line error and exit 1."""
     from imagecaption.accounts.sql_store import SqlAccountStore
+    from imagecaption.errors import ServiceError
 
+    settings = _settings(config, data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return SqlAccountStore(
+    store = SqlAccountStore(
         settings.resolved_database_url,
         settings.plans,
         reservation_ttl_seconds=settings.reservation_ttl_seconds,
         warning_thresholds=settings.usage_warning_thresholds,
     )
+    try:
+        yield store
+    except ServiceError as error:
+        _fail(error.message)
+    finally:
+        store.close()
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(1)
 
@@ -58,7 +83,8 @@ def _fail(message: str) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
-    model: Annotated[str | None, typer.Option(help="Captioner to serve.")] = None,
+    model: ModelOption = None,
+    backend: BackendOption = None,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -68,8 +94,9 @@ def serve(
     from imagecaption.api.app import create_app
     from imagecaption.observability.logging import configure_logging
 
-    settings = _settings(config, data_dir, host=host, port=port, model=model)
+    settings = _settings(config, data_dir, host=host, port=port, model=model, backend=backend)
     configure_logging(settings.log_level, settings.log_format)
+    _check_model(settings)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -91,13 +118,9 @@ def keys_create(
     data_dir: DataDirOption = None,
 ) -> None:
     """Create a key and print it (only the key, once: it is stored hashed)."""
-    settings = _settings(config, data_dir)
-    chosen = plan or settings.default_plan
-    if chosen not in settings.plans:
-        _fail(f"unknown plan {chosen!r}; plans: {', '.join(settings.plans)}")
-    store = _store(settings)
-    secret, record = store.create_key(chosen, name)
-    store.close()
+    chosen = plan or _settings(config, data_dir).default_plan
+    with _open_store(config, data_dir) as store:
+        secret, record = store.create_key(chosen, name)
     typer.echo(secret)
     typer.echo(f"created key {record.id} on plan {record.plan}", err=True)
 
@@ -114,9 +137,8 @@ def keys_list(
     config: ConfigOption = None, data_dir: DataDirOption = None, as_json: JsonOption = False
 ) -> None:
     """List keys with plan, balance and state (never the secret)."""
-    store = _store(_settings(config, data_dir))
-    records = store.list_keys()
-    store.close()
+    with _open_store(config, data_dir) as store:
+        records = store.list_keys()
     if as_json:
         typer.echo(json.dumps([_key_row(r) for r in records], indent=2))
         return
@@ -134,15 +156,8 @@ def keys_list(
 @keys_app.command("revoke")
 def keys_revoke(key_id: str, config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
     """Revoke a key by its id; calls with it get 401 at once."""
-    from imagecaption.errors import ServiceError
-
-    store = _store(_settings(config, data_dir))
-    try:
+    with _open_store(config, data_dir) as store:
         record = store.revoke(key_id)
-    except ServiceError as error:
-        _fail(error.message)
-    finally:
-        store.close()
     typer.echo(f"revoked {record.id}")
 
 
@@ -151,15 +166,8 @@ def keys_set_plan(
     key_id: str, plan: str, config: ConfigOption = None, data_dir: DataDirOption = None
 ) -> None:
     """Move a key to another plan."""
-    from imagecaption.errors import ServiceError
-
-    store = _store(_settings(config, data_dir))
-    try:
+    with _open_store(config, data_dir) as store:
         record = store.set_plan(key_id, plan)
-    except ServiceError as error:
-        _fail(error.message)
-    finally:
-        store.close()
     typer.echo(f"{record.id} is now on plan {record.plan}")
 
 
@@ -168,15 +176,8 @@ def credits_add(
     key_id: str, amount: int, config: ConfigOption = None, data_dir: DataDirOption = None
 ) -> None:
     """Add credits to a key's balance for the current period."""
-    from imagecaption.errors import ServiceError
-
-    store = _store(_settings(config, data_dir))
-    try:
+    with _open_store(config, data_dir) as store:
         record = store.add_credits(key_id, amount)
-    except ServiceError as error:
-        _fail(error.message)
-    finally:
-        store.close()
     typer.echo(f"{record.id} balance: {record.balance}")
 
 
@@ -189,11 +190,10 @@ def usage(
     as_json: JsonOption = False,
 ) -> None:
     """Usage report: calls, credits, statuses and latency (avg, p50, p75, p90, p99)."""
-    store = _store(_settings(config, data_dir))
     since = datetime.now(UTC) - timedelta(days=days)
-    summary = store.usage(key_id, since)
-    warnings = store.warnings(key_id)
-    store.close()
+    with _open_store(config, data_dir) as store:
+        summary = store.usage(key_id, since)
+        warnings = store.warnings(key_id)
     if as_json:
         report = asdict(summary)
         report["warnings"] = [
@@ -267,20 +267,61 @@ def caption(
         raise typer.Exit(2)
 
 
+def _check_model(settings: Settings) -> None:
+    """A named model that cannot serve stops the command here, with the reason, not later."""
+    from imagecaption.models.base import ModelError
+    from imagecaption.models.registry import check_model
+
+    try:
+        check_model(settings)
+    except ModelError as error:
+        _fail(str(error))
+
+
 @models_app.command("list")
 def models_list(
-    config: ConfigOption = None, data_dir: DataDirOption = None, as_json: JsonOption = False
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    model: ModelOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Show the captioners this installation can serve, and which one is configured."""
-    from imagecaption.models.registry import BACKENDS
+    """Models on this machine (hub cache and model folders), and which one serve would use.
+
+    Decided without the network: with --model auto, a full model that is not downloaded yet is
+    reported as a fallback, although serve would first try to download it.
+    """
+    from imagecaption.models.listing import describe_models
+
+    listing = describe_models(_settings(config, data_dir, model=model))
+    if as_json:
+        typer.echo(json.dumps(listing.as_dict(), indent=2))
+        return
+    typer.echo(f"serving: {listing.serving}")
+    if listing.fallback:
+        typer.echo(f"fallback: {listing.fallback}")
+    typer.echo(f"  {'NAME':<36} {'SOURCE':<10} {'TYPE':<24} PATH")
+    for row in listing.models:
+        mark = "*" if row.serving else " "
+        typer.echo(f"{mark} {row.name:<36} {row.source:<10} {row.model_type:<24} {row.path}")
+
+
+@models_app.command("pull")
+def models_pull(
+    source: Annotated[str, typer.Argument(help="A model-hub id, or a model folder to import.")],
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Download a model into the hub cache (progress on stderr), or import a model folder into
+    <data_dir>/models; either way check it, then print where it is."""
+    from imagecaption.models.base import ModelError
+    from imagecaption.models.listing import pull
 
     settings = _settings(config, data_dir)
-    rows = [{"name": name, "serving": name == settings.model} for name in BACKENDS]
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    for row in rows:
-        typer.echo(f"{'*' if row['serving'] else ' '} {row['name']}")
+    try:
+        folder = pull(source, settings)
+    except ModelError as error:
+        _fail(str(error))
+    typer.echo(str(folder))
 
 
 def main() -> None:

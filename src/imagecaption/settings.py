@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from platformdirs import user_data_dir
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -80,7 +80,6 @@ class Settings(BaseSettings):
     )
 
     # Engine
-    model: str = Field(default="offline", description="Which captioner serves requests.")
     queue_size: int = Field(
         default=64, ge=1, description="Images waiting for the model before 503."
     )
@@ -94,6 +93,37 @@ class Settings(BaseSettings):
     )
     retry_after_seconds: int = Field(default=1, ge=1)
 
+    # Models
+    model: str = Field(
+        default="auto",
+        description="Which captioner serves: 'auto' (full_model when it is on this machine or "
+        "can be downloaded, else the offline captioner), 'offline', a model-hub id, a local "
+        "model folder, or the name of a folder in <data_dir>/models.",
+    )
+    backend: Literal["auto", "torch", "onnx"] = Field(
+        default="auto",
+        description="How a full model runs: 'onnx' (CPU; exported once, int8 if quantize) or "
+        "'torch' (CPU or GPU); 'auto' picks torch when a CUDA GPU is present, else onnx.",
+    )
+    full_model: str = Field(
+        default="microsoft/git-base-coco",
+        description="The full model that model='auto' serves: a hub id or a folder.",
+    )
+    hub_timeout_seconds: float = Field(
+        default=3.0, gt=0, description="Connect timeout for the model hub; no access falls back."
+    )
+    quantize: bool = Field(
+        default=True,
+        description="int8 weights and activations for the onnx backend: about 3x faster on CPU, "
+        "captions can differ slightly from float32 (see the model docs).",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="Where the torch backend runs; auto: a CUDA GPU if present."
+    )
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = Field(
+        default="auto", description="torch backend precision; auto: float16 on GPU, float32 on CPU."
+    )
+
     # Accounts
     plans: dict[str, Plan] = Field(default_factory=default_plans)
     default_plan: str = "free"
@@ -101,6 +131,20 @@ class Settings(BaseSettings):
         default=120, ge=1, description="A credit reservation not settled by then is released."
     )
     usage_warning_thresholds: list[float] = Field(default_factory=lambda: [0.8, 0.95])
+
+    # Web UI
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Token that opens the operator pages at /admin; unset, they answer 404.",
+    )
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="Keys the web pages' CSRF tokens; when unset, one is generated and kept in "
+        "data_dir so that open pages and sessions survive a restart.",
+    )
+    sign_in_attempts_per_minute: int = Field(
+        default=5, ge=1, description="Failed web sign-ins allowed per client address per minute."
+    )
 
     @field_validator("data_dir")
     @classmethod

@@ -82,7 +82,8 @@ def test_sigterm_finishes_in_flight_requests(tmp_path: Path) -> None:
         server.process.send_signal(signal.SIGTERM)
         worker.join(60)
         assert result["response"].status_code == 200, result["response"].text
-        assert server.process.wait(30) == 0
+        # uvicorn re-raises the signal once it has shut down cleanly
+        assert server.process.wait(30) in (0, -signal.SIGTERM)
         assert "stopped" in server.logs()
 
 

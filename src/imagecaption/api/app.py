@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
-from imagecaption import __version__
+from imagecaption import __version__, web
 from imagecaption.accounts.ratelimit import RateLimiter
 from imagecaption.accounts.sql_store import SqlAccountStore
 from imagecaption.api import health, routes
@@ -120,6 +120,10 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(routes.router)
     app.include_router(health.router)
+    app.include_router(web.router)
+    if web.admin_enabled(settings):
+        app.include_router(web.admin_router)
+    app.mount(web.STATIC_PATH, web.StaticAssets(), name="static")
     # Added innermost first: CORS ends up outermost so that even crash answers carry its headers.
     app.add_middleware(BodyLimitMiddleware, max_image_bytes=settings.max_upload_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)

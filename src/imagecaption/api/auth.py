@@ -40,8 +40,13 @@ async def authenticated(
     if not x_api_key or not x_api_key.strip():
         raise Unauthorized("API key is required")
     record = await run_in_threadpool(svc.store.authenticate, x_api_key.strip())
-    plan = svc.settings.plans[record.plan]
-    status = svc.limiter.hit(record.id, plan.requests_per_minute)
+    admit(request, svc, record)
+    return record
+
+
+def admit(request: Request, svc: Services, record: KeyRecord) -> None:
+    """Apply the key's per-minute limit and remember its headers for whatever answer follows."""
+    status = svc.limiter.hit(record.id, svc.settings.plans[record.plan].requests_per_minute)
     request.state.response_headers = rate_limit_headers(status) | credit_headers(record)
     if not status.allowed:
         raise RateLimited(
@@ -49,4 +54,3 @@ async def authenticated(
             f"minute. Retry in {status.retry_after} s.",
             headers={"Retry-After": str(status.retry_after)},
         )
-    return record

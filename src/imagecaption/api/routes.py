@@ -74,6 +74,15 @@ async def caption_image(
     svc: Annotated[Services, Depends(services)],
 ) -> Response:
     """Describe an image in one sentence; the answer's shape is the hosted service's."""
+    return await caption_flow(request, account, svc)
+
+
+async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> Response:
+    """The paid part of a call, for a key already authenticated and admitted by its rate limit.
+
+    Every way in (this endpoint, the web playground) goes through here, so a call is charged,
+    recorded and rendered the same way whichever door it came through.
+    """
     started = time.perf_counter()
     request_id: str = request.state.request_id
     plan = svc.settings.plans[account.plan]

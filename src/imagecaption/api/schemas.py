@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from imagecaption.models.base import CaptionOptions
+from imagecaption.models.base import CaptionOptions, Detail
 
 
 class CaptionParams(BaseModel):
@@ -21,9 +21,16 @@ class CaptionParams(BaseModel):
         default=1, ge=1, le=10, description="How many candidate captions, with scores."
     )
     details: bool = Field(default=False, description="Add model name and timings to data.")
+    detail: Detail | None = Field(
+        default=None,
+        description="How much the caption says: brief, detailed or more_detailed. Only for "
+        "models that offer it (/readyz lists model.detail_levels); others answer 400.",
+    )
 
     def to_options(self) -> CaptionOptions:
-        return CaptionOptions(max_length=self.max_length, num_captions=self.num_captions)
+        return CaptionOptions(
+            max_length=self.max_length, num_captions=self.num_captions, detail=self.detail
+        )
 
 
 class CaptionJsonBody(BaseModel):

@@ -15,8 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from PIL import Image
+from typing import Any
 
 from imagecaption.models.base import Caption, Captioner, CaptionOptions
 
@@ -25,7 +24,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class WorkItem:
-    image: Image.Image
+    inputs: Any
+    """What the captioner's ``preprocess`` made of the image."""
     options: CaptionOptions
     future: asyncio.Future[Caption]
     loop: asyncio.AbstractEventLoop
@@ -89,8 +89,8 @@ class BatchWorker:
     def _caption(self, group: list[WorkItem]) -> None:
         started = time.perf_counter()
         try:
-            captions = self._captioner.caption_batch(
-                [item.image for item in group], group[0].options
+            captions = self._captioner.caption_prepared(
+                [item.inputs for item in group], group[0].options
             )
         except Exception as error:  # a model failure must fail these requests, not the worker
             log.exception("captioning a batch of %d failed", len(group))

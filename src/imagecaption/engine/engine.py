@@ -91,29 +91,32 @@ class CaptionEngine:
     async def caption(
         self, image: Image.Image, content_hash: str, options: CaptionOptions
     ) -> tuple[Caption, bool]:
-        """Caption one decoded image; return the caption and whether it came from the cache."""
+        """Caption one decoded image; return the caption and whether it came from the cache.
+
+        The model's pre-processing (resize, normalise) runs in a worker thread of the pool, so
+        the model thread only ever runs the model. The cache key holds the model and the options,
+        so a caption asked for with other options, or made by another model, is never reused.
+        """
         if self.state is not EngineState.READY:
             raise Overloaded("The model is not ready yet.", retry_after=self._retry_after)
+        self.captioner.check_options(options)
         key = (content_hash, self.captioner.info.name, options)
-        cached = self._cache.get(key)
-        if cached is not None:
-            self._metrics.cache_hits.inc()
-            return cached, True
-        shared = self._in_flight.get(key)
-        if shared is not None:  # the same image is already being captioned: wait for that
-            self._metrics.cache_hits.inc()
-            return await asyncio.shield(shared), True
+        known = await self._known(key)
+        if known is not None:
+            return known, True
+        if self._queue.full():  # refuse before spending time on pre-processing
+            raise self._overloaded()
+        prepared = await asyncio.to_thread(self.captioner.preprocess, image)
+        known = await self._known(key)  # the same image may have been submitted meanwhile
+        if known is not None:
+            return known, True
         self._metrics.cache_misses.inc()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Caption] = loop.create_future()
         try:
-            self._queue.put_nowait(WorkItem(image, options, future, loop))
+            self._queue.put_nowait(WorkItem(prepared, options, future, loop))
         except queue.Full:
-            self._metrics.rejected.inc()
-            raise Overloaded(
-                "The server is busy: too many images are waiting. Retry shortly.",
-                retry_after=self._retry_after,
-            ) from None
+            raise self._overloaded() from None
         self._metrics.queue_depth.set(self._queue.qsize())
         self._in_flight[key] = future
         try:
@@ -123,6 +126,25 @@ class CaptionEngine:
             self._metrics.queue_depth.set(self._queue.qsize())
         self._cache.put(key, caption)
         return caption, False
+
+    async def _known(self, key: tuple[str, str, CaptionOptions]) -> Caption | None:
+        """A finished caption for ``key``, from the cache or from the same image in flight."""
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._metrics.cache_hits.inc()
+            return cached
+        shared = self._in_flight.get(key)
+        if shared is not None:  # the same image is already being captioned: wait for that
+            self._metrics.cache_hits.inc()
+            return await asyncio.shield(shared)
+        return None
+
+    def _overloaded(self) -> Overloaded:
+        self._metrics.rejected.inc()
+        return Overloaded(
+            "The server is busy: too many images are waiting. Retry shortly.",
+            retry_after=self._retry_after,
+        )
 
     def _record_batch(self, size: int, seconds: float) -> None:
         self._metrics.batch_size.observe(size)

@@ -9,8 +9,18 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from PIL import Image
+
+from imagecaption.errors import BadInput
+
+Detail = Literal["brief", "detailed", "more_detailed"]
+
+
+class ModelError(RuntimeError):
+    """A model that cannot be served (missing, incomplete, broken); the message says why and what
+    to do, and is shown to the operator as it is."""
 
 
 @dataclass(frozen=True)
@@ -19,6 +29,7 @@ class CaptionOptions:
 
     max_length: int | None = None
     num_captions: int = 1
+    detail: Detail | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,9 @@ class ModelInfo:
     backend: str
     device: str = "cpu"
     preferred_batch_size: int = 1
+    detail_levels: tuple[Detail, ...] = ("brief",)
+    fallback: str | None = None
+    """Why this model serves instead of the one asked for (``--model auto``), if it does."""
 
 
 class Captioner(ABC):
@@ -58,6 +72,27 @@ class Captioner(ABC):
     @abstractmethod
     def load(self) -> None:
         """Load weights; raise a clear error for missing or broken model files."""
+
+    def check_options(self, options: CaptionOptions) -> None:
+        """Refuse, before any work is queued, options that this model cannot honour."""
+        levels = self.info.detail_levels
+        if options.detail is not None and options.detail not in levels:
+            raise BadInput(
+                f"The model {self.info.name} does not support detail={options.detail!r}; "
+                f"it supports: {', '.join(levels)}."
+            )
+
+    def preprocess(self, image: Image.Image) -> Any:
+        """Turn one decoded image into the model's input, off the worker thread.
+
+        The engine calls this in a thread pool while the worker runs the previous batch, so
+        resizing and normalising never stall the model. The default hands the image through.
+        """
+        return image
+
+    def caption_prepared(self, inputs: Sequence[Any], options: CaptionOptions) -> list[Caption]:
+        """Caption what ``preprocess`` returned; the engine's worker calls only this."""
+        return self.caption_batch(inputs, options)
 
     def warmup(self) -> None:
         """Run one throw-away batch so that the first request does not pay for lazy set-up."""

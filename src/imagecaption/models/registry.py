@@ -1,12 +1,25 @@
-"""Which captioner serves, by name; adding a backend is one entry here."""
+"""Which captioner serves, and on which runtime; adding either is one entry here.
+
+``model`` is ``auto``, a built-in captioner (``offline``), a model-hub id or a model folder.
+Full models run on a runtime from ``RUNTIMES``. transformers and its companions are an optional
+extra, imported only once a full model is asked for.
+"""
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from imagecaption.errors import BadInput
-from imagecaption.models.base import Captioner
+from imagecaption.models import hub
+from imagecaption.models.auto import FallbackCaptioner, choose
+from imagecaption.models.base import Captioner, ModelError
 from imagecaption.settings import Settings
+
+if TYPE_CHECKING:
+    from imagecaption.models.hf.captioner import Backend
 
 
 def _offline(settings: Settings) -> Captioner:
@@ -22,10 +35,105 @@ BACKENDS: dict[str, Callable[[Settings], Captioner]] = {
 }
 
 
+def _threads(settings: Settings) -> int:
+    return settings.inference_threads or os.cpu_count() or 1
+
+
+def _torch(settings: Settings) -> Backend:
+    from imagecaption.models.hf.torch_backend import TorchBackend
+
+    return TorchBackend(settings.device, settings.dtype, _threads(settings))
+
+
+def _onnx(settings: Settings) -> Backend:
+    from imagecaption.models.hf.onnx_backend import OnnxBackend
+
+    cache = hub.local_models_dir(settings.data_dir) / "onnx"
+    return OnnxBackend(cache, settings.quantize, _threads(settings))
+
+
+RUNTIMES: dict[str, Callable[[Settings], Backend]] = {"torch": _torch, "onnx": _onnx}
+
+
+def runtime_name(settings: Settings) -> str:
+    """``auto`` means torch where a CUDA GPU is, onnx (int8 on the CPU) everywhere else."""
+    if settings.backend != "auto":
+        return settings.backend
+    import torch
+
+    return "torch" if settings.device != "cpu" and torch.cuda.is_available() else "onnx"
+
+
+def models_extra_installed() -> bool:
+    return importlib.util.find_spec("transformers") is not None
+
+
 def create_captioner(settings: Settings) -> Captioner:
-    try:
-        factory = BACKENDS[settings.model]
-    except KeyError:
-        known = ", ".join(sorted(BACKENDS))
-        raise BadInput(f"Unknown model {settings.model!r}; available: {known}.") from None
-    return factory(settings)
+    """The configured captioner, not loaded yet; a model that cannot serve raises ModelError."""
+    if settings.model in BACKENDS:
+        return BACKENDS[settings.model](settings)
+    if settings.model == "auto":
+        return _auto(settings)
+    return _full(settings, *_locator(settings, settings.model))
+
+
+def check_model(settings: Settings) -> None:
+    """Refuse, before the server starts, an explicitly named model that cannot serve.
+
+    ``auto`` and the built-in captioners always have something to serve, so they pass.
+    """
+    if settings.model not in BACKENDS and settings.model != "auto":
+        _locator(settings, settings.model)
+
+
+def _full(settings: Settings, name: str, locate: Callable[[], Path]) -> Captioner:
+    from imagecaption.models.hf.captioner import TransformersCaptioner
+
+    return TransformersCaptioner(name, locate, RUNTIMES[runtime_name(settings)](settings))
+
+
+def _locator(settings: Settings, reference: str) -> tuple[str, Callable[[], Path]]:
+    """The model's name, and how to get its folder: it is here (checked now), or it can be
+    downloaded. A folder is named by its last part, so that responses never show local paths."""
+    if not models_extra_installed():
+        raise ModelError(
+            f"Serving {reference} needs the 'models' extra: pip install 'imagecaption[models]'."
+        )
+    folder = hub.find_local(reference, settings.data_dir)
+    if folder is not None:
+        from imagecaption.models.hf.folder import check_folder
+
+        check_folder(folder)
+        name = folder.name if Path(reference).expanduser().is_dir() else reference
+        return name, lambda: folder
+    if not hub.looks_like_hub_id(reference):
+        raise ModelError(
+            f"{reference!r} is not a model folder, a folder name in "
+            f"{hub.local_models_dir(settings.data_dir)}, or a model-hub id such as "
+            f"{settings.full_model}."
+        )
+    timeout = settings.hub_timeout_seconds
+    unreachable = hub.hub_unreachable(timeout)
+    if unreachable:
+        raise ModelError(
+            f"{reference} is not downloaded and {unreachable}. Run 'imagecaption models pull "
+            f"{reference}' where the hub is reachable, or pass the path of a model folder."
+        )
+    return reference, lambda: hub.download(reference, timeout)
+
+
+def _auto(settings: Settings) -> Captioner:
+    timeout = settings.hub_timeout_seconds
+    choice = choose(settings.full_model, settings.data_dir, timeout, models_extra_installed())
+
+    def offline() -> Captioner:
+        return _offline(settings)
+
+    if choice.kind == "offline":
+        return FallbackCaptioner(None, offline, choice.reason)
+    folder = choice.folder
+
+    def locate() -> Path:
+        return folder if folder is not None else hub.download(choice.model, timeout)
+
+    return FallbackCaptioner(_full(settings, choice.model, locate), offline, None)

@@ -1,0 +1,207 @@
+"""The onnxruntime backend: the prefill and step graphs exported once, optionally int8, then
+served without torch in the request path.
+
+The export is cached under a key made of the model files, the library versions and the options,
+so a restart reuses it and any change rebuilds it. It is written to a temporary folder and
+renamed into place, so an interrupted export never leaves a half-written model behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from imagecaption.models.hf.architectures import Architecture
+from imagecaption.models.hf.decoding import DecoderState
+from imagecaption.models.hf.folder import Processors, load_weights
+from imagecaption.models.hf.graphs import PrefillGraph, StepGraph
+from imagecaption.models.hf.quantize import quantize_model
+from imagecaption.models.hf.spec import ModelSpec, describe
+
+log = logging.getLogger(__name__)
+
+EXPORT_FORMAT = 1
+"""Bump when the exported graphs or the quantisation change, so caches are rebuilt."""
+OPSET = 17
+ERRORS_ONLY = 3
+OnnxState = DecoderState[np.ndarray]
+
+
+@dataclass(frozen=True)
+class Export:
+    folder: Path
+    spec: ModelSpec
+    static: int
+    dynamic: int
+
+    @property
+    def prefill(self) -> Path:
+        return self.folder / "prefill.onnx"
+
+    @property
+    def step(self) -> Path:
+        return self.folder / "step.onnx"
+
+
+def export_key(folder: Path, quantize: bool) -> str:
+    """Changes whenever the model files, the exporting libraries or the options change."""
+    digest = hashlib.sha256()
+    parts: list[object] = [EXPORT_FORMAT, quantize, str(folder.resolve())]
+    parts += [version(name) for name in ("torch", "transformers", "onnxruntime", "onnx")]
+    for file in sorted(folder.iterdir()):
+        if file.is_file():
+            stat = file.stat()
+            parts += [file.name, stat.st_size, stat.st_mtime_ns]
+    digest.update(json.dumps(parts).encode())
+    return digest.hexdigest()[:16]
+
+
+def load_or_export(
+    folder: Path,
+    architecture: Architecture,
+    processors: Processors,
+    cache_root: Path,
+    quantize: bool,
+) -> Export:
+    precision = "int8" if quantize else "fp32"
+    target = cache_root / f"{folder.name}-{precision}-{export_key(folder, quantize)}"
+    if not (target / "export.json").is_file():
+        log.info("exporting the model to ONNX (once)", extra={"model": str(folder)})
+        cache_root.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(dir=cache_root, prefix=".export-"))
+        try:
+            _export(folder, architecture, processors, work, quantize)
+            os.replace(work, target)
+        except OSError:
+            if not (target / "export.json").is_file():  # not merely a concurrent export's win
+                raise
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    layout = json.loads((target / "export.json").read_text())
+    return Export(target, ModelSpec.load(target / "spec.json"), layout["static"], layout["dynamic"])
+
+
+def _export(
+    folder: Path, architecture: Architecture, processors: Processors, work: Path, quantize: bool
+) -> None:
+    model = load_weights(folder, architecture)
+    spec = describe(model, architecture, processors.full)
+    blank = processors.image(images=[np.zeros((8, 8, 3), dtype=np.uint8)], return_tensors="pt")
+    pixels = blank["pixel_values"].repeat(2, 1, 1, 1).float()
+    prompt = torch.tensor([spec.prompts["brief"]] * 2)
+    prefill = PrefillGraph(model, architecture)
+    with torch.no_grad():
+        logits, static, dynamic = prefill.run(pixels, prompt)
+    static_names = [f"static_{i}" for i in range(len(static))]
+    dynamic_names = [f"dynamic_{i}" for i in range(len(dynamic))]
+    next_names = [f"next_dynamic_{i}" for i in range(len(dynamic))]
+    axes = {
+        "pixel_values": {0: "batch"},
+        "input_ids": {0: "batch", 1: "tokens"},
+        "logits": {0: "batch"},
+        **{n: {0: "batch", 1 if i == 0 else 2: "memory"} for i, n in enumerate(static_names)},
+        **{n: {0: "batch", 2: "past"} for n in dynamic_names + next_names},
+    }
+    step = StepGraph(model, architecture, len(static))
+    tokens = logits.argmax(-1, keepdim=True)
+    files = {"prefill.onnx": work / "prefill-fp32.onnx", "step.onnx": work / "step-fp32.onnx"}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # tracer chatter about Python values baked into the graph
+        torch.onnx.export(
+            prefill,
+            (pixels, prompt),
+            str(files["prefill.onnx"]),
+            input_names=["pixel_values", "input_ids"],
+            output_names=["logits", *static_names, *dynamic_names],
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            dynamo=False,
+        )
+        torch.onnx.export(
+            step,
+            (tokens, *static, *dynamic),
+            str(files["step.onnx"]),
+            input_names=["input_ids", *static_names, *dynamic_names],
+            output_names=["logits", *next_names],
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    for name, exported in files.items():
+        if quantize:
+            quantize_model(exported, work / name)
+        else:
+            exported.rename(work / name)
+    for leftover in work.glob("*-fp32.onnx*"):
+        leftover.unlink()
+    spec.save(work / "spec.json")
+    (work / "export.json").write_text(json.dumps({"static": len(static), "dynamic": len(dynamic)}))
+
+
+def create_session(model: Path, threads: int) -> ort.InferenceSession:
+    """A CPU session; one batch runs at a time, so operators get all threads and run in order."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = ERRORS_ONLY
+    return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+
+
+class OnnxRuntime:
+    def __init__(self, export: Export, threads: int) -> None:
+        self._prefill = create_session(export.prefill, threads)
+        self._step = create_session(export.step, threads)
+        self._static = export.static
+        accepted = {given.name for given in self._step.get_inputs()}
+        names = [f"static_{i}" for i in range(export.static)]
+        names += [f"dynamic_{i}" for i in range(export.dynamic)]
+        # The exporter drops inputs a graph never reads (e.g. the memory, once cross-attention
+        # reads its cached keys); feed only what the step graph declares.
+        self._feeds = [(index, name) for index, name in enumerate(names) if name in accepted]
+
+    def prefill(self, pixel_values: np.ndarray, prompt: np.ndarray) -> tuple[np.ndarray, OnnxState]:
+        logits, *state = self._prefill.run(
+            None, {"pixel_values": pixel_values, "input_ids": prompt}
+        )
+        return logits, DecoderState(state[: self._static], state[self._static :])
+
+    def step(self, tokens: np.ndarray, state: OnnxState) -> tuple[np.ndarray, OnnxState]:
+        flat = [*state.static, *state.dynamic]
+        feeds = {name: flat[index] for index, name in self._feeds}
+        logits, *dynamic = self._step.run(None, {"input_ids": tokens, **feeds})
+        return logits, DecoderState(state.static, dynamic)
+
+    def select(self, state: OnnxState, rows: np.ndarray) -> OnnxState:
+        return DecoderState(
+            [array[rows] for array in state.static], [array[rows] for array in state.dynamic]
+        )
+
+
+class OnnxBackend:
+    name = "onnx"
+    device = "cpu"
+
+    def __init__(self, cache_root: Path, quantize: bool = True, threads: int = 0) -> None:
+        self._cache_root = cache_root
+        self._quantize = quantize
+        self._threads = threads
+
+    def open(
+        self, folder: Path, architecture: Architecture, processors: Processors
+    ) -> tuple[OnnxRuntime, ModelSpec]:
+        export = load_or_export(folder, architecture, processors, self._cache_root, self._quantize)
+        return OnnxRuntime(export, self._threads), export.spec

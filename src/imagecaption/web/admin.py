@@ -1,0 +1,202 @@
+"""The operator's pages under /admin: keys, credits, plans, usage, the model and its queue.
+
+The app includes this router only when the operator set an admin token; otherwise every path
+here answers the same 404 as a path that never existed, whatever the method, so a scan cannot
+even tell that the feature is there.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Path
+from fastapi.responses import RedirectResponse
+from starlette.requests import Request
+from starlette.responses import Response
+
+from imagecaption.accounts.store import KeyRecord
+from imagecaption.api.services import Services
+from imagecaption.errors import ServiceError, Unauthorized
+from imagecaption.web.access import (
+    ADMIN_DOOR,
+    current_session,
+    session_csrf,
+    sign_in,
+    sign_in_form,
+    sign_out,
+    verify_session_csrf,
+)
+from imagecaption.web.render import page
+from imagecaption.web.sessions import Session
+from imagecaption.web.state import ServicesDep, WebDep, WebState
+
+USAGE_DAYS = 30
+
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+CsrfField = Annotated[str, Form(max_length=200)]
+KeyId = Annotated[str, Path(pattern=r"^[A-Za-z0-9]{1,32}$")]
+
+
+def check_token(web: WebState) -> Callable[[str], str]:
+    """Constant-time, so that response times do not tell how much of a guess was right."""
+
+    def check(given: str) -> str:
+        expected = (web.admin_token or "").encode()
+        if not expected or not hmac.compare_digest(given.encode(), expected):
+            raise Unauthorized("Invalid admin token")
+        return web.admin_fingerprint()
+
+    return check
+
+
+def operator_session(request: Request, web: WebState) -> Session | None:
+    """The operator's session, if it was opened with the admin token that is set now."""
+    session = current_session(request, web, ADMIN_DOOR)
+    if session is None or session.subject != web.admin_fingerprint():
+        return None
+    return session
+
+
+def operator_page(
+    svc: Services,
+    web: WebState,
+    session: Session,
+    *,
+    created: tuple[str, KeyRecord] | None = None,
+) -> Response:
+    since = datetime.now(UTC) - timedelta(days=USAGE_DAYS)
+    engine = svc.engine
+    return page(
+        "admin.html",
+        signed_in=False,
+        model=engine.captioner.info,
+        engine_state=engine.state.value,
+        queue_depth=engine.queue_depth,
+        queue_size=svc.settings.queue_size,
+        latency=svc.latency.stats(),
+        usage=svc.store.usage(None, since),
+        usage_days=USAGE_DAYS,
+        keys=list(reversed(svc.store.list_keys())),
+        plans=svc.settings.plans,
+        default_plan=svc.settings.default_plan,
+        created=created,
+        flash=web.sessions.pop_flash(session),
+        csrf_token=session_csrf(web, session),
+    )
+
+
+@router.get("")
+def admin_home(request: Request, web: WebDep, svc: ServicesDep) -> Response:
+    session = operator_session(request, web)
+    if session is None:
+        return sign_in_form(request, web, ADMIN_DOOR)
+    return operator_page(svc, web, session)
+
+
+@router.post("/signin")
+def admin_sign_in(
+    request: Request, web: WebDep, credential: CsrfField = "", csrf_token: CsrfField = ""
+) -> Response:
+    return sign_in(
+        request,
+        web,
+        ADMIN_DOOR,
+        credential=credential,
+        csrf_token=csrf_token,
+        check=check_token(web),
+    )
+
+
+@router.post("/signout")
+def admin_sign_out(request: Request, web: WebDep, csrf_token: CsrfField = "") -> Response:
+    return sign_out(request, web, ADMIN_DOOR, csrf_token)
+
+
+def _operator(request: Request, web: WebState, csrf_token: str) -> Session | None:
+    """The operator's session for a form post, after the cross-site checks; None: sign in."""
+    session = operator_session(request, web)
+    if session is not None:
+        verify_session_csrf(request, web, session, csrf_token)
+    return session
+
+
+@router.post("/keys")
+def create_key(
+    request: Request,
+    web: WebDep,
+    svc: ServicesDep,
+    plan: Annotated[str, Form(max_length=100)],
+    name: Annotated[str, Form(max_length=100)] = "",
+    csrf_token: CsrfField = "",
+) -> Response:
+    """Answers with the page itself, not a redirect: the new key is shown once and kept nowhere."""
+    session = _operator(request, web, csrf_token)
+    if session is None:
+        return RedirectResponse(ADMIN_DOOR.home, status_code=303)
+    try:
+        created = svc.store.create_key(plan, name.strip() or None)
+    except ServiceError as refused:
+        web.sessions.set_flash(session, refused.message)
+        return RedirectResponse(ADMIN_DOOR.home, status_code=303)
+    return operator_page(svc, web, session, created=created)
+
+
+def _act(request: Request, web: WebState, csrf_token: str, action: Callable[[], str]) -> Response:
+    """Run one change for a signed-in operator, then redirect to the page with its outcome."""
+    session = _operator(request, web, csrf_token)
+    if session is not None:
+        try:
+            outcome = action()
+        except ServiceError as refused:
+            outcome = refused.message
+        web.sessions.set_flash(session, outcome)
+    return RedirectResponse(ADMIN_DOOR.home, status_code=303)
+
+
+@router.post("/keys/{key_id}/revoke")
+def revoke_key(
+    request: Request, web: WebDep, svc: ServicesDep, key_id: KeyId, csrf_token: CsrfField = ""
+) -> Response:
+    def revoke() -> str:
+        svc.store.revoke(key_id)
+        web.sessions.end_for_key(key_id)
+        return f"Key {key_id} revoked; its holder is signed out."
+
+    return _act(request, web, csrf_token, revoke)
+
+
+@router.post("/keys/{key_id}/credits")
+def add_credits(
+    request: Request,
+    web: WebDep,
+    svc: ServicesDep,
+    key_id: KeyId,
+    credits: Annotated[int, Form(ge=1, le=1_000_000_000)],
+    csrf_token: CsrfField = "",
+) -> Response:
+    def add() -> str:
+        record = svc.store.add_credits(key_id, credits)
+        return f"Added {credits} credits to key {key_id}: {record.balance} left."
+
+    return _act(request, web, csrf_token, add)
+
+
+@router.post("/keys/{key_id}/plan")
+def change_plan(
+    request: Request,
+    web: WebDep,
+    svc: ServicesDep,
+    key_id: KeyId,
+    plan: Annotated[str, Form(max_length=100)],
+    csrf_token: CsrfField = "",
+) -> Response:
+    def change() -> str:
+        record = svc.store.set_plan(key_id, plan)
+        return f"Key {key_id} is now on the {record.plan} plan."
+
+    return _act(request, web, csrf_token, change)

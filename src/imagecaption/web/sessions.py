@@ -1,0 +1,112 @@
+"""Server-side web sessions in a small SQLite file beside the data.
+
+Server-side rather than signed cookies, so that signing out, or an operator revoking a key,
+ends a session for good instead of waiting for a cookie to expire; on disk, so that sessions
+survive a restart. The browser holds only a random token; the file holds its SHA-256, so a copy
+of the file signs no one in. The API key or admin token itself is never stored anywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Kind = Literal["key", "admin"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    flash TEXT
+)
+"""
+
+
+@dataclass(frozen=True)
+class Session:
+    """``subject`` is what the session is for: a key id, or the admin token's fingerprint."""
+
+    token: str
+    kind: Kind
+    subject: str
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class SessionStore:
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        with self._connect() as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute(_SCHEMA)
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection per use: cheap for SQLite, and safe from any thread of the pool."""
+        connection = sqlite3.connect(self._path, timeout=10)
+        try:
+            with connection:  # one transaction, committed on success
+                yield connection
+        finally:
+            connection.close()
+
+    def create(self, kind: Kind, subject: str, ttl_seconds: float) -> str:
+        """Start a session and return its token; expired sessions are swept on the way."""
+        token = secrets.token_urlsafe(32)
+        now = time.time()
+        with self._connect() as connection:
+            connection.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
+            connection.execute(
+                "INSERT INTO sessions (id, kind, subject, expires_at) VALUES (?, ?, ?, ?)",
+                (_digest(token), kind, subject, now + ttl_seconds),
+            )
+        return token
+
+    def get(self, token: str | None, kind: Kind) -> Session | None:
+        if not token:
+            return None
+        with self._connect() as connection:
+            row = connection.execute(
+                "SELECT subject FROM sessions WHERE id = ? AND kind = ? AND expires_at > ?",
+                (_digest(token), kind, time.time()),
+            ).fetchone()
+        return None if row is None else Session(token, kind, row[0])
+
+    def end(self, token: str | None) -> None:
+        if token:
+            with self._connect() as connection:
+                connection.execute("DELETE FROM sessions WHERE id = ?", (_digest(token),))
+
+    def end_for_key(self, key_id: str) -> None:
+        """A revoked key signs its holder out everywhere at once."""
+        with self._connect() as connection:
+            connection.execute("DELETE FROM sessions WHERE kind = 'key' AND subject = ?", (key_id,))
+
+    def set_flash(self, session: Session, message: str) -> None:
+        """A one-time notice for the next page, so that a form can answer with a redirect."""
+        with self._connect() as connection:
+            connection.execute(
+                "UPDATE sessions SET flash = ? WHERE id = ?", (message, _digest(session.token))
+            )
+
+    def pop_flash(self, session: Session) -> str | None:
+        digest = _digest(session.token)
+        with self._connect() as connection:
+            row = connection.execute(
+                "SELECT flash FROM sessions WHERE id = ?", (digest,)
+            ).fetchone()
+            if row is None or row[0] is None:
+                return None
+            connection.execute("UPDATE sessions SET flash = NULL WHERE id = ?", (digest,))
+        return str(row[0])

