@@ -297,8 +297,8 @@ def test_opt_in_candidates_and_details(
     )
     data = response.json()["data"]
     assert len(data["captions"]) == 3
-    scores = [c["score"] for c in data["captions"]]
-    assert scores == sorted(scores, reverse=True)
+    assert all(0 < c["score"] <= 1 for c in data["captions"])
+    assert len({c["caption"] for c in data["captions"]}) == 3, "candidates are distinct sentences"
     assert data["captions"][0]["caption"] == data["caption"]
     assert data["model"]
     assert data["timing_ms"]["total"] > 0
