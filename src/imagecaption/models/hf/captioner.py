@@ -111,8 +111,13 @@ class TransformersCaptioner(Captioner):
                 )
                 for h in hypotheses
             )
-            unique = tuple({c.text: c for c in reversed(candidates)}.values())[::-1]
-            captions.append(Caption(unique[0].text, unique[0].score, unique))
+            # Hypotheses that differ only in tokens that read the same (or in words cut by
+            # max_length) are one caption: keep the best-scored of each.
+            unique: dict[str, Candidate] = {}
+            for candidate in candidates:
+                unique.setdefault(candidate.text, candidate)
+            best = candidates[0]
+            captions.append(Caption(best.text, best.score, tuple(unique.values())))
         return captions
 
 

@@ -1,0 +1,96 @@
+"""The ONNX export: same tokens as torch in float32, cached, and a batch-independent int8."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+from PIL import Image
+
+from imagecaption.models.base import CaptionOptions
+from imagecaption.models.hf.decoding import decode
+from imagecaption.models.hf.folder import check_folder, load_processors
+from imagecaption.models.hf.onnx_backend import OnnxBackend
+from imagecaption.models.hf.quantize import quantize_model
+from imagecaption.models.hf.torch_backend import TorchBackend
+from tests.models.hf.conftest import ARCHITECTURES, Captioners, Folders
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_float32_export_decodes_the_same_tokens_as_torch(
+    folders: Folders, export_cache: Path, architecture: str, images: list[Image.Image]
+) -> None:
+    folder = folders(architecture)
+    kind = check_folder(folder)
+    processors = load_processors(folder, kind)
+    pixels = processors.image(images=images, return_tensors="np")["pixel_values"]
+    results = []
+    for backend in (TorchBackend(device="cpu", threads=2), OnnxBackend(export_cache, False, 2)):
+        runtime, spec = backend.open(folder, kind, processors)
+        prompt = np.tile(np.array(spec.prompts["brief"]), (len(images), 1))
+        for options in (CaptionOptions(max_length=12), CaptionOptions(num_captions=2)):
+            hypotheses = decode(runtime, pixels, prompt, spec.generation(options))
+            results.append([[h.tokens for h in found] for found in hypotheses])
+    assert results[:2] == results[2:]
+
+
+def test_an_export_is_made_once_and_reused(
+    captioners: Captioners, export_cache: Path, folders: Folders
+) -> None:
+    captioners("git", "onnx-int8")  # exported (or already) by now
+    folder = folders("git")
+    pattern = f"{folder.name}-int8-*/export.json"
+    exports = sorted(export_cache.glob(pattern))
+    assert len(exports) == 1
+    made = exports[0].stat().st_mtime_ns
+    kind = check_folder(folder)
+    OnnxBackend(export_cache, True, 2).open(folder, kind, load_processors(folder, kind))
+    assert sorted(export_cache.glob(pattern)) == exports
+    assert exports[0].stat().st_mtime_ns == made
+    assert not list(export_cache.glob(".export-*"))  # no half-written exports left behind
+
+
+def test_int8_graphs_hold_no_float_matmul_weights(
+    captioners: Captioners, export_cache: Path, folders: Folders
+) -> None:
+    assert captioners("blip", "onnx-int8").info.backend == "onnx"
+    (export,) = export_cache.glob(f"{folders('blip').name}-int8-*")
+    for graph in ("prefill.onnx", "step.onnx"):
+        model = onnx.load(str(export / graph))
+        weights = {t.name for t in model.graph.initializer if len(t.dims) == 2}
+        matmuls = [n for n in model.graph.node if n.op_type == "MatMul" and n.input[1] in weights]
+        assert not matmuls
+        assert any(n.op_type == "MatMulInteger" for n in model.graph.node)
+
+
+def _linear_graph(path: Path, weight: np.ndarray) -> None:
+    node = helper.make_node("MatMul", ["x", "w"], ["y"])
+    graph = helper.make_graph(
+        [node],
+        "linear",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["rows", weight.shape[0]])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["rows", weight.shape[1]])],
+        [numpy_helper.from_array(weight, "w")],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+
+
+def test_int8_rows_do_not_depend_on_their_batch(tmp_path: Path) -> None:
+    """Per-token activation scales: a row's result is the same alone or beside huge rows."""
+    rng = np.random.default_rng(0)
+    weight = rng.standard_normal((64, 48)).astype(np.float32)
+    _linear_graph(tmp_path / "float.onnx", weight)
+    assert quantize_model(tmp_path / "float.onnx", tmp_path / "int8.onnx") == 1
+    session = ort.InferenceSession(str(tmp_path / "int8.onnx"), providers=["CPUExecutionProvider"])
+    rows = rng.standard_normal((4, 64)).astype(np.float32)
+    rows[1:] *= 100
+    together = session.run(None, {"x": rows})[0]
+    alone = session.run(None, {"x": rows[:1]})[0]
+    assert np.array_equal(together[0], alone[0])
+    exact = rows @ weight
+    error = np.abs(together - exact).max(axis=1) / np.abs(exact).max(axis=1)
+    assert error.max() < 0.05
