@@ -27,6 +27,8 @@ models_app = typer.Typer(help="Captioning models.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(credits_app, name="credits")
 app.add_typer(models_app, name="models")
+db_app = typer.Typer(help="The account database's schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="TOML config file.", envvar="IMAGECAPTION_CONFIG")
@@ -87,16 +89,45 @@ def serve(
     backend: BackendOption = None,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
+    migrate: Annotated[
+        bool | None,
+        typer.Option(
+            "--migrate/--no-migrate", help="Upgrade an outdated PostgreSQL schema at start."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Server processes sharing the port.")
+    ] = None,
 ) -> None:
     """Start the API server."""
     import uvicorn
 
+    from imagecaption.accounts.schema import SchemaOutdated, prepare_schema
     from imagecaption.api.app import create_app
     from imagecaption.observability.logging import configure_logging
 
-    settings = _settings(config, data_dir, host=host, port=port, model=model, backend=backend)
+    overrides: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "model": model,
+        "backend": backend,
+        "auto_migrate": migrate,
+        "workers": workers,
+        "data_dir": data_dir,
+    }
+    settings = _settings(config, **overrides)
     configure_logging(settings.log_level, settings.log_format)
     _check_model(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        prepare_schema(settings.resolved_database_url, migrate=settings.auto_migrate)
+    except SchemaOutdated as error:
+        _fail(str(error))
+    if settings.workers > 1:
+        from imagecaption.api.workers import run_workers
+
+        run_workers(settings, overrides)
+        return
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -322,6 +353,44 @@ def models_pull(
     except ModelError as error:
         _fail(str(error))
     typer.echo(str(folder))
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+    """Apply the schema migrations this version ships (safe while other servers run)."""
+    from imagecaption.accounts.schema import schema_revisions, upgrade_database
+
+    settings = _settings(config, data_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_database(settings.resolved_database_url)
+    current, _ = schema_revisions(settings.resolved_database_url)
+    typer.echo(f"schema at {', '.join(sorted(current))}")
+
+
+@db_app.command("current")
+def db_current(
+    config: ConfigOption = None, data_dir: DataDirOption = None, as_json: JsonOption = False
+) -> None:
+    """Show the schema revision; exit 1 when it is behind this version."""
+    from imagecaption.accounts.schema import schema_revisions
+
+    settings = _settings(config, data_dir)
+    current, shipped = schema_revisions(settings.resolved_database_url)
+    up_to_date = current == shipped
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {"current": sorted(current), "head": sorted(shipped), "up_to_date": up_to_date}
+            )
+        )
+    else:
+        state = "up to date" if up_to_date else "outdated: run 'imagecaption db upgrade'"
+        typer.echo(
+            f"current: {', '.join(sorted(current)) or 'none'}; "
+            f"head: {', '.join(sorted(shipped))}; {state}"
+        )
+    if not up_to_date:
+        raise typer.Exit(1)
 
 
 def main() -> None:

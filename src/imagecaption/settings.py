@@ -132,6 +132,21 @@ class Settings(BaseSettings):
     )
     usage_warning_thresholds: list[float] = Field(default_factory=lambda: [0.8, 0.95])
 
+    # Shared state
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="redis:// URL shared by replicas for rate limits and the caption cache; "
+        "unset, each process keeps its own.",
+    )
+    auto_migrate: bool = Field(
+        default=False,
+        description="Upgrade a PostgreSQL schema at start (under a lock). SQLite always upgrades.",
+    )
+    workers: int = Field(default=1, ge=1, description="Server processes sharing one port.")
+    shared_cache_ttl_seconds: int = Field(
+        default=86_400, ge=1, description="How long a caption stays in the shared cache."
+    )
+
     # Web UI
     admin_token: SecretStr | None = Field(
         default=None,

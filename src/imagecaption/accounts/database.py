@@ -9,6 +9,7 @@ a read lock cannot be upgraded. Reads use a plain deferred ``BEGIN`` and never b
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -18,15 +19,25 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from imagecaption.errors import Overloaded
+
+log = logging.getLogger("imagecaption.accounts")
 
 BUSY_TIMEOUT_SECONDS = 30
 _READ_ONLY = "imagecaption_read_only"
+# A server that does not answer must fail the call fast rather than hold a worker thread.
+CONNECT_TIMEOUT_SECONDS = 3
+UNAVAILABLE_RETRY_AFTER_SECONDS = 2
 
 
 def create_database_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True)
+        timeout = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+        connect_args = timeout if parsed.get_backend_name() == "postgresql" else {}
+        return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
     _create_parent_folder(parsed)
     engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_SECONDS})
     event.listen(engine, "connect", _configure_sqlite)
@@ -75,15 +86,33 @@ def _begin_sqlite(connection: Connection) -> None:
 
 
 @contextmanager
+def database_errors_as_overloaded() -> Iterator[None]:
+    """Turn a lost or unreachable database into a 503 with Retry-After, in this one place.
+
+    A connection error is transient from a client's point of view: the call was not charged (the
+    transaction rolled back or never began) and the pool's pre-ping reconnects once the server is
+    back, so the honest answer is "retry shortly", not a 500.
+    """
+    try:
+        yield
+    except (OperationalError, InterfaceError) as error:
+        log.warning("the account database is unavailable: %s", error.orig)
+        raise Overloaded(
+            "The account database is unavailable. Retry shortly.",
+            retry_after=UNAVAILABLE_RETRY_AFTER_SECONDS,
+        ) from error
+
+
+@contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """Commit on success, roll back on any exception."""
-    with engine.begin() as connection:
+    with database_errors_as_overloaded(), engine.begin() as connection:
         yield connection
 
 
 @contextmanager
 def read_transaction(engine: Engine) -> Iterator[Connection]:
-    with engine.connect() as connection:
+    with database_errors_as_overloaded(), engine.connect() as connection:
         connection.execution_options(**{_READ_ONLY: True})
         with connection.begin():
             yield connection

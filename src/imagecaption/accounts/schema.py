@@ -12,6 +12,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.engine import make_url
 
 from imagecaption.accounts.database import (
     create_database_engine,
@@ -54,12 +55,45 @@ def upgrade_database(url: str) -> None:
         engine.dispose()
 
 
-def schema_is_current(url: str) -> bool:
-    """True when the database is at the newest migration shipped with this version."""
+def schema_revisions(url: str) -> tuple[set[str], set[str]]:
+    """The database's applied migration heads and the heads shipped with this version."""
     engine = create_database_engine(url)
     try:
         with read_transaction(engine) as connection:
             current = set(MigrationContext.configure(connection).get_current_heads())
     finally:
         engine.dispose()
-    return current == set(ScriptDirectory.from_config(_config()).get_heads())
+    return current, set(ScriptDirectory.from_config(_config()).get_heads())
+
+
+def schema_is_current(url: str) -> bool:
+    """True when the database is at the newest migration shipped with this version."""
+    current, shipped = schema_revisions(url)
+    return current == shipped
+
+
+def migrates_itself(url: str) -> bool:
+    """An embedded SQLite file belongs to one server, which may upgrade it without asking."""
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+class SchemaOutdated(Exception):
+    """A shared database is behind this version and nobody asked to upgrade it."""
+
+
+def prepare_schema(url: str, *, migrate: bool) -> None:
+    """Upgrade the schema when allowed, else refuse to run on an outdated shared one.
+
+    A server must not silently alter a database that older replicas still use: on PostgreSQL the
+    upgrade happens only when the operator asked for it (``--migrate``, ``auto_migrate``).
+    """
+    if migrate or migrates_itself(url):
+        upgrade_database(url)
+        return
+    current, shipped = schema_revisions(url)
+    if current != shipped:
+        raise SchemaOutdated(
+            f"The account database schema is at {sorted(current) or 'no revision'}, this version "
+            f"needs {sorted(shipped)}. Run 'imagecaption db upgrade' once, or start the server "
+            "with --migrate (or auto_migrate=true)."
+        )

@@ -13,12 +13,14 @@ from starlette.concurrency import run_in_threadpool
 
 from imagecaption import __version__, web
 from imagecaption.accounts.ratelimit import RateLimiter
+from imagecaption.accounts.schema import migrates_itself
 from imagecaption.accounts.sql_store import SqlAccountStore
 from imagecaption.api import health, routes
 from imagecaption.api.errors import install_error_handlers
 from imagecaption.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from imagecaption.api.services import Services
 from imagecaption.engine import CaptionEngine
+from imagecaption.engine.shared_cache import NoSharedCache, RedisCaptionCache, SharedCache
 from imagecaption.images import ImageFetcher
 from imagecaption.models.registry import create_captioner
 from imagecaption.observability.latency import LatencyWindow
@@ -44,14 +46,30 @@ EXPOSED_HEADERS = [
 ]
 
 
+def _shared_state(settings: Settings) -> tuple[RateLimiter, SharedCache]:
+    """Redis when configured, else per-process state; either way the start log says which."""
+    if settings.redis_url is None:
+        log.warning(
+            "no redis_url: rate limits and the caption cache are local to this process; "
+            "with several replicas each one limits and caches on its own"
+        )
+        return RateLimiter(), NoSharedCache()
+    url = settings.redis_url.get_secret_value()
+    log.info("rate limits and the caption cache are shared through Redis")
+    return RateLimiter(url), RedisCaptionCache(url, settings.shared_cache_ttl_seconds)
+
+
 def build_services(settings: Settings, metrics: Metrics) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.resolved_database_url
     store = SqlAccountStore(
-        settings.resolved_database_url,
+        url,
         settings.plans,
         reservation_ttl_seconds=settings.reservation_ttl_seconds,
         warning_thresholds=settings.usage_warning_thresholds,
+        auto_migrate=settings.auto_migrate or migrates_itself(url),
     )
+    limiter, shared_cache = _shared_state(settings)
     engine = CaptionEngine(
         create_captioner(settings),
         metrics,
@@ -60,6 +78,7 @@ def build_services(settings: Settings, metrics: Metrics) -> Services:
         max_batch_wait_ms=settings.max_batch_wait_ms,
         cache_size=settings.cache_size,
         retry_after_seconds=settings.retry_after_seconds,
+        shared_cache=shared_cache,
     )
     fetcher = ImageFetcher(
         max_bytes=settings.max_upload_bytes,
@@ -72,7 +91,7 @@ def build_services(settings: Settings, metrics: Metrics) -> Services:
         settings=settings,
         metrics=metrics,
         store=store,
-        limiter=RateLimiter(),
+        limiter=limiter,
         engine=engine,
         fetcher=fetcher,
         latency=LatencyWindow(),
@@ -90,6 +109,15 @@ async def _release_expired_forever(svc: Services) -> None:
         except Exception:
             log.exception("releasing expired reservations failed")
         await asyncio.sleep(interval)
+
+
+def create_app_from_env() -> FastAPI:
+    """The app factory of each ``serve --workers N`` process: settings come from the environment."""
+    from imagecaption.observability.logging import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -7,9 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from imagecaption.api.services import Services, services
+from imagecaption.api.workers import multiprocess_metrics
 from imagecaption.engine import EngineState
 
 router = APIRouter()
@@ -28,6 +30,8 @@ async def readyz(svc: Annotated[Services, Depends(services)]) -> Response:
         "status": "ready" if ready else engine.state.value,
         "model": asdict(engine.captioner.info),
         "queue_depth": engine.queue_depth,
+        # Degraded shared state costs precision, not answers, so it does not fail readiness.
+        "shared_state": {"rate_limits": svc.limiter.mode, "cache": engine.shared_cache.mode},
     }
     if engine.error:
         body["error"] = engine.error
@@ -38,7 +42,11 @@ async def readyz(svc: Annotated[Services, Depends(services)]) -> Response:
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(svc: Annotated[Services, Depends(services)]) -> Response:
     svc.metrics.queue_depth.set(svc.engine.queue_depth)
-    return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    registry = svc.metrics.registry
+    if multiprocess_metrics():  # serve --workers N: every worker's values, from their files
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/v1/stats", summary="Latency of successful captions on this deployment")

@@ -16,6 +16,7 @@ from PIL import Image
 
 from imagecaption.engine.batcher import BatchWorker, WorkItem
 from imagecaption.engine.cache import CaptionCache
+from imagecaption.engine.shared_cache import NoSharedCache, SharedCache
 from imagecaption.errors import Overloaded
 from imagecaption.models.base import Caption, Captioner, CaptionOptions
 from imagecaption.observability.metrics import Metrics
@@ -41,8 +42,10 @@ class CaptionEngine:
         max_batch_wait_ms: float,
         cache_size: int,
         retry_after_seconds: int = 1,
+        shared_cache: SharedCache | None = None,
     ) -> None:
         self.captioner = captioner
+        self.shared_cache: SharedCache = shared_cache or NoSharedCache()
         self._metrics = metrics
         self._queue: queue.Queue[WorkItem | object] = queue.Queue(maxsize=queue_size)
         self._cache = CaptionCache(cache_size)
@@ -125,6 +128,8 @@ class CaptionEngine:
             self._in_flight.pop(key, None)
             self._metrics.queue_depth.set(self._queue.qsize())
         self._cache.put(key, caption)
+        if self.shared_cache.mode != "local":  # no thread hop when there is nothing to share
+            await asyncio.to_thread(self.shared_cache.put, key, caption)
         return caption, False
 
     async def _known(self, key: tuple[str, str, CaptionOptions]) -> Caption | None:
@@ -137,7 +142,13 @@ class CaptionEngine:
         if shared is not None:  # the same image is already being captioned: wait for that
             self._metrics.cache_hits.inc()
             return await asyncio.shield(shared)
-        return None
+        if self.shared_cache.mode == "local":
+            return None
+        from_replicas = await asyncio.to_thread(self.shared_cache.get, key)
+        if from_replicas is not None:  # captioned by another replica
+            self._cache.put(key, from_replicas)
+            self._metrics.cache_hits.inc()
+        return from_replicas
 
     def _overloaded(self) -> Overloaded:
         self._metrics.rejected.inc()

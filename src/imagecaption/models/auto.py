@@ -94,7 +94,8 @@ class FallbackCaptioner(Captioner):
             try:
                 self._primary.load()
                 return
-            except ModelError as exc:
+            except Exception as exc:  # auto promises a captioner: any failure falls back
+                log.exception("the full model failed to load")
                 self._reason = f"{self._primary.info.name} could not be loaded: {exc}"
         log.warning("serving the offline captioner: %s", self._reason)
         self._active = self._fallback

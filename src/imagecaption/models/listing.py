@@ -76,11 +76,9 @@ def pull(source: str, settings: Settings) -> Path:
     """
     if not models_extra_installed():
         raise ModelError("Models need the 'models' extra: pip install 'imagecaption[models]'.")
-    from imagecaption.models.hf.folder import check_folder
-
     given = Path(source).expanduser()
     if given.is_dir():
-        check_folder(given)
+        _check(given)
         target = hub.local_models_dir(settings.data_dir) / given.resolve().name
         if target.resolve() != given.resolve():
             if target.exists():
@@ -93,5 +91,11 @@ def pull(source: str, settings: Settings) -> Path:
             f"{settings.full_model})."
         )
     folder = hub.download(source, settings.hub_timeout_seconds)
-    check_folder(folder)
+    _check(folder)
     return folder
+
+
+def _check(folder: Path) -> None:
+    from imagecaption.models.hf.folder import check_folder  # transformers: seconds to import
+
+    check_folder(folder)

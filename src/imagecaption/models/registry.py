@@ -104,8 +104,7 @@ def _locator(settings: Settings, reference: str) -> tuple[str, Callable[[], Path
         from imagecaption.models.hf.folder import check_folder
 
         check_folder(folder)
-        name = folder.name if Path(reference).expanduser().is_dir() else reference
-        return name, lambda: folder
+        return _name(reference, folder), lambda: folder
     if not hub.looks_like_hub_id(reference):
         raise ModelError(
             f"{reference!r} is not a model folder, a folder name in "
@@ -136,4 +135,10 @@ def _auto(settings: Settings) -> Captioner:
     def locate() -> Path:
         return folder if folder is not None else hub.download(choice.model, timeout)
 
-    return FallbackCaptioner(_full(settings, choice.model, locate), offline, None)
+    name = _name(choice.model, folder) if folder is not None else choice.model
+    return FallbackCaptioner(_full(settings, name, locate), offline, None)
+
+
+def _name(reference: str, folder: Path) -> str:
+    """A hub id, or a folder's last part: responses must never show a path of the machine."""
+    return folder.name if Path(reference).expanduser().is_dir() else reference

@@ -32,7 +32,7 @@ from imagecaption.models.hf.spec import ModelSpec, describe
 
 log = logging.getLogger(__name__)
 
-EXPORT_FORMAT = 1
+EXPORT_FORMAT = 2
 """Bump when the exported graphs or the quantisation change, so caches are rebuilt."""
 OPSET = 17
 ERRORS_ONLY = 3

@@ -44,6 +44,7 @@ def quantize_model(source: Path, destination: Path) -> int:
     }
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 17)
     done: dict[str, tuple[str, str]] = {}
+    activations: dict[str, tuple[str, str]] = {}
     nodes: list[onnx.NodeProto] = []
     for index, node in enumerate(graph.node):
         weight = weights.get(node.input[1]) if node.op_type == "MatMul" else None
@@ -52,7 +53,11 @@ def quantize_model(source: Path, destination: Path) -> int:
             continue
         if weight.name not in done:
             done[weight.name] = _quantize_weight(graph, weight)
-        nodes.extend(_int8_matmul(node, *done[weight.name], f"int8q/{index}", opset))
+        x = node.input[0]
+        if x not in activations:  # attention's query, key and value share one quantisation
+            activations[x] = (f"int8q/{index}/scale", f"int8q/{index}/x_q")
+            nodes.extend(_quantize_rows(x, f"int8q/{index}", opset))
+        nodes.extend(_int8_matmul(node, *activations[x], *done[weight.name]))
     if done:
         graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in _CONSTANTS.items())
     del graph.node[:]
@@ -77,19 +82,16 @@ def _quantize_weight(graph: onnx.GraphProto, weight: onnx.TensorProto) -> tuple[
     return names
 
 
-def _int8_matmul(
-    node: onnx.NodeProto, weight: str, weight_scale: str, prefix: str, opset: int
-) -> list[onnx.NodeProto]:
-    x, y = node.input[0], node.output[0]
+def _quantize_rows(x: str, prefix: str, opset: int) -> list[onnx.NodeProto]:
+    """``{prefix}/scale`` (one per row) and ``{prefix}/x_q`` (uint8, zero point 128) for ``x``."""
 
     def name(step: str) -> str:
         return f"{prefix}/{step}"
 
     if opset >= 18:  # ReduceMax took its axes as an attribute before opset 18
-        axes = name("axes")
         reduce = [
-            helper.make_node("Constant", [], [axes], value_ints=[-1]),
-            helper.make_node("ReduceMax", [name("abs"), axes], [name("max")], keepdims=1),
+            helper.make_node("Constant", [], [name("axes")], value_ints=[-1]),
+            helper.make_node("ReduceMax", [name("abs"), name("axes")], [name("max")]),
         ]
     else:
         reduce = [helper.make_node("ReduceMax", [name("abs")], [name("max")], axes=[-1])]
@@ -102,10 +104,18 @@ def _int8_matmul(
         helper.make_node("Round", [name("scaled")], [name("rounded")]),
         helper.make_node("Add", [name("rounded"), "int8q/offset"], [name("shifted")]),
         helper.make_node("Cast", [name("shifted")], [name("x_q")], to=TensorProto.UINT8),
-        helper.make_node("MatMulInteger", [name("x_q"), weight, "int8q/zero_point"], [name("acc")]),
-        helper.make_node("Cast", [name("acc")], [name("acc_f")], to=TensorProto.FLOAT),
-        helper.make_node("Mul", [name("acc_f"), name("scale")], [name("rows")]),
-        helper.make_node("Mul", [name("rows"), weight_scale], [y]),
+    ]
+
+
+def _int8_matmul(
+    node: onnx.NodeProto, scale: str, x_q: str, weight: str, weight_scale: str
+) -> list[onnx.NodeProto]:
+    y = node.output[0]
+    return [
+        helper.make_node("MatMulInteger", [x_q, weight, "int8q/zero_point"], [f"{y}/acc"]),
+        helper.make_node("Cast", [f"{y}/acc"], [f"{y}/acc_f"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", [f"{y}/acc_f", scale], [f"{y}/rows"]),
+        helper.make_node("Mul", [f"{y}/rows", weight_scale], [y]),
     ]
 
 
