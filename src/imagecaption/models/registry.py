@@ -48,6 +48,9 @@ def _torch(settings: Settings) -> Backend:
 def _onnx(settings: Settings) -> Backend:
     from imagecaption.models.hf.onnx_backend import OnnxBackend
 
+    if settings.device == "cuda":
+        raise ModelError("The onnx backend runs on the CPU; for a GPU, use backend = torch.")
+
     cache = hub.local_models_dir(settings.data_dir) / "onnx"
     return OnnxBackend(cache, settings.quantize, _threads(settings))
 
@@ -59,9 +62,11 @@ def runtime_name(settings: Settings) -> str:
     """``auto`` means torch where a CUDA GPU is, onnx (int8 on the CPU) everywhere else."""
     if settings.backend != "auto":
         return settings.backend
+    if settings.device != "auto":
+        return "torch" if settings.device == "cuda" else "onnx"
     import torch
 
-    return "torch" if settings.device != "cpu" and torch.cuda.is_available() else "onnx"
+    return "torch" if torch.cuda.is_available() else "onnx"
 
 
 def models_extra_installed() -> bool:
@@ -78,11 +83,16 @@ def create_captioner(settings: Settings) -> Captioner:
 
 
 def check_model(settings: Settings) -> None:
-    """Refuse, before the server starts, an explicitly named model that cannot serve.
+    """Refuse, before the server starts, a model or runtime setting that cannot serve.
 
-    ``auto`` and the built-in captioners always have something to serve, so they pass.
+    ``auto`` and the built-in captioners always have something to serve; a runtime that cannot
+    run here (a GPU that is not there) is refused whatever the model.
     """
-    if settings.model not in BACKENDS and settings.model != "auto":
+    if settings.model in BACKENDS:
+        return
+    if models_extra_installed():
+        RUNTIMES[runtime_name(settings)](settings)
+    if settings.model != "auto":
         _locator(settings, settings.model)
 
 

@@ -18,7 +18,7 @@ from PIL import Image
 from imagecaption.models import hub
 from imagecaption.models.auto import FallbackCaptioner
 from imagecaption.models.base import Caption, Captioner, CaptionOptions, ModelError, ModelInfo
-from imagecaption.models.registry import create_captioner
+from imagecaption.models.registry import create_captioner, runtime_name
 from imagecaption.settings import Settings
 from tests.models.hf.conftest import Folders
 
@@ -185,3 +185,9 @@ def test_a_full_model_that_fails_to_load_falls_back_with_the_reason() -> None:
     assert (
         captioner.caption_batch([Image.new("RGB", (4, 4))], CaptionOptions())[0].text == "offline"
     )
+
+
+def test_the_runtime_follows_the_device(tmp_path: Path) -> None:
+    assert runtime_name(settings(tmp_path, device="cpu")) == "onnx"
+    assert runtime_name(settings(tmp_path, device="cuda")) == "torch"
+    assert runtime_name(settings(tmp_path, device="cpu", backend="torch")) == "torch"
