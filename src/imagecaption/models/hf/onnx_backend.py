@@ -20,7 +20,6 @@ from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import torch
 
 from imagecaption.models.hf.architectures import Architecture
@@ -29,13 +28,13 @@ from imagecaption.models.hf.folder import Processors, load_weights
 from imagecaption.models.hf.graphs import PrefillGraph, StepGraph
 from imagecaption.models.hf.quantize import quantize_model
 from imagecaption.models.hf.spec import ModelSpec, describe
+from imagecaption.models.onnx_session import create_session
 
 log = logging.getLogger(__name__)
 
 EXPORT_FORMAT = 2
 """Bump when the exported graphs or the quantisation change, so caches are rebuilt."""
 OPSET = 17
-ERRORS_ONLY = 3
 OnnxState = DecoderState[np.ndarray]
 
 
@@ -148,17 +147,6 @@ def _export(
         leftover.unlink()
     spec.save(work / "spec.json")
     (work / "export.json").write_text(json.dumps({"static": len(static), "dynamic": len(dynamic)}))
-
-
-def create_session(model: Path, threads: int) -> ort.InferenceSession:
-    """A CPU session; one batch runs at a time, so operators get all threads and run in order."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = ERRORS_ONLY
-    return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
 
 
 class OnnxRuntime:

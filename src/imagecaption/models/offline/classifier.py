@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from imagecaption.models.offline.export import INPUT_NAME, INPUT_SIZE, OUTPUT_NAME
-from imagecaption.models.offline.runtime import create_session
+from imagecaption.models.onnx_session import create_session
 
 # The model was trained on 224-pixel centre crops of images scaled to 256 on the short side.
 CROP_FRACTION = INPUT_SIZE / 256

@@ -20,7 +20,7 @@ from importlib import resources
 import numpy as np
 from PIL import Image
 
-from imagecaption.models.offline.runtime import create_session
+from imagecaption.models.onnx_session import create_session
 
 MODEL = "face_detection_full_range.onnx"
 SIZE = 192

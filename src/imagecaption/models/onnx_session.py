@@ -1,4 +1,4 @@
-"""onnxruntime sessions set up the same way for every model of the offline captioner."""
+"""onnxruntime sessions set up the same way for every ONNX model the service runs."""
 
 from __future__ import annotations
 
