@@ -128,15 +128,9 @@ def serve(
 
         run_workers(settings, overrides)
         return
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        timeout_graceful_shutdown=int(settings.graceful_shutdown_seconds),
-    )
+    from imagecaption.api.workers import server_options
+
+    uvicorn.run(create_app(settings), **server_options(settings))
 
 
 @keys_app.command("create")

@@ -50,10 +50,17 @@ def run_workers(settings: Settings, overrides: dict[str, Any]) -> None:
         APP_FACTORY,
         factory=True,
         workers=settings.workers,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        timeout_graceful_shutdown=int(settings.graceful_shutdown_seconds),
+        **server_options(settings),
     )
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn options shared by one process and many: our logs replace uvicorn's own."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": False,
+        "server_header": False,
+        "timeout_graceful_shutdown": int(settings.graceful_shutdown_seconds),
+    }
