@@ -12,7 +12,13 @@ full-size config with random weights, which costs what the trained model costs) 
   concurrency 1, and at concurrency 8 with dynamic batching (``max_batch_size = 8``) and
   without (``max_batch_size = 1``).
 
-    python -m benchmarks.bench_models [--calls 16] [--runtimes torch,onnx]
+Every call sends an image no other call sends (the photographs, each re-encoded with one pixel
+changed), so neither the caption cache nor in-flight de-duplication can answer for the model.
+Shared 2-core machines drift between fast and slow spells that last tens of seconds, so the
+measurements are interleaved: every server runs for the whole benchmark, and each round gives
+every measurement its share of the calls; the figures pool all rounds.
+
+    python -m benchmarks.bench_models [--calls 16] [--rounds 4] [--runtimes torch,onnx]
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ import platform
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
@@ -62,36 +70,55 @@ def build_git_base(folder: Path) -> Path:
     return folder
 
 
-def load_photos() -> list[bytes]:
+def load_photos(count: int = len(PHOTOS)) -> list[bytes]:
+    """``count`` distinct JPEGs: the photographs in turn, each variant with one pixel changed."""
+    originals = [photo(name) for name in PHOTOS]
     found = []
-    for name in PHOTOS:
+    for index in range(count):
+        image = originals[index % len(originals)].copy()
+        variant = index // len(originals)
+        image.putpixel((variant % image.width, 0), (variant % 256, 255 - variant % 256, 0))
         buffer = io.BytesIO()
-        photo(name).save(buffer, "JPEG", quality=90)
+        image.save(buffer, "JPEG", quality=90)
         found.append(buffer.getvalue())
     return found
 
 
-def timed(work: Callable[[int], object], calls: int, concurrency: int) -> tuple[list[float], float]:
-    """Per-call latencies (ms) and throughput (calls/s) of ``calls`` calls of ``work``."""
+@dataclass
+class Measurement:
+    """One configuration at one concurrency, accumulated over the rounds."""
 
-    def one(index: int) -> float:
+    work: Callable[[int], object]
+    concurrency: int
+    latencies: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    calls: int = 0
+
+    def run(self, calls: int) -> None:
+        def one(index: int) -> float:
+            started = time.perf_counter()
+            self.work(index)
+            return (time.perf_counter() - started) * 1000
+
+        first = self.calls
         started = time.perf_counter()
-        work(index)
-        return (time.perf_counter() - started) * 1000
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            self.latencies += pool.map(one, range(first, first + calls))
+        self.seconds += time.perf_counter() - started
+        self.calls += calls
 
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        latencies = list(pool.map(one, range(calls)))
-    return latencies, calls / (time.perf_counter() - started)
+    @property
+    def throughput(self) -> float:
+        return self.calls / self.seconds if self.seconds else 0.0
 
 
 def plain_script(folder: Path, photos: list[bytes]) -> Callable[[int], object]:
     processor = tf.AutoProcessor.from_pretrained(folder)
     model = tf.GitForCausalLM.from_pretrained(folder).eval()
-    images = [Image.open(io.BytesIO(data)).convert("RGB") for data in photos]
 
     def caption(index: int) -> object:
-        inputs = processor(images=images[index % len(images)], return_tensors="pt")
+        image = Image.open(io.BytesIO(photos[index % len(photos)])).convert("RGB")
+        inputs = processor(images=image, return_tensors="pt")
         with torch.inference_mode():
             return model.generate(pixel_values=inputs["pixel_values"], do_sample=False)
 
@@ -113,11 +140,11 @@ def over_http(url: str, key: str, photos: list[bytes]) -> Callable[[int], object
     return caption
 
 
-def line(label: str, latencies: list[float], throughput: float) -> str:
-    ordered = sorted(latencies)
+def line(label: str, measurement: Measurement) -> str:
+    ordered = sorted(measurement.latencies)
     return (
-        f"{label:<44} p50 {statistics.median(ordered):7.0f} ms  "
-        f"p99 {percentile(ordered, 0.99):7.0f} ms  {throughput:5.2f} img/s"
+        f"{label:<54} p50 {statistics.median(ordered):7.0f} ms  "
+        f"p99 {percentile(ordered, 0.99):7.0f} ms  {measurement.throughput:5.2f} img/s"
     )
 
 
@@ -141,47 +168,78 @@ def server_config(folder: Path, runtime: str, batch: int, quantize: bool) -> str
     )
 
 
+def servers(
+    stack: ExitStack, scratch: Path, folder: Path, runtimes: list[str], quantize: bool
+) -> Iterator[tuple[str, int, str, str]]:
+    """(runtime label, max batch size, url, key) for every server, all started up front."""
+    for runtime in runtimes:
+        label = f"{runtime}{'' if runtime == 'torch' or not quantize else ' int8'}"
+        for batch in (8, 1):
+            # One data dir per runtime, started one after the other: the onnx export is made once.
+            config = server_config(folder, runtime, batch, quantize)
+            server = stack.enter_context(run_server(scratch / f"server-{runtime}", config, 900))
+            yield label, batch, server.url, server.create_key("pro")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=16, help="calls per measurement")
+    parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds")
     parser.add_argument("--runtimes", default="torch,onnx")
     parser.add_argument("--no-quantize", action="store_true", help="onnx in float32")
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
-    photos = load_photos()
+    per_round = max(1, args.calls // args.rounds)
+    photos = load_photos(4 * per_round * args.rounds * (2 + 3 * len(args.runtimes.split(","))))
     print(f"machine: {machine()}")
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     print(f"model: GIT-base architecture, random weights, exactly {NEW_TOKENS} new tokens")
-    print(f"images: {len(photos)} photographs from scikit-image, JPEG; {args.calls} calls each\n")
-    results: dict[str, tuple[list[float], float]] = {}
-    with tempfile.TemporaryDirectory() as scratch:
+    print(
+        f"images: {len(photos)} distinct JPEGs made from {len(PHOTOS)} scikit-image photographs; "
+        f"{args.rounds} interleaved rounds of {per_round} calls (concurrency 1) "
+        f"or {2 * per_round} (concurrency 8) per measurement\n"
+    )
+    offsets = iter(range(0, len(photos), 2 * per_round * args.rounds))
+
+    def unique(work: Callable[[int], object]) -> Callable[[int], object]:
+        """Each measurement calls with its own slice of the images."""
+        start = next(offsets)
+        return lambda index: work(start + index)
+
+    measurements: dict[str, Measurement] = {}
+    with tempfile.TemporaryDirectory() as scratch, ExitStack() as stack:
         folder = build_git_base(Path(scratch) / "git-base-random")
         plain = plain_script(folder, photos)
         plain(0)  # warm up
-        results["plain generate(), concurrency 1"] = timed(plain, args.calls, 1)
-        results["plain generate(), concurrency 8 (threads)"] = timed(plain, args.calls, 8)
-        del plain
-        for runtime in args.runtimes.split(","):
-            label = f"{runtime}{'' if runtime == 'torch' or args.no_quantize else ' int8'}"
-            data_dir = Path(scratch) / f"server-{runtime}"  # shared: one export per runtime
-            for batch in (8, 1):
-                config = server_config(folder, runtime, batch, not args.no_quantize)
-                with run_server(data_dir, config, timeout=900) as server:
-                    call = over_http(server.url, server.create_key("pro"), photos)
-                    call(0)
-                    if batch == 8:
-                        results[f"ours {label}, HTTP, concurrency 1"] = timed(call, args.calls, 1)
-                    name = "dynamic batching" if batch == 8 else "no batching"
-                    results[f"ours {label}, HTTP, concurrency 8, {name}"] = timed(
-                        call, args.calls * 2, 8
-                    )
-    for label, (latencies, throughput) in results.items():
-        print(line(label, latencies, throughput))
-    plain_best = max(throughput for label, (_, throughput) in results.items() if "plain" in label)
+        measurements["plain generate(), concurrency 1"] = Measurement(unique(plain), 1)
+        measurements["plain generate(), concurrency 8 (threads)"] = Measurement(unique(plain), 8)
+        for label, batch, url, key in servers(
+            stack, Path(scratch), folder, args.runtimes.split(","), not args.no_quantize
+        ):
+            call = over_http(url, key, photos)
+            call(len(photos) - 1)  # warm up
+            if batch == 8:
+                measurements[f"ours {label}, HTTP, concurrency 1"] = Measurement(unique(call), 1)
+            name = "dynamic batching" if batch == 8 else "no batching"
+            measurements[f"ours {label}, HTTP, concurrency 8, {name}"] = Measurement(
+                unique(call), 8
+            )
+        for _ in range(args.rounds):
+            for measurement in measurements.values():
+                calls = per_round * (2 if measurement.concurrency > 1 else 1)
+                measurement.run(calls)
+    for label, measurement in measurements.items():
+        print(line(label, measurement))
+    plain_best = max(m.throughput for label, m in measurements.items() if "plain" in label)
+    plain_p50 = statistics.median(measurements["plain generate(), concurrency 1"].latencies)
     print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
-    for label, (_, throughput) in results.items():
-        if "dynamic batching" in label:
-            print(f"{label}: {throughput / plain_best:.1f}x the plain script's best throughput")
+    for label, measurement in measurements.items():
+        if "concurrency 1" in label and "plain" not in label:
+            ratio = plain_p50 / statistics.median(measurement.latencies)
+            print(f"{label}: p50 {ratio:.1f}x below the plain script's")
+        if "concurrency 8" in label and "plain" not in label:
+            ratio = measurement.throughput / plain_best
+            print(f"{label}: {ratio:.1f}x the plain script's best throughput")
 
 
 if __name__ == "__main__":

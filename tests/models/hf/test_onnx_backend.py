@@ -64,7 +64,7 @@ def test_int8_graphs_hold_no_float_matmul_weights(
         weights = {t.name for t in model.graph.initializer if len(t.dims) == 2}
         matmuls = [n for n in model.graph.node if n.op_type == "MatMul" and n.input[1] in weights]
         assert not matmuls
-        assert any(n.op_type == "MatMulInteger" for n in model.graph.node)
+        assert any(n.op_type == "MatMulIntegerToFloat" for n in model.graph.node)
 
 
 def _linear_graph(path: Path, weight: np.ndarray) -> None:

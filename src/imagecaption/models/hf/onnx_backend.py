@@ -32,7 +32,7 @@ from imagecaption.models.onnx_session import create_session
 
 log = logging.getLogger(__name__)
 
-EXPORT_FORMAT = 2
+EXPORT_FORMAT = 4
 """Bump when the exported graphs or the quantisation change, so caches are rebuilt."""
 OPSET = 17
 OnnxState = DecoderState[np.ndarray]
