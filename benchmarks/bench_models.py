@@ -8,7 +8,7 @@ full-size config with random weights, which costs what the trained model costs) 
 - plain: ``processor(...)`` + ``model.generate(...)`` called once per image, float32, the way a
   captioning script does it; sequentially (concurrency 1) and from 8 threads (concurrency 8);
 - ours, over HTTP against real server processes serving the saved folder (``--model <folder>``):
-  the torch backend (float32) and the onnx backend (int8 unless ``--no-quantize``), at
+  the torch backend (float32) and the onnx backend in int8 and in float32, at
   concurrency 1, and at concurrency 8 with dynamic batching (``max_batch_size = 8``) and
   without (``max_batch_size = 1``).
 
@@ -18,7 +18,7 @@ Shared 2-core machines drift between fast and slow spells that last tens of seco
 measurements are interleaved: every server runs for the whole benchmark, and each round gives
 every measurement its share of the calls; the figures pool all rounds.
 
-    python -m benchmarks.bench_models [--calls 16] [--rounds 4] [--runtimes torch,onnx]
+    python -m benchmarks.bench_models [--calls 16] [--rounds 4] [--runtimes torch,onnx,onnx-fp32]
 """
 
 from __future__ import annotations
@@ -148,11 +148,24 @@ def line(label: str, measurement: Measurement) -> str:
     )
 
 
+INT8_FEATURES = {
+    "avx512f": "AVX-512",
+    "avx512_vnni": "VNNI",
+    "avx_vnni": "AVX-VNNI",
+    "amx_int8": "AMX",
+}
+"""CPU flags that decide how fast int8 runs: without VNNI, int8 products take three instructions."""
+
+
 def machine() -> str:
     model = platform.processor() or "unknown CPU"
     with open("/proc/cpuinfo") as info:
-        names = [row.split(":", 1)[1].strip() for row in info if row.startswith("model name")]
+        rows = info.read().splitlines()
+    names = [row.split(":", 1)[1].strip() for row in rows if row.startswith("model name")]
+    flags = {f for row in rows if row.startswith("flags") for f in row.split(":", 1)[1].split()}
     model = names[0] if names else model
+    found = [name for flag, name in INT8_FEATURES.items() if flag in flags]
+    model += f" ({', '.join(found) if found else 'no AVX-512, no VNNI'})"
     pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
     libraries = ", ".join(
         f"{name} {version(name)}" for name in ("torch", "transformers", "onnxruntime")
@@ -168,15 +181,22 @@ def server_config(folder: Path, runtime: str, batch: int, quantize: bool) -> str
     )
 
 
+RUNTIMES = {  # name -> (label, backend, quantize)
+    "torch": ("torch float32", "torch", False),
+    "onnx": ("onnx int8", "onnx", True),
+    "onnx-fp32": ("onnx float32", "onnx", False),
+}
+
+
 def servers(
-    stack: ExitStack, scratch: Path, folder: Path, runtimes: list[str], quantize: bool
+    stack: ExitStack, scratch: Path, folder: Path, runtimes: list[str]
 ) -> Iterator[tuple[str, int, str, str]]:
     """(runtime label, max batch size, url, key) for every server, all started up front."""
     for runtime in runtimes:
-        label = f"{runtime}{'' if runtime == 'torch' or not quantize else ' int8'}"
+        label, backend, quantize = RUNTIMES[runtime]
         for batch in (8, 1):
             # One data dir per runtime, started one after the other: the onnx export is made once.
-            config = server_config(folder, runtime, batch, quantize)
+            config = server_config(folder, backend, batch, quantize)
             server = stack.enter_context(run_server(scratch / f"server-{runtime}", config, 900))
             yield label, batch, server.url, server.create_key("pro")
 
@@ -185,8 +205,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=16, help="calls per measurement")
     parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds")
-    parser.add_argument("--runtimes", default="torch,onnx")
-    parser.add_argument("--no-quantize", action="store_true", help="onnx in float32")
+    parser.add_argument(
+        "--runtimes", default="torch,onnx,onnx-fp32", help="onnx is int8, onnx-fp32 float32"
+    )
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
     per_round = max(1, args.calls // args.rounds)
@@ -214,7 +235,7 @@ def main() -> None:
         measurements["plain generate(), concurrency 1"] = Measurement(unique(plain), 1)
         measurements["plain generate(), concurrency 8 (threads)"] = Measurement(unique(plain), 8)
         for label, batch, url, key in servers(
-            stack, Path(scratch), folder, args.runtimes.split(","), not args.no_quantize
+            stack, Path(scratch), folder, args.runtimes.split(",")
         ):
             call = over_http(url, key, photos)
             call(len(photos) - 1)  # warm up
