@@ -143,7 +143,7 @@ def over_http(url: str, key: str, photos: list[bytes]) -> Callable[[int], object
 def line(label: str, measurement: Measurement) -> str:
     ordered = sorted(measurement.latencies)
     return (
-        f"{label:<54} p50 {statistics.median(ordered):7.0f} ms  "
+        f"{label:<58} p50 {statistics.median(ordered):7.0f} ms  "
         f"p99 {percentile(ordered, 0.99):7.0f} ms  {measurement.throughput:5.2f} img/s"
     )
 
