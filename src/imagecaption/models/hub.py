@@ -21,6 +21,8 @@ from imagecaption.models.base import ModelError
 
 WEIGHTS_WE_SKIP = ["*.h5", "*.msgpack", "*.ot", "*.onnx", "*.onnx_data", "*.tflite", "*.ckpt"]
 WEIGHTS_WE_SKIP += ["tf_model*", "flax_model*", "rust_model*", "onnx/*", "openvino/*"]
+ALL_WE_SKIP = [*WEIGHTS_WE_SKIP, "*.bin"]
+"""Also pickled weights, which are skipped when the repository has safetensors."""
 
 
 def local_models_dir(data_dir: Path) -> Path:
@@ -44,7 +46,11 @@ def find_local(reference: str, data_dir: Path) -> Path | None:
     except ImportError:
         return None
     try:
-        return Path(snapshot_download(reference, local_files_only=True))
+        # The same patterns as the download, or the client calls a snapshot without the skipped
+        # files incomplete; a folder that lacks weights is refused later, by the folder check.
+        return Path(
+            snapshot_download(reference, local_files_only=True, ignore_patterns=ALL_WE_SKIP)
+        )
     except (LocalEntryNotFoundError, OSError, ValueError):
         return None
 
@@ -84,7 +90,7 @@ def download(repo_id: str, timeout: float) -> Path:
     try:
         files = [entry.rfilename for entry in model_info(repo_id, timeout=timeout).siblings or []]
         safetensors = any(name.endswith(".safetensors") for name in files)
-        skip = [*WEIGHTS_WE_SKIP, "*.bin"] if safetensors else WEIGHTS_WE_SKIP
+        skip = ALL_WE_SKIP if safetensors else WEIGHTS_WE_SKIP
         folder = snapshot_download(repo_id, etag_timeout=timeout, ignore_patterns=skip)
     except Exception as exc:  # the hub client raises errors of several HTTP libraries
         raise ModelError(
