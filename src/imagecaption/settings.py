@@ -89,7 +89,10 @@ class Settings(BaseSettings):
         default=1024, ge=0, description="Captions kept by content hash; 0 disables."
     )
     inference_threads: int = Field(
-        default=0, ge=0, description="Threads for the model; 0 = all cores."
+        default=0,
+        ge=0,
+        description="Threads for the model; 0 = the cores this process may use (its CPU "
+        "affinity and its container's CPU limit).",
     )
     retry_after_seconds: int = Field(default=1, ge=1)
 

@@ -8,7 +8,6 @@ extra, imported only once a full model is asked for.
 from __future__ import annotations
 
 import importlib.util
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING
 from imagecaption.models import hub
 from imagecaption.models.auto import FallbackCaptioner, choose
 from imagecaption.models.base import Captioner, ModelError
+from imagecaption.models.cpus import usable_cpus
 from imagecaption.settings import Settings
 
 if TYPE_CHECKING:
@@ -25,9 +25,7 @@ if TYPE_CHECKING:
 def _offline(settings: Settings) -> Captioner:
     from imagecaption.models.offline import OfflineCaptioner
 
-    return OfflineCaptioner(
-        cache_dir=settings.data_dir / "models", threads=settings.inference_threads
-    )
+    return OfflineCaptioner(cache_dir=settings.data_dir / "models", threads=_threads(settings))
 
 
 BACKENDS: dict[str, Callable[[Settings], Captioner]] = {
@@ -36,7 +34,7 @@ BACKENDS: dict[str, Callable[[Settings], Captioner]] = {
 
 
 def _threads(settings: Settings) -> int:
-    return settings.inference_threads or os.cpu_count() or 1
+    return settings.inference_threads or usable_cpus()
 
 
 def _torch(settings: Settings) -> Backend:
