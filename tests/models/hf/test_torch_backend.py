@@ -18,21 +18,25 @@ from tests.models.hf.conftest import ARCHITECTURES, Folders
 NEW_TOKENS = 10
 
 
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
 def test_greedy_tokens_match_transformers_generate(
-    folders: Folders, architecture: str, images: list[Image.Image]
+    folders: Folders, architecture: str, dtype: str, images: list[Image.Image]
 ) -> None:
+    """In float32, and in the half precisions a GPU serves in (run here on the CPU: the casts,
+    the cache and the logits handed back to the decoding loop are the same code)."""
     folder = folders(architecture)
     kind = check_folder(folder)
     processors = load_processors(folder, kind)
-    runtime, spec = TorchBackend(device="cpu", threads=2).open(folder, kind, processors)
+    backend = TorchBackend(device="cpu", dtype=dtype, threads=2)
+    runtime, spec = backend.open(folder, kind, processors)
     pixels = processors.image(images=images, return_tensors="np")["pixel_values"]
     prompt = np.tile(np.array(spec.prompts["brief"]), (len(images), 1))
     generation = replace(spec.generation(CaptionOptions()), max_new_tokens=NEW_TOKENS)
     ours = [h[0].tokens for h in decode(runtime, pixels, prompt, generation)]
 
-    model = kind.model_class.from_pretrained(folder).eval()
-    inputs = {"pixel_values": torch.from_numpy(pixels)}
+    model = kind.model_class.from_pretrained(folder, dtype=getattr(torch, dtype)).eval()
+    inputs = {"pixel_values": torch.from_numpy(pixels).to(getattr(torch, dtype))}
     if architecture in ("git", "florence2"):  # the others start from their configured token
         inputs["input_ids"] = torch.from_numpy(prompt)
     with torch.inference_mode():
