@@ -352,3 +352,14 @@ def test_the_page_reads_every_format_as_the_server_writes_it(page: Page, media_t
         "error": message,
         "caption": None,
     }
+
+
+def test_the_api_docs_render_from_this_server_alone(page: Page, web_server: RunningServer) -> None:
+    """Air-gapped operators get working docs: every script and style comes from the server."""
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto("/docs")
+    operation = page.locator(".opblock").filter(has_text="/v1/imagecaption").first
+    expect(operation).to_be_visible()
+    assert requested
+    assert all(url.startswith(web_server.url) for url in requested), requested

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from imagecaption import __version__, web
@@ -139,7 +140,11 @@ def create_app(settings: Settings) -> FastAPI:
             svc.store.close()
             log.info("stopped")
 
-    app = FastAPI(
+    # FastAPI's /docs page loads Swagger UI from a CDN; this serves the same page with the copy
+    # shipped in fastapi-offline, so the docs work on air-gapped machines too. No /redoc: ReDoc
+    # still fetches its logo from its CDN.
+    app = FastAPIOffline(
+        redoc_url=None,
         title="Image Caption API",
         version=__version__,
         summary="Self-hosted, drop-in compatible image captioning.",
