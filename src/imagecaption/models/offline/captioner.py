@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from imagecaption.models.base import Caption, Captioner, CaptionOptions, ModelInfo
 from imagecaption.models.offline.classifier import Classifier, classifier_input, region_input
 from imagecaption.models.offline.export import export_classifier
-from imagecaption.models.offline.faces import FaceDetector
+from imagecaption.models.offline.faces import FaceDetector, Letterboxed, letterbox
 from imagecaption.models.offline.labels import load_labels
 from imagecaption.models.offline.people import body_region, find_people
 from imagecaption.models.offline.sentence import SentenceWriter
@@ -59,31 +62,51 @@ class OfflineCaptioner(Captioner):
                 raise RuntimeError(f"Cannot open the model {self.model_path}: {exc}") from exc
         self._models = (classifier, FaceDetector(self._threads), SentenceWriter(load_labels()))
 
+    def preprocess(self, image: Image.Image) -> Prepared:
+        """The resizing both models need, done in the engine's thread pool (off the model thread).
+
+        Only the crop around a person is left to the worker: where it lies depends on the faces.
+        """
+        rgb = _working_copy(image)
+        return Prepared(rgb, classifier_input(rgb), letterbox(rgb))
+
     def caption_batch(
         self, images: Sequence[Image.Image], options: CaptionOptions
     ) -> list[Caption]:
-        """Caption images, classifying the whole batch (and each main person's surroundings) in
-        one classifier run, which costs less per image than one run each."""
+        return self.caption_prepared([self.preprocess(image) for image in images], options)
+
+    def caption_prepared(self, inputs: Sequence[Any], options: CaptionOptions) -> list[Caption]:
+        """Caption prepared images, classifying the whole batch (and each main person's
+        surroundings) in one classifier run, which costs less per image than one run each."""
         if self._models is None:
             raise RuntimeError("OfflineCaptioner.load() must be called before captioning")
         classifier, detector, writer = self._models
-        if not images:
+        if not inputs:
             return []
-        rgb = [_working_copy(image) for image in images]
-        people = [find_people(detector.detect(image)) for image in rgb]
-        inputs = [classifier_input(image) for image in rgb]
-        inputs += [
-            region_input(image, body_region(found.main, image.width, image.height))
-            for image, found in zip(rgb, people, strict=True)
+        prepared: list[Prepared] = list(inputs)
+        people = [find_people(detector.detect_prepared(item.faces_input)) for item in prepared]
+        views = [item.scene_input for item in prepared]
+        views += [
+            region_input(item.rgb, body_region(found.main, item.rgb.width, item.rgb.height))
+            for item, found in zip(prepared, people, strict=True)
             if found is not None
         ]
-        probabilities = classifier.probabilities(inputs)
-        views = iter(probabilities[len(rgb) :])
+        probabilities = classifier.probabilities(views)
+        person_views = iter(probabilities[len(prepared) :])
         captions = []
-        for scene, found in zip(probabilities[: len(rgb)], people, strict=True):
-            person_view = (scene + next(views)) / 2 if found is not None else None
+        for scene, found in zip(probabilities[: len(prepared)], people, strict=True):
+            person_view = (scene + next(person_views)) / 2 if found is not None else None
             captions.append(writer.write(scene, found, person_view, options))
         return captions
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One image made ready for both models."""
+
+    rgb: Image.Image
+    scene_input: np.ndarray
+    faces_input: Letterboxed
 
 
 def _working_copy(image: Image.Image) -> Image.Image:

@@ -58,6 +58,34 @@ def _anchors() -> np.ndarray:
     return np.stack([xs.ravel(), ys.ravel()], axis=1)
 
 
+@dataclass(frozen=True)
+class Letterboxed:
+    """The detector's input, and where the image sits in it."""
+
+    canvas: np.ndarray
+    left: int
+    top: int
+    width: int
+    height: int
+
+
+def letterbox(image: Image.Image) -> Letterboxed:
+    """``image`` scaled to fit the model's square input and padded with black, as MediaPipe
+    does rather than stretching it, so that faces keep the proportions the model was trained on.
+    """
+    scale = SIZE / max(image.width, image.height)
+    width = max(1, round(image.width * scale))
+    height = max(1, round(image.height * scale))
+    left = (SIZE - width) // 2
+    top = (SIZE - height) // 2
+    canvas = np.full((SIZE, SIZE, 3), -1.0, dtype=np.float32)
+    resized = image.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=REDUCING_GAP)
+    canvas[top : top + height, left : left + width] = (
+        np.asarray(resized, dtype=np.float32) / 127.5 - 1.0
+    )
+    return Letterboxed(canvas, left, top, width, height)
+
+
 class FaceDetector:
     """Finds faces in one image at a time (the converted graph has a fixed batch of one)."""
 
@@ -69,25 +97,14 @@ class FaceDetector:
         self._min_logit = float(np.log(MIN_SCORE / (1 - MIN_SCORE)))
 
     def detect(self, image: Image.Image) -> list[Face]:
-        """Faces in ``image``, most confident first.
+        """Faces in ``image``, most confident first."""
+        return self.detect_prepared(letterbox(image))
 
-        The image is letterboxed (scaled to fit, padded with black) rather than stretched, as
-        MediaPipe does, so that faces keep the proportions the model was trained on.
-        """
-        scale = SIZE / max(image.width, image.height)
-        width = max(1, round(image.width * scale))
-        height = max(1, round(image.height * scale))
-        left = (SIZE - width) // 2
-        top = (SIZE - height) // 2
-        canvas = np.full((SIZE, SIZE, 3), -1.0, dtype=np.float32)
-        resized = image.resize(
-            (width, height), Image.Resampling.BILINEAR, reducing_gap=REDUCING_GAP
-        )
-        canvas[top : top + height, left : left + width] = (
-            np.asarray(resized, dtype=np.float32) / 127.5 - 1.0
-        )
+    def detect_prepared(self, prepared: Letterboxed) -> list[Face]:
+        """Faces in an image that ``letterbox`` prepared (in another thread, perhaps)."""
+        left, top, width, height = prepared.left, prepared.top, prepared.width, prepared.height
         regressors, classificators = self._session.run(
-            None, {self._input: canvas.transpose(2, 0, 1)[np.newaxis]}
+            None, {self._input: prepared.canvas.transpose(2, 0, 1)[np.newaxis]}
         )
         logits = classificators.reshape(-1)
         candidates = regressors.reshape(logits.size, -1)
