@@ -155,11 +155,36 @@ class Blip(Architecture):
         return out.logits[:, -1], out.cache
 
 
-class VisionEncoderDecoder(Architecture):
+class _EncoderDecoder(Architecture):
+    """A vision encoder whose output a text decoder cross-attends to; each step calls the whole
+    model with the encoder's output handed back in, so the encoder never runs again."""
+
+    keep_argument: ClassVar[str]
+    """What the model's forward calls its logits_to_keep argument."""
+
+    def step(
+        self,
+        model: Model,
+        input_ids: torch.Tensor,
+        memory: torch.Tensor | None,
+        cache: Cache,
+    ) -> tuple[torch.Tensor, Cache]:
+        out = model(
+            encoder_outputs=BaseModelOutput(last_hidden_state=memory),
+            decoder_input_ids=input_ids,
+            cache=cache,
+            use_cache=True,
+            **{self.keep_argument: 1},
+        )
+        return out.logits[:, -1], out.cache
+
+
+class VisionEncoderDecoder(_EncoderDecoder):
     """Any vision encoder with a cross-attending text decoder, e.g. ViT + GPT-2."""
 
     model_types = ("vision-encoder-decoder",)
     model_class = VisionEncoderDecoderModel
+    keep_argument = "decoder_logits_to_keep"
 
     def prompt(self, model: Model, processor: Any, detail: Detail) -> list[int]:
         config = model.generation_config
@@ -183,24 +208,8 @@ class VisionEncoderDecoder(Architecture):
         )
         return out.logits[:, -1], out.encoder_last_hidden_state, out.cache
 
-    def step(
-        self,
-        model: Model,
-        input_ids: torch.Tensor,
-        memory: torch.Tensor | None,
-        cache: Cache,
-    ) -> tuple[torch.Tensor, Cache]:
-        out = model(
-            encoder_outputs=BaseModelOutput(last_hidden_state=memory),
-            decoder_input_ids=input_ids,
-            cache=cache,
-            use_cache=True,
-            decoder_logits_to_keep=1,
-        )
-        return out.logits[:, -1], out.cache
 
-
-class Florence2(Architecture):
+class Florence2(_EncoderDecoder):
     """Florence-2: image tokens and a task prompt go through a BART encoder; the decoder writes.
 
     The task prompt is how Florence-2 is asked for a short or a detailed caption.
@@ -208,6 +217,7 @@ class Florence2(Architecture):
 
     model_types = ("florence2",)
     model_class = Florence2ForConditionalGeneration
+    keep_argument = "logits_to_keep"
     detail_levels = ("brief", "detailed", "more_detailed")
     uses_processor = True
     start_markers = 1  # the decoder writes <s> first
@@ -242,22 +252,6 @@ class Florence2(Architecture):
             logits_to_keep=1,
         )
         return out.logits[:, -1], out.encoder_last_hidden_state, out.cache
-
-    def step(
-        self,
-        model: Model,
-        input_ids: torch.Tensor,
-        memory: torch.Tensor | None,
-        cache: Cache,
-    ) -> tuple[torch.Tensor, Cache]:
-        out = model(
-            encoder_outputs=BaseModelOutput(last_hidden_state=memory),
-            decoder_input_ids=input_ids,
-            cache=cache,
-            use_cache=True,
-            logits_to_keep=1,
-        )
-        return out.logits[:, -1], out.cache
 
 
 ARCHITECTURES: tuple[Architecture, ...] = (Git(), Blip(), VisionEncoderDecoder(), Florence2())
