@@ -11,7 +11,9 @@ from PIL import Image
 
 from imagecaption.errors import BadInput
 from imagecaption.models.base import CaptionOptions
-from tests.models.hf.conftest import ARCHITECTURES, RUNTIMES, Captioners
+from imagecaption.models.hf.captioner import centre_band
+from imagecaption.models.hf.folder import check_folder, load_processors
+from tests.models.hf.conftest import ARCHITECTURES, RUNTIMES, Captioners, Folders
 
 pytestmark = pytest.mark.parametrize("architecture", ARCHITECTURES)
 
@@ -82,3 +84,29 @@ def test_detail_is_offered_only_where_the_model_has_it(
         assert levels == ("brief",)
         with pytest.raises(BadInput, match="does not support detail='detailed'"):
             captioner.check_options(CaptionOptions(detail="detailed"))
+
+
+@pytest.mark.parametrize("size", [(3000, 12), (9, 2000)])
+def test_a_long_thin_image_gives_the_model_what_the_whole_image_would(
+    captioners: Captioners, folders: Folders, architecture: str, size: tuple[int, int]
+) -> None:
+    """Cutting the centre band first (see ``centre_band``) leaves the model's input the same,
+    up to where a fraction of a pixel falls (a band off the centre differs by about 0.7)."""
+    width, height = size
+    coarse = np.random.default_rng(2).integers(0, 255, (height // 4, width // 4, 3), np.uint8)
+    image = Image.fromarray(coarse).resize(size, Image.Resampling.BICUBIC)
+    folder = folders(architecture)
+    whole = load_processors(folder, check_folder(folder)).image(images=image, return_tensors="np")
+    prepared = captioners(architecture, "torch").preprocess(image)
+    assert prepared.shape == whole["pixel_values"][0].shape
+    assert np.abs(prepared - whole["pixel_values"][0]).mean() < 0.05
+
+
+def test_the_centre_band_is_at_most_four_times_as_long_as_wide(architecture: str) -> None:
+    assert centre_band(Image.new("RGB", (40_000, 1))).size == (4, 1)
+    assert centre_band(Image.new("RGB", (3, 1000))).size == (3, 12)
+    wide = Image.new("RGB", (10, 1))
+    wide.putpixel((5, 0), (255, 0, 0))
+    assert centre_band(wide).getpixel((2, 0)) == (255, 0, 0)  # the middle is what is kept
+    photo_sized = Image.new("RGB", (640, 480))
+    assert centre_band(photo_sized) is photo_sized

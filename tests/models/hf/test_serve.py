@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from PIL import Image
 
 from tests.conftest import encode, photo
 from tests.e2e.server import RunningServer, run_server
@@ -82,3 +83,12 @@ def test_concurrent_requests_are_batched_without_changing_captions(
         if line.startswith("imagecaption_batch_size_bucket")
     }
     assert sizes["1.0"] < sizes["+Inf"], "some requests must have shared a batch"
+
+
+@pytest.mark.parametrize("size", [(20_000, 2), (2, 20_000), (1, 1)])
+def test_odd_shapes_get_a_caption(served: RunningServer, key: str, size: tuple[int, int]) -> None:
+    """A 20000 x 2 image is 40,000 pixels and a few hundred bytes, but scaled to the model's short
+    side it would be billions of values: it must be answered like any photo."""
+    response = caption(served, key, encode(Image.new("RGB", size, (90, 140, 200)), "PNG"))
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["caption"]
