@@ -1,29 +1,42 @@
-"""Sentence templates on made-up probabilities: fast, and independent of any model's mood."""
+"""Sentence rules on made-up detector and classifier outputs: fast, and independent of any
+model's mood. Boxes are (left, top, right, bottom) fractions of the picture."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
 from imagecaption.models.base import CaptionOptions
+from imagecaption.models.offline.compose.sentence import Findings, SentenceWriter
+from imagecaption.models.offline.compose.things import find_things
+from imagecaption.models.offline.compose.vocabulary import load_nouns
 from imagecaption.models.offline.faces import Face
 from imagecaption.models.offline.labels import load_labels
-from imagecaption.models.offline.people import People
-from imagecaption.models.offline.sentence import SentenceWriter
 
 TABBY, TIGER_CAT, EGYPTIAN_CAT = 281, 282, 285
 GOLDEN, LABRADOR, CHESAPEAKE = 207, 208, 209
+ROBIN, BRAMBLING, GOLDFINCH = 15, 10, 11
 SEASHORE, LIBRARY = 978, 624
 SUIT, VIOLIN, SCUBA_DIVER, ESPRESSO = 834, 889, 983, 967
-FACE = Face(0.4, 0.2, 0.6, 0.45, score=0.9)
-ONE = People(count=1, portrait=False, score=0.9, main=FACE)
-TWO = People(count=2, portrait=False, score=0.9, main=FACE)
-CLOSE_UP = People(count=1, portrait=True, score=0.9, main=FACE)
+
+
+@dataclass(frozen=True)
+class Box:
+    """What the object detector reports, made up."""
+
+    label: str
+    score: float
+    left: float
+    top: float
+    right: float
+    bottom: float
 
 
 @pytest.fixture(scope="module")
 def writer() -> SentenceWriter:
-    return SentenceWriter(load_labels())
+    return SentenceWriter(load_labels(), load_nouns())
 
 
 def probabilities(**chosen: float) -> np.ndarray:
@@ -38,13 +51,133 @@ def probabilities(**chosen: float) -> np.ndarray:
 
 def caption(
     writer: SentenceWriter,
-    scene: np.ndarray,
-    people: People | None = None,
-    person_view: np.ndarray | None = None,
-    max_length: int | None = None,
+    boxes: list[Box] | None = None,
+    scene: np.ndarray | None = None,
+    crops: dict[str, np.ndarray] | None = None,
+    faces: list[Face] | None = None,
+    **options: int,
 ) -> str:
-    options = CaptionOptions(max_length=max_length)
-    return writer.write(scene, people, person_view, options).text
+    return write(writer, boxes, scene, crops, faces, **options).text
+
+
+def write(
+    writer: SentenceWriter,
+    boxes: list[Box] | None = None,
+    scene: np.ndarray | None = None,
+    crops: dict[str, np.ndarray] | None = None,
+    faces: list[Face] | None = None,
+    **options: int,
+):  # type: ignore[no-untyped-def]
+    things, portrait = find_things(boxes or [], faces or [], load_nouns())
+    findings = Findings(things, portrait, probabilities() if scene is None else scene, crops or {})
+    return writer.write(findings, CaptionOptions(**options))
+
+
+PERSON = Box("person", 0.8, 0.35, 0.1, 0.6, 0.95)
+
+
+@pytest.mark.parametrize(
+    ("boxes", "expected"),
+    [
+        ([PERSON, Box("sports ball", 0.7, 0.55, 0.85, 0.62, 0.93)], "A person with a ball."),
+        ([PERSON, Box("bicycle", 0.8, 0.3, 0.5, 0.7, 0.98)], "A person riding a bicycle."),
+        ([PERSON, Box("horse", 0.8, 0.2, 0.4, 0.8, 0.99)], "A person riding a horse."),
+        ([PERSON, Box("surfboard", 0.7, 0.3, 0.85, 0.7, 0.97)], "A person on a surfboard."),
+        (
+            [PERSON, Box("tennis racket", 0.7, 0.5, 0.3, 0.58, 0.45)],
+            "A person holding a tennis racket.",
+        ),
+        ([PERSON, Box("kite", 0.7, 0.7, 0.0, 0.8, 0.08)], "A person flying a kite."),
+        ([PERSON, Box("bench", 0.7, 0.2, 0.6, 0.8, 1.0)], "A person sitting on a bench."),
+        ([PERSON, Box("bus", 0.8, 0.0, 0.0, 1.0, 0.9)], "A person in front of a bus."),
+        (
+            [
+                Box("dog", 0.8, 0.1, 0.3, 0.45, 0.7),
+                Box("cat", 0.7, 0.5, 0.35, 0.8, 0.7),
+                Box("couch", 0.7, 0.0, 0.2, 1.0, 1.0),
+            ],
+            "A dog and a cat on a couch.",
+        ),
+        (
+            [
+                Box("laptop", 0.8, 0.2, 0.2, 0.6, 0.6),
+                Box("cup", 0.7, 0.65, 0.4, 0.75, 0.58),
+                Box("dining table", 0.6, 0.0, 0.5, 1.0, 1.0),
+            ],
+            "A laptop and a cup on a table.",
+        ),
+        (
+            [
+                Box("oven", 0.7, 0.1, 0.5, 0.4, 0.9),
+                Box("refrigerator", 0.7, 0.6, 0.1, 0.9, 0.9),
+            ],
+            "A refrigerator and an oven in a kitchen.",
+        ),
+        (
+            [Box("car", 0.7, x, 0.5, x + 0.2, 0.7) for x in (0.0, 0.3, 0.6)],
+            "Three cars on a street.",
+        ),
+    ],
+)
+def test_relations_are_read_from_the_boxes(
+    writer: SentenceWriter, boxes: list[Box], expected: str
+) -> None:
+    assert caption(writer, boxes) == expected
+
+
+@pytest.mark.parametrize(
+    ("boxes", "expected"),
+    [
+        ([Box("dog", 0.8, 0.1 + 0.3 * i, 0.3, 0.35 + 0.3 * i, 0.7) for i in range(2)], "Two dogs."),
+        (
+            [Box("person", 0.8, 0.1 * i, 0.2, 0.1 * i + 0.09, 0.8) for i in range(3)],
+            "Three people.",
+        ),
+        (
+            [Box("person", 0.8, 0.1 * i, 0.2, 0.1 * i + 0.09, 0.8) for i in range(7)],
+            "A group of people.",
+        ),
+        (
+            [Box("sheep", 0.8, 0.1 * i, 0.4, 0.1 * i + 0.09, 0.6) for i in range(8)],
+            "Several sheep.",
+        ),
+        # one man in front and a passer-by far behind: the passer-by is not counted
+        (
+            [PERSON, Box("person", 0.7, 0.8, 0.45, 0.83, 0.55)],
+            "A person.",
+        ),
+    ],
+)
+def test_counts_say_how_many(writer: SentenceWriter, boxes: list[Box], expected: str) -> None:
+    assert caption(writer, boxes) == expected
+
+
+def test_below_its_threshold_a_detection_is_not_mentioned(writer: SentenceWriter) -> None:
+    """The detector names chairs vases: a weak vase says nothing rather than something false."""
+    assert caption(writer, [PERSON, Box("vase", 0.5, 0.4, 0.4, 0.5, 0.6)]) == "A person."
+    assert caption(writer, [Box("vase", 0.5, 0.3, 0.3, 0.6, 0.8)]) == (
+        "An image with no clearly recognizable subject."
+    )
+
+
+def test_one_box_is_never_two_kinds_of_thing(writer: SentenceWriter) -> None:
+    boxes = [Box("dog", 0.8, 0.2, 0.2, 0.7, 0.9), Box("cat", 0.5, 0.21, 0.2, 0.7, 0.88)]
+    assert caption(writer, boxes) == "A dog."
+
+
+def test_the_classifier_names_a_box_precisely_where_the_two_agree(writer: SentenceWriter) -> None:
+    cat = [Box("cat", 0.8, 0.2, 0.2, 0.8, 0.9)]
+    assert caption(writer, cat, crops={"cat": probabilities(c281=0.5, c282=0.3)}) == (
+        "A tabby cat."
+    )
+    # the crop's classifier thinks it is a dog: the detector's broad word stays
+    assert caption(writer, cat, crops={"cat": probabilities(c207=0.9)}) == "A cat."
+    # a bird the classifier is unsure of is "a bird", or its group, never a guessed species
+    bird = [Box("bird", 0.8, 0.3, 0.3, 0.6, 0.7)]
+    assert caption(writer, bird, crops={"bird": probabilities(c15=0.35)}) == "A bird."
+    assert caption(writer, bird, crops={"bird": probabilities(c10=0.3, c11=0.3)}) == (
+        "A small bird."
+    )
 
 
 @pytest.mark.parametrize(
@@ -60,35 +193,39 @@ def caption(
         (probabilities(), "An image with no clearly recognizable subject."),
     ],
 )
-def test_confidence_decides_how_specific_the_caption_is(
+def test_without_detections_the_classifier_speaks(
     writer: SentenceWriter, scene: np.ndarray, expected: str
 ) -> None:
-    assert caption(writer, scene) == expected
+    assert caption(writer, scene=scene) == expected
 
 
 @pytest.mark.parametrize(
-    ("people", "view", "scene", "expected"),
+    ("view", "scene", "expected"),
     [
-        (ONE, probabilities(c834=0.6), probabilities(), "A person wearing a suit."),
-        (ONE, probabilities(c889=0.6), probabilities(), "A person playing a violin."),
-        (TWO, probabilities(c889=0.6), probabilities(), "Two people."),  # only one can play it
-        (TWO, probabilities(c207=0.6), probabilities(), "Two people with a golden retriever."),
-        (ONE, probabilities(c983=0.7), probabilities(), "A scuba diver."),
-        (CLOSE_UP, probabilities(), probabilities(), "A portrait of a person."),
-        (ONE, probabilities(), probabilities(c978=0.5), "A person on a beach."),
-        (
-            ONE,
-            probabilities(c834=0.5),
-            probabilities(c624=0.4),
-            "A person wearing a suit in a library.",
-        ),
-        (ONE, probabilities(c967=0.1), probabilities(c967=0.1), "A person."),  # too unsure to add
+        (probabilities(c834=0.6), probabilities(), "A person wearing a suit."),
+        (probabilities(c889=0.6), probabilities(), "A person playing a violin."),
+        (probabilities(c983=0.7), probabilities(), "A scuba diver."),
+        (probabilities(), probabilities(c978=0.5), "A person on a beach."),
+        (probabilities(c834=0.5), probabilities(c624=0.4), "A person wearing a suit in a library."),
+        (probabilities(c967=0.1), probabilities(c967=0.1), "A person."),  # too unsure to add
     ],
 )
-def test_people_lead_the_sentence(
-    writer: SentenceWriter, people: People, view: np.ndarray, scene: np.ndarray, expected: str
+def test_what_a_person_wears_or_plays(
+    writer: SentenceWriter, view: np.ndarray, scene: np.ndarray, expected: str
 ) -> None:
-    assert caption(writer, scene, people, view) == expected
+    assert caption(writer, [PERSON], scene=scene, crops={"person": view}) == expected
+
+
+def test_only_one_person_plays_one_violin(writer: SentenceWriter) -> None:
+    two = [PERSON, Box("person", 0.8, 0.65, 0.1, 0.9, 0.95)]
+    assert caption(writer, two, crops={"person": probabilities(c889=0.6)}) == "Two people."
+
+
+def test_a_face_filling_the_frame_is_a_portrait(writer: SentenceWriter) -> None:
+    face = Face(0.35, 0.2, 0.65, 0.6, score=0.9)
+    assert caption(writer, [PERSON], faces=[face]) == "A portrait of a person."
+    # a face the body detector missed still counts as a person
+    assert caption(writer, [], faces=[Face(0.4, 0.1, 0.5, 0.2, score=0.9)]) == "A person."
 
 
 @pytest.mark.parametrize(
@@ -103,29 +240,37 @@ def test_people_lead_the_sentence(
 def test_max_length_picks_a_shorter_sentence(
     writer: SentenceWriter, max_length: int | None, expected: str
 ) -> None:
-    options = CaptionOptions(max_length=max_length)
-    result = writer.write(probabilities(c978=0.5), ONE, probabilities(c834=0.6), options)
-    assert result.text == expected
+    options = {} if max_length is None else {"max_length": max_length}
+    text = caption(
+        writer,
+        [PERSON],
+        scene=probabilities(c978=0.5),
+        crops={"person": probabilities(c834=0.6)},
+        **options,
+    )
+    assert text == expected
 
 
 def test_a_long_phrase_is_cut_to_its_head_noun(writer: SentenceWriter) -> None:
-    assert caption(writer, probabilities(c207=0.9), max_length=2) == "Golden retriever."
-    assert caption(writer, probabilities(c207=0.9), max_length=1) == "Retriever."
-    assert caption(writer, probabilities(c967=0.9), max_length=3) == "Espresso."
-    assert caption(writer, probabilities(c966=0.9), max_length=2) == "Red wine."
+    assert caption(writer, scene=probabilities(c207=0.9), max_length=2) == "Golden retriever."
+    assert caption(writer, scene=probabilities(c207=0.9), max_length=1) == "Retriever."
+    assert caption(writer, scene=probabilities(c967=0.9), max_length=3) == "Espresso."
 
 
-def test_several_captions_are_distinct_and_scored(writer: SentenceWriter) -> None:
-    result = writer.write(
-        probabilities(c281=0.5, c285=0.3), None, None, CaptionOptions(num_captions=10)
-    )
+def test_alternatives_differ_in_substance(writer: SentenceWriter) -> None:
+    boxes = [
+        PERSON,
+        Box("bicycle", 0.8, 0.3, 0.5, 0.7, 0.98),
+        Box("dog", 0.7, 0.75, 0.6, 0.95, 0.9),
+    ]
+    result = write(writer, boxes, scene=probabilities(c207=0.6), num_captions=5)
     texts = [candidate.text for candidate in result.candidates]
-    assert len(texts) == 10 == len(set(texts))
-    assert texts[0] == result.text == "A tabby cat."
-    assert result.score == result.candidates[0].score == pytest.approx(0.8, abs=1e-3)
+    assert texts[0] == result.text == "A person riding a bicycle."
+    assert len(texts) == len(set(texts)) >= 3
+    assert any(text.startswith("A dog") for text in texts), texts
+    assert any("golden retriever" in text for text in texts), texts
     assert all(0.0 <= candidate.score <= 1.0 for candidate in result.candidates)
-    assert "A cat." in texts
 
 
 def test_one_caption_carries_no_candidates(writer: SentenceWriter) -> None:
-    assert writer.write(probabilities(c207=0.9), None, None, CaptionOptions()).candidates == ()
+    assert write(writer, [PERSON]).candidates == ()

@@ -19,6 +19,7 @@ from imagecaption.accounts.plans import credit_headers
 from imagecaption.accounts.store import KeyRecord
 from imagecaption.api.auth import authenticated
 from imagecaption.api.envelope import ok, render
+from imagecaption.api.objects import objects_in_pixels
 from imagecaption.api.inputs import read_image_request
 from imagecaption.api.schemas import CaptionJsonBody, Envelope
 from imagecaption.api.services import Services, services
@@ -132,6 +133,8 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
             "caption": round((time.perf_counter() - decoded) * 1000, 2),
             "total": round(latency_ms, 2),
         }
+        if caption.objects is not None:
+            data["objects"] = objects_in_pixels(caption.objects, image.width, image.height)
     response = render(ok(data), request.headers.get("accept"))
     response.headers.update(request.state.response_headers | credit_headers(record))
     return response

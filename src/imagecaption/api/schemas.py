@@ -20,7 +20,11 @@ class CaptionParams(BaseModel):
     num_captions: int = Field(
         default=1, ge=1, le=10, description="How many candidate captions, with scores."
     )
-    details: bool = Field(default=False, description="Add model name and timings to data.")
+    details: bool = Field(
+        default=False,
+        description="Add model name, timings and, for models that detect them, the objects "
+        "found (label, score, box in pixels) to data.",
+    )
     detail: Detail | None = Field(
         default=None,
         description="How much the caption says: brief, detailed or more_detailed. Only for "
@@ -49,6 +53,7 @@ class CaptionData(BaseModel):
     captions: list[dict[str, Any]] | None = None
     model: str | None = None
     timing_ms: dict[str, float] | None = None
+    objects: list[dict[str, Any]] | None = None
 
 
 class Envelope(BaseModel):

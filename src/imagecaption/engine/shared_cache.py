@@ -12,7 +12,7 @@ import logging
 from dataclasses import asdict
 from typing import Protocol
 
-from imagecaption.models.base import Candidate, Caption, CaptionOptions
+from imagecaption.models.base import Candidate, Caption, CaptionOptions, DetectedObject
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +57,14 @@ def encode_caption(caption: Caption) -> str:
 
 def decode_caption(raw: str | bytes) -> Caption:
     data = json.loads(raw)
+    objects = data.get("objects")
     return Caption(
         text=data["text"],
         score=data.get("score"),
         candidates=tuple(Candidate(c["text"], c["score"]) for c in data.get("candidates", [])),
+        objects=None
+        if objects is None
+        else tuple(DetectedObject(o["label"], o["score"], tuple(o["box"])) for o in objects),
     )
 
 

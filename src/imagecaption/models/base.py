@@ -39,12 +39,28 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class DetectedObject:
+    """A thing a model found in the image: its label, how sure it is, and where, as (left, top,
+    right, bottom) fractions of the image's width and height, so that it holds whatever size
+    the model looked at."""
+
+    label: str
+    score: float
+    box: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
 class Caption:
-    """One image's result: the sentence, and alternatives with scores when asked for."""
+    """One image's result: the sentence, and alternatives with scores when asked for.
+
+    ``objects`` is None for models that do not detect objects, so ``details`` can leave the
+    field out rather than claim that nothing was found.
+    """
 
     text: str
     score: float | None = None
     candidates: tuple[Candidate, ...] = field(default_factory=tuple)
+    objects: tuple[DetectedObject, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,115 @@
+"""Captions from the ImageNet classifier alone: for pictures in which the detector found nothing
+it knows (a rocket, a cup of espresso, a lighthouse), and for what a person wears or plays.
+
+Every word comes from the label table or from a template here, so a caption can misname what the
+classifier saw but never adds things that nothing detected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from imagecaption.models.offline.compose.drafts import Draft, forms
+from imagecaption.models.offline.compose.naming import SETTINGS, ClassNames, Named
+
+# Below every level of confidence: guess with a hedge down to this probability, then say what
+# kind of picture it is instead.
+HEDGE_CONFIDENCE = 0.15
+# What a person wears or holds is an extra: a wrong extra spoils an otherwise right caption, so
+# it needs more evidence than a hedged subject.
+ATTRIBUTE_CONFIDENCE = 0.25
+# Saying someone rides something describes the whole scene, and sleds and go-karts are what the
+# classifier mistakes space suits and racing overalls for, so that claim needs more.
+RIDE_CONFIDENCE = 0.40
+# How a person relates to a thing of each category; "with" for the rest.
+RELATIONS = {
+    "clothing": "wearing",
+    "instrument": "playing",
+    "ride": "on",
+    "vehicle": "next to",
+    "furniture": "next to",
+    "aircraft": "in front of",
+    "boat": "in front of",
+    "building": "in front of",
+}
+# Relations that only make sense for one person ("two people playing a violin" is wrong).
+SINGULAR = frozenset({"clothing", "instrument", "ride"})
+# Never an attribute of a person: settings are added separately, and documents or other people
+# ("a person with a baseball player") read as nonsense.
+NOT_ATTRIBUTES = SETTINGS | {"document", "person"}
+
+HEDGE = "an image that may show {}"
+SHORT_HEDGE = "possibly {}"
+
+
+def describe(
+    names: ClassNames, scene: np.ndarray, setting: Named | None
+) -> tuple[Draft | None, list[Draft]]:
+    """The classifier's best caption (None when it is too unsure to say anything), and
+    alternatives from its other likely phrases."""
+    subject = names.subject(scene)
+    ranked = names.ranked(scene)
+    group = names.group(scene)
+    first: Draft | None
+    if subject is None:
+        best = names.group_of(scene, ranked[0])
+        first = None
+        if best.score >= HEDGE_CONFIDENCE:
+            first = Draft(
+                forms(HEDGE.format(best.phrase), SHORT_HEDGE.format(best.phrase), best.phrase),
+                best.score,
+            )
+    elif setting is not None and subject.label.category not in SETTINGS:
+        first = Draft(
+            forms(f"{subject.phrase} {setting.label.context}", subject.phrase),
+            subject.score * setting.score,
+        )
+    else:
+        first = Draft((subject.phrase,), subject.score)
+    others = [Draft((group.phrase,), group.score)] if group is not None else []
+    others += [Draft((named.phrase,), named.score) for named in ranked]
+    return first, others
+
+
+@dataclass(frozen=True)
+class PersonView:
+    """What the classifier sees around a person: a kind of person ("a scuba diver") and what
+    they wear, hold or play, each with its probability."""
+
+    kind: Named | None
+    attribute: Named | None
+
+    @property
+    def relation(self) -> str | None:
+        """The attribute as words after the subject: "wearing a tie", "playing a violin"."""
+        if self.attribute is None:
+            return None
+        thing = self.attribute
+        context = thing.label.context
+        return context or f"{RELATIONS.get(thing.label.category, 'with')} {thing.phrase}"
+
+
+def person_view(names: ClassNames, probabilities: np.ndarray | None, count: int) -> PersonView:
+    """Read the classifier's view of the main person's body; ``count`` people share the
+    attribute, so singular-only ones ("playing a violin") are dropped for groups."""
+    ranked = names.ranked(probabilities)
+    kind = next((named for named in ranked if named.label.category == "person"), None)
+    if kind is not None and (count != 1 or kind.score < ATTRIBUTE_CONFIDENCE):
+        kind = None
+    attributes: Sequence[Named] = [
+        named
+        for named in ranked
+        if named.label.category not in NOT_ATTRIBUTES
+        and (count == 1 or named.label.category not in SINGULAR)
+    ]
+    best = attributes[0] if attributes else None
+    if best is not None and best.score < _attribute_confidence(best):
+        best = None
+    return PersonView(kind, best)
+
+
+def _attribute_confidence(named: Named) -> float:
+    return RIDE_CONFIDENCE if named.label.category == "ride" else ATTRIBUTE_CONFIDENCE

@@ -1,0 +1,39 @@
+"""Captions as drafts: each a list of ever shorter wordings, so a word limit can pick one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ARTICLES = ("a", "an")
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A caption as lower-case forms, longest first, and how likely it is to be right."""
+
+    forms: tuple[str, ...]
+    score: float
+
+    def render(self, max_words: int | None) -> str:
+        """The longest form within ``max_words``, else the last form cut down to its head.
+
+        English noun phrases end in their head noun, except around "of", where the noun after it
+        carries the meaning: "a golden retriever" is cut to "Retriever.", "a cup of espresso" to
+        "Espresso.". The leading article goes first, as it carries nothing.
+        """
+        if max_words is None:
+            text = self.forms[0]
+        else:
+            limit = max(1, max_words)
+            text = next((form for form in self.forms if len(form.split()) <= limit), "")
+            if not text:
+                words = self.forms[-1].rpartition(" of ")[2].split()
+                if len(words) > 1 and words[0] in ARTICLES:
+                    words = words[1:]
+                text = " ".join(words[-limit:])
+        return text[0].upper() + text[1:] + "."
+
+
+def forms(*wordings: str) -> tuple[str, ...]:
+    """Drop repeated and empty wordings while keeping the order."""
+    return tuple(dict.fromkeys(wording for wording in wordings if wording))

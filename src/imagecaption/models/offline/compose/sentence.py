@@ -1,0 +1,228 @@
+"""The sentence: the main subject, what goes with it, how they relate, and where.
+
+Templates, not a language model: a 135M-parameter model tried earlier invented details and was a
+hundred times slower. The subject and the other things come from the detector, their precise
+names from the classifier where the two agree, relations from the boxes, the setting from the
+objects or the classifier's scene classes. What the detector does not know (a rocket, a cup of
+espresso, a lighthouse) is left to the classifier, and pictures with no subject at all are
+described by kind ("a landscape", "a page of text").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from imagecaption.models.base import Candidate, Caption, CaptionOptions, DetectedObject
+from imagecaption.models.offline.compose.classified import PersonView, describe, person_view
+from imagecaption.models.offline.compose.drafts import Draft, forms
+from imagecaption.models.offline.compose.kind import PictureStats, picture_kind
+from imagecaption.models.offline.compose.naming import ClassNames, Named
+from imagecaption.models.offline.compose.relations import relate
+from imagecaption.models.offline.compose.setting import setting_of
+from imagecaption.models.offline.compose.things import Thing
+from imagecaption.models.offline.compose.vocabulary import Noun
+from imagecaption.models.offline.labels import Label
+
+# A box's fine-grained name replaces the detector's word only when the classifier puts this
+# much probability on it within the classes that agree with the detector.
+REFINE_CONFIDENCE = 0.55
+# Other things are mentioned only when at least this salient next to the main subject.
+MENTION = 0.06
+# A second subject is named with the first ("a dog and a cat", "a laptop and a cup") when it
+# is at least this salient next to it: people and animals are compared with their own kind.
+COMPANION = {True: 0.3, False: 0.1}
+# Below this area, the detector's main subject is too small to lead when the classifier is sure
+# of something else in the picture (a rocket on its launch pad, with a person far below).
+SMALL_SUBJECT = 0.03
+# Other things get a caption of their own among the alternatives, the most salient first.
+ALTERNATIVE_SUBJECTS = 3
+# The classifier's other guesses are offered as alternatives only when this likely.
+ALTERNATIVE_CONFIDENCE = 0.05
+UNCLEAR = ("an image with no clearly recognizable subject", "an unclear image")
+PORTRAIT = "a portrait of {}"
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What the detection and classification stages found in one picture.
+
+    ``crops`` holds the classifier's probabilities for the largest box of some things, by COCO
+    label ("person" for the main person's body).
+    """
+
+    things: tuple[Thing, ...]
+    portrait: bool
+    scene: np.ndarray
+    crops: Mapping[str, np.ndarray] = field(default_factory=dict)
+    picture: PictureStats | None = None
+
+
+class SentenceWriter:
+    """Writes the captions for one picture from its findings."""
+
+    def __init__(self, labels: Sequence[Label], nouns: Mapping[str, Noun]) -> None:
+        self.names = ClassNames(labels)
+        self._masks = {
+            noun.label: self.names.mask(noun.agrees_with)
+            for noun in nouns.values()
+            if noun.imagenet
+        }
+
+    def refinable(self, thing: Thing) -> bool:
+        """Whether a crop of ``thing`` could give it a more precise name (worth classifying)."""
+        return thing.count == 1 and thing.noun.label in self._masks
+
+    def write(self, findings: Findings, options: CaptionOptions) -> Caption:
+        """Caption one picture. ``max_length`` counts words, which is what a reader notices."""
+        things = tuple(self._name(thing, findings.crops) for thing in findings.things)
+        setting = self.names.setting(findings.scene)
+        kind = picture_kind(findings.picture, self.names, findings.scene)
+        first, others = describe(self.names, findings.scene, setting)
+        if things and not self._classifier_leads(things[0], first):
+            drafts = self._scene(things, findings, setting, kind)
+            drafts += [first] if first is not None else []
+        else:
+            lead = first or (Draft((kind,), 0.5) if kind else Draft(UNCLEAR, 0.0))
+            drafts = [lead]
+            drafts += self._scene(things, findings, setting, kind) if things else []
+        drafts += [draft for draft in others if draft.score >= ALTERNATIVE_CONFIDENCE]
+        return _caption(drafts, options)
+
+    def _name(self, thing: Thing, crops: Mapping[str, np.ndarray]) -> Thing:
+        crop = crops.get(thing.noun.label)
+        if crop is None or not self.refinable(thing):
+            return thing
+        named = self.names.refine(crop, self._masks[thing.noun.label], REFINE_CONFIDENCE)
+        return thing.named(named.phrase if named is not None else None)
+
+    @staticmethod
+    def _classifier_leads(subject: Thing, first: Draft | None) -> bool:
+        """A confident classifier beats a small detection it does not mention."""
+        return (
+            first is not None
+            and subject.main.area < SMALL_SUBJECT
+            and first.score >= 0.5
+            and subject.noun.singular.split()[-1] not in first.forms[0]
+        )
+
+    def _scene(
+        self, things: Sequence[Thing], findings: Findings, setting: Named | None, kind: str | None
+    ) -> list[Draft]:
+        """Captions led by the detected things: the main one first, then one per other thing."""
+        subject = things[0]
+        others = list(things[1:])
+        people = (
+            person_view(self.names, findings.crops.get("person"), subject.count)
+            if subject.has("person")
+            else PersonView(None, None)
+        )
+        drafts = [self._sentence(subject, others, findings, setting, people)]
+        for other in others[:ALTERNATIVE_SUBJECTS]:
+            rest = [t for t in things if t is not other]
+            drafts.append(self._sentence(other, rest, findings, setting, PersonView(None, None)))
+        if kind is not None and not subject.animate:
+            drafts.append(Draft((kind,), 0.3))
+        return drafts
+
+    def _sentence(
+        self,
+        subject: Thing,
+        others: Sequence[Thing],
+        findings: Findings,
+        setting: Named | None,
+        people: PersonView,
+    ) -> Draft:
+        head = subject.phrase()
+        if people.kind is not None and subject.count == 1:
+            head = people.kind.phrase  # "a scuba diver" says more than "a person"
+        if findings.portrait and subject.has("person"):
+            head = PORTRAIT.format(head)
+        score = subject.score
+        related = next(((t, v) for t in others if (v := relate(subject, t)) is not None), None)
+        salient = [t for t in others if t.salience >= MENTION * subject.salience]
+        companion = _companion(subject, salient, related)
+        if companion is not None:
+            head = f"{head} and {companion.phrase()}"
+            score *= companion.score
+        used: set[str] = set()
+        relation = ""
+        if related is not None:
+            other, verb = related
+            relation = f"{verb} {other.phrase()}"
+            used.add(other.noun.label)
+            score *= other.score
+        if not relation and people.relation is not None and people.attribute is not None:
+            relation = people.relation
+            score *= people.attribute.score
+        where = setting_of(findings.things, setting, used) or ""
+        if where and setting is not None and where == setting.label.context:
+            score *= setting.score
+        clauses = [head, relation, where]
+        return Draft(
+            forms(
+                _join(clauses),
+                _join([head, relation]),
+                _join([subject.phrase(), relation]),
+                subject.phrase(),
+            ),
+            score,
+        )
+
+
+def _companion(
+    subject: Thing, salient: Sequence[Thing], related: tuple[Thing, str] | None
+) -> Thing | None:
+    """The thing named together with the subject, which must share its relation, if any:
+    "a dog and a cat on a couch" needs both on it."""
+    for other in salient:
+        if not _companions(subject, other):
+            continue
+        if related is None or (other is not related[0] and relate(other, related[0]) == related[1]):
+            return other
+    return None
+
+
+def _companions(subject: Thing, other: Thing) -> bool:
+    """Two kinds of thing of equal standing, named together: "a dog and a cat"."""
+    if other.salience < COMPANION[subject.animate] * subject.salience:
+        return False
+    if subject.animate or other.animate:
+        return subject.animate and other.animate
+    return not other.has("table") and not other.has("seat")
+
+
+def _join(clauses: Sequence[str]) -> str:
+    return " ".join(clause for clause in clauses if clause)
+
+
+def _caption(drafts: Sequence[Draft], options: CaptionOptions) -> Caption:
+    """The first draft is the caption; the others, best first, are its alternatives."""
+    texts: dict[str, float] = {}
+    for draft in drafts:
+        texts.setdefault(draft.render(options.max_length), draft.score)
+    primary, score = next(iter(texts.items()))
+    if options.num_captions <= 1:
+        return Caption(text=primary, score=score)
+    others = sorted(list(texts.items())[1:], key=lambda item: -item[1])
+    chosen = [(primary, score), *others][: options.num_captions]
+    return Caption(
+        text=primary,
+        score=score,
+        candidates=tuple(Candidate(text=text, score=value) for text, value in chosen),
+    )
+
+
+def detected_objects(things: Sequence[Thing]) -> tuple[DetectedObject, ...]:
+    """Every counted box, for ``details=true``: the words the caption used, with the boxes."""
+    return tuple(
+        DetectedObject(
+            label=thing.noun.label,
+            score=box.score,
+            box=(box.left, box.top, box.right, box.bottom),
+        )
+        for thing in things
+        for box in thing.boxes
+    )
