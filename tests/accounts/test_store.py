@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,10 +14,10 @@ from sqlalchemy import create_engine, select
 from imagecaption.accounts import sql_store
 from imagecaption.accounts.plans import credit_headers
 from imagecaption.accounts.sql_store import SqlAccountStore
-from imagecaption.accounts.store import Reservation
+from imagecaption.accounts.store import KeyRevoked, Reservation
 from imagecaption.accounts.tables import api_keys, reservations, usage
 from imagecaption.errors import BadInput, InsufficientCredits, NotFound, Unauthorized
-from tests.accounts.conftest import TTL_SECONDS, Clock
+from tests.accounts.conftest import TTL_SECONDS, Clock, StoreFactory
 
 COST = 10
 
@@ -75,8 +76,11 @@ def test_revoked_key_is_refused_everywhere(store: SqlAccountStore) -> None:
     revoked = store.revoke(record.id)
     assert revoked.revoked
     assert store.revoke(record.id) == revoked  # revoking twice changes nothing
-    with pytest.raises(Unauthorized, match=r"^Invalid API key$"):
+    with pytest.raises(KeyRevoked, match=r"^Invalid API key$"):
         store.authenticate(api_key)
+    with pytest.raises(Unauthorized) as wrong_secret:  # only the holder learns it was revoked
+        store.authenticate(f"ick-{record.id}-" + "a" * 40)
+    assert not isinstance(wrong_secret.value, KeyRevoked)
     with pytest.raises(Unauthorized, match=r"^Invalid API key$"):
         store.reserve(record.id, COST)
 
@@ -102,11 +106,51 @@ def test_unknown_plans_are_bad_input(store: SqlAccountStore) -> None:
         store.set_plan(record.id, "gold")
 
 
-def test_set_plan_keeps_the_credits_of_the_current_period(store: SqlAccountStore) -> None:
-    _, record = store.create_key("free")
-    moved = store.set_plan(record.id, "pro")
-    assert moved.plan == "pro"
-    assert (moved.balance, moved.allowance) == (record.balance, record.allowance)
+def test_an_upgrade_adds_the_difference_in_monthly_credits_at_once(
+    store: SqlAccountStore, clock: Clock
+) -> None:
+    _, record = store.create_key("free")  # 1,000 a month + 500 once
+    charge(store, record.id)
+    upgraded = store.set_plan(record.id, "pro")
+    assert upgraded.plan == "pro"
+    added = 1_000_000 - 1_000
+    assert (upgraded.balance, upgraded.allowance, upgraded.used) == (
+        1_490 + added,
+        1_500 + added,
+        COST,
+    )
+    assert (upgraded.period_start, upgraded.renews_at) == (record.period_start, record.renews_at)
+    assert store.set_plan(record.id, "pro") == upgraded, "the same plan again changes nothing"
+    clock.set(record.renews_at)
+    assert store.get_key(record.id).balance == upgraded.balance, "reading never renews"
+    store.reserve(record.id, COST)  # renews on the pro plan
+    assert store.get_key(record.id).allowance == 1_000_000
+
+
+def test_a_downgrade_keeps_this_period_and_shrinks_from_the_renewal(
+    store: SqlAccountStore, clock: Clock
+) -> None:
+    _, record = store.create_key("pro")
+    charge(store, record.id)
+    downgraded = store.set_plan(record.id, "tiny")
+    assert downgraded.plan == "tiny"
+    assert (downgraded.balance, downgraded.allowance) == (1_000_000 - COST, 1_000_000)
+    clock.set(record.renews_at)
+    charge(store, record.id)
+    renewed = store.get_key(record.id)
+    assert (renewed.balance, renewed.allowance, renewed.used) == (70 - COST, 70, COST)
+
+
+def test_concurrent_upgrades_add_the_credits_once(make_store: StoreFactory) -> None:
+    """Two operators (two processes) move the same key to pro at the same moment."""
+    stores = [make_store(), make_store()]
+    _, record = stores[0].create_key("tiny")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda s: s.set_plan(record.id, "pro"), stores))
+    final = stores[0].get_key(record.id)
+    assert final.plan == "pro"
+    assert (final.balance, final.allowance) == (1_000_000, 1_000_000)
+    assert sorted(r.allowance for r in results) == [1_000_000, 1_000_000]
 
 
 def test_add_credits_grows_balance_and_allowance(store: SqlAccountStore) -> None:

@@ -17,6 +17,8 @@ Credit accounting rests on a few rules, each enforced inside the database rather
 - Monthly renewal is a conditional ``UPDATE ... WHERE renews_at = :old``: of several concurrent
   renewers exactly one wins. Renewal starts the period afresh with the plan's monthly credits:
   unused credits, credits added by an operator, and the one-off signup bonus do not carry over.
+- A plan change is a conditional ``UPDATE ... WHERE plan = :old``, so that of two concurrent changes
+  each sees the plan it changes from, and an upgrade's credits are added exactly once.
 """
 
 from __future__ import annotations
@@ -43,10 +45,12 @@ from imagecaption.accounts.schema import upgrade_engine
 from imagecaption.accounts.store import (
     AccountStore,
     KeyRecord,
+    KeyRevoked,
     Reservation,
     UsageRecord,
     UsageSummary,
     UsageWarning,
+    upgrade_credits,
 )
 from imagecaption.accounts.tables import api_keys, reservations, usage, usage_warnings
 from imagecaption.errors import BadInput, InsufficientCredits, NotFound, ServiceError, Unauthorized
@@ -147,8 +151,10 @@ class SqlAccountStore(AccountStore):
         key_id = parse_key(api_key)
         with read_transaction(self._engine) as connection:
             row = self._select(connection, key_id)
-        if row is None or row.revoked_at is not None or not key_matches(api_key, row.key_hash):
+        if row is None or not key_matches(api_key, row.key_hash):
             raise Unauthorized("Invalid API key")
+        if row.revoked_at is not None:
+            raise KeyRevoked("Invalid API key")
         now = self._clock()
         if now >= row.renews_at:
             with write_transaction(self._engine) as connection:
@@ -192,17 +198,26 @@ class SqlAccountStore(AccountStore):
         return _record(row)
 
     def set_plan(self, key_id: str, plan: str) -> KeyRecord:
-        """Change the plan; its price and rate limit apply at once, its credits from the renewal."""
-        self._plan(plan)
+        """Change the plan; its price and rate limit apply at once, and so does an upgrade's
+        extra credits (see ``upgrade_credits``); a downgrade's smaller allowance waits for the
+        renewal."""
+        new = self._plan(plan)
         with write_transaction(self._engine) as connection:
-            self._current(connection, key_id, self._clock())
-            row = connection.execute(
-                update(api_keys)
-                .where(api_keys.c.id == key_id)
-                .values(plan=plan)
-                .returning(*api_keys.c)
-            ).one()
-        return _record(row)
+            while True:
+                row = self._current(connection, key_id, self._clock())
+                extra = upgrade_credits(self._plans.get(row.plan), new)
+                changed = connection.execute(
+                    update(api_keys)
+                    .where(api_keys.c.id == key_id, api_keys.c.plan == row.plan)
+                    .values(
+                        plan=plan,
+                        balance=api_keys.c.balance + extra,
+                        allowance=api_keys.c.allowance + extra,
+                    )
+                    .returning(*api_keys.c)
+                ).first()
+                if changed is not None:  # else another change came first: start from its plan
+                    return _record(changed)
 
     # Credits
 

@@ -11,6 +11,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 
+from imagecaption.errors import Unauthorized
+from imagecaption.settings import Plan
+
 
 @dataclass(frozen=True)
 class KeyRecord:
@@ -26,6 +29,26 @@ class KeyRecord:
     renews_at: datetime
     revoked: bool
     created_at: datetime
+
+
+class KeyRevoked(Unauthorized):
+    """A revoked key, told apart from an unknown one only for its holder (the secret matched).
+
+    The API answers it exactly like an unknown key ("Invalid API key"); the web pages, where a
+    person reads the message, say that the key was revoked.
+    """
+
+
+def upgrade_credits(old: Plan | None, new: Plan) -> int:
+    """Credits a plan change adds to the current period: the rise in monthly credits, if any.
+
+    An upgrade takes effect at once, so the key gets what the bigger plan grants this very
+    period; a downgrade leaves credits already granted alone, and the smaller monthly allowance
+    starts at the next renewal. A plan no longer configured counts as granting nothing.
+    """
+    if old is None:
+        return 0
+    return max(new.monthly_credits - old.monthly_credits, 0)
 
 
 @dataclass(frozen=True)
@@ -83,7 +106,8 @@ class AccountStore(ABC):
 
     @abstractmethod
     def authenticate(self, api_key: str) -> KeyRecord:
-        """Resolve a secret key; raise Unauthorized("Invalid API key") if unknown or revoked."""
+        """Resolve a secret key; raise Unauthorized("Invalid API key") if unknown, or its
+        subclass KeyRevoked (same message) if the secret is right but the key was revoked."""
 
     @abstractmethod
     def get_key(self, key_id: str) -> KeyRecord: ...
@@ -98,7 +122,8 @@ class AccountStore(ABC):
     def add_credits(self, key_id: str, credits: int) -> KeyRecord: ...
 
     @abstractmethod
-    def set_plan(self, key_id: str, plan: str) -> KeyRecord: ...
+    def set_plan(self, key_id: str, plan: str) -> KeyRecord:
+        """Move a key to another plan; an upgrade adds ``upgrade_credits`` to this period."""
 
     @abstractmethod
     def reserve(self, key_id: str, credits: int) -> Reservation:
