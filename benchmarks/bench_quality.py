@@ -1,0 +1,201 @@
+"""Caption quality of the offline captioner on real pictures, tuning set and held-out set apart.
+
+Captions every case of ``benchmarks/quality/cases.toml`` in process, scores each caption by the
+share of expected word groups it mentions (its hit rate) and by any plainly wrong word it uses,
+and prints one line per case and the mean hit rate of each set. The held-out third is reported
+apart so that tuning the captioner on the rest can be checked against pictures it was not tuned
+on. Save a run with ``--json`` and compare a later one with ``--compare``.
+
+    python -m benchmarks.bench_quality [--markdown FILE] [--json FILE] [--compare OLD.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.quality.photos import Case, load_cases, load_image
+from benchmarks.quality.scoring import score
+from imagecaption.models.base import CaptionOptions
+from imagecaption.models.offline import OfflineCaptioner
+
+SETS = {"tuning": False, "held-out": True}
+
+
+@dataclass(frozen=True)
+class Result:
+    case: Case
+    caption: str
+    hit_rate: float
+    missing: list[list[str]]
+    forbidden: list[str]
+    ms: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.case.id,
+            "held_out": self.case.held_out,
+            "kinds": list(self.case.kinds),
+            "caption": self.caption,
+            "hit_rate": round(self.hit_rate, 4),
+            "missing": self.missing,
+            "forbidden": self.forbidden,
+            "ms": round(self.ms, 1),
+        }
+
+
+def caption_all(cases: list[Case], cache_dir: Path, threads: int) -> list[Result]:
+    captioner = OfflineCaptioner(cache_dir, threads=threads)
+    captioner.load()
+    results = []
+    for case in cases:
+        image = load_image(case)
+        started = time.perf_counter()
+        text = captioner.caption_batch([image], CaptionOptions())[0].text
+        elapsed = (time.perf_counter() - started) * 1000
+        scored = score(text, case.expected, case.forbidden)
+        missing = [
+            list(group) for group, hit in zip(case.expected, scored.matched, strict=True) if not hit
+        ]
+        results.append(
+            Result(case, text, scored.hit_rate, missing, list(scored.forbidden_found), elapsed)
+        )
+    return results
+
+
+def summary(results: list[Result]) -> dict[str, Any]:
+    sets: dict[str, Any] = {}
+    for name, held_out in SETS.items():
+        chosen = [result for result in results if result.case.held_out == held_out]
+        sets[name] = _set_summary(chosen)
+    sets["all"] = _set_summary(results)
+    sets["median_ms"] = round(statistics.median(result.ms for result in results), 1)
+    return sets
+
+
+def _set_summary(results: list[Result]) -> dict[str, Any]:
+    mean = statistics.fmean(r.hit_rate for r in results) if results else 0.0
+    return {
+        "cases": len(results),
+        "mean_hit_rate": round(mean, 4),
+        "with_forbidden": sum(1 for r in results if r.forbidden),
+    }
+
+
+def print_table(results: list[Result]) -> None:
+    print(f"{'id':<24} {'set':<8} {'hit':>5}  caption")
+    for result in results:
+        flag = f"  [wrong: {', '.join(result.forbidden)}]" if result.forbidden else ""
+        print(
+            f"{result.case.id:<24} {_set_name(result.case):<8} {result.hit_rate:5.2f}  "
+            f"{result.caption}{flag}"
+        )
+
+
+def print_summary(totals: dict[str, Any]) -> None:
+    for name in (*SETS, "all"):
+        part = totals[name]
+        print(
+            f"{name:<8} {part['cases']:3d} cases  mean hit rate {part['mean_hit_rate']:.3f}  "
+            f"with a wrong word {part['with_forbidden']}"
+        )
+    print(f"median caption time {totals['median_ms']:.1f} ms (batch of 1, in process)")
+
+
+def markdown(results: list[Result], totals: dict[str, Any], label: str) -> str:
+    lines = [f"# Caption quality: {label}", ""]
+    lines += ["| set | cases | mean hit rate | with a wrong word |", "|---|---|---|---|"]
+    for name in (*SETS, "all"):
+        part = totals[name]
+        lines.append(
+            f"| {name} | {part['cases']} | {part['mean_hit_rate']:.3f} | {part['with_forbidden']} |"
+        )
+    lines += [
+        "",
+        "| id | set | hit rate | caption | missing | wrong |",
+        "|---|---|---|---|---|---|",
+    ]
+    for result in results:
+        missing = "; ".join("/".join(group[:3]) for group in result.missing)
+        lines.append(
+            f"| {result.case.id} | {_set_name(result.case)} | {result.hit_rate:.2f} | "
+            f"{result.caption} | {missing} | {', '.join(result.forbidden)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def as_json(results: list[Result], totals: dict[str, Any], label: str) -> dict[str, Any]:
+    packages = sorted({result.case.source.package for result in results})
+    return {
+        "label": label,
+        "summary": totals,
+        "packages": {name: importlib.metadata.version(name) for name in packages},
+        "cases": [result.as_json() for result in results],
+    }
+
+
+def compare(old: dict[str, Any], new: dict[str, Any]) -> None:
+    """Per-picture before and after, then the change in each set's mean."""
+    before = {case["id"]: case for case in old["cases"]}
+    print(f"\nbefore: {old['label']}\nafter:  {new['label']}")
+    for case in new["cases"]:
+        was = before.get(case["id"])
+        if was is None:
+            print(f"{case['id']:<24} new case  {case['hit_rate']:.2f}  {case['caption']}")
+            continue
+        delta = case["hit_rate"] - was["hit_rate"]
+        print(f"{case['id']:<24} {was['hit_rate']:.2f} -> {case['hit_rate']:.2f} ({delta:+.2f})")
+        if was["caption"] != case["caption"]:
+            print(f"{'':<26}{was['caption']}\n{'':<26}{case['caption']}")
+    for name in (*SETS, "all"):
+        was, now = old["summary"][name], new["summary"][name]
+        print(
+            f"{name:<8} mean hit rate {was['mean_hit_rate']:.3f} -> {now['mean_hit_rate']:.3f}  "
+            f"with a wrong word {was['with_forbidden']} -> {now['with_forbidden']}"
+        )
+
+
+def _set_name(case: Case) -> str:
+    return "held-out" if case.held_out else "tuning"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--threads", type=int, default=2, help="cores per model")
+    parser.add_argument("--cache-dir", type=Path, help="keep the exported model here")
+    parser.add_argument("--only", nargs="+", metavar="ID", help="caption only these cases")
+    parser.add_argument("--label", default="offline captioner", help="names this run")
+    parser.add_argument("--markdown", type=Path, metavar="FILE", help="write a Markdown table")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write the results as JSON")
+    parser.add_argument("--compare", type=Path, metavar="OLD", help="a JSON file of an older run")
+    args = parser.parse_args()
+
+    cases = load_cases()
+    if args.only:
+        unknown = set(args.only) - {case.id for case in cases}
+        if unknown:
+            parser.error(f"unknown case ids: {', '.join(sorted(unknown))}")
+        cases = [case for case in cases if case.id in args.only]
+    with tempfile.TemporaryDirectory() as scratch:
+        results = caption_all(cases, args.cache_dir or Path(scratch), args.threads)
+    totals = summary(results)
+    print_table(results)
+    print_summary(totals)
+    report = as_json(results, totals, args.label)
+    if args.markdown:
+        args.markdown.write_text(markdown(results, totals, args.label), encoding="utf-8")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    if args.compare:
+        compare(json.loads(args.compare.read_text(encoding="utf-8")), report)
+
+
+if __name__ == "__main__":
+    main()

