@@ -100,7 +100,7 @@ def locate(case: Case) -> Path:
             f"{case.id}: {case.source.package} is not installed (pip install -e '.[bench]')"
         ) from None
     for file in files:
-        if file.as_posix().endswith(case.path):
+        if file.as_posix() == case.path or file.as_posix().endswith("/" + case.path):
             return Path(str(file.locate()))
     raise FileNotFoundError(f"{case.id}: {case.path} is not in {case.source.package}")
 
