@@ -2,17 +2,23 @@
 
 Playwright's own browser download does not work everywhere, so the tests drive Debian's
 Chromium, installing it with apt-get when it is missing and skipping (with the reason) only when
-that fails.
+that fails. axe-core, which checks the pages' accessibility, comes from the npm registry the same
+way: one pinned version, fetched once with ``npm pack``, checked against its published integrity
+hash and kept in pytest's cache folder.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import re
 import shutil
 import subprocess
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -136,6 +142,96 @@ def chromium_path() -> str:
     if reason:
         pytest.skip(f"browser tests need Chromium at {CHROMIUM}: {reason}")
     return str(CHROMIUM)
+
+
+AXE_VERSION = "4.10.3"
+AXE_INTEGRITY = (  # npm's "integrity" for this version
+    "sha512-Xm7bpRXnDSX2YE2YFfBk2FnF0ep6tmG7xPh8iHee8MIcrgq762Nkce856dYtJYLkuIoY"
+    "ZvGfTs/PbZhideTcEg=="
+)
+# Never tolerated, not even in a third party's widget.
+SERIOUS = ("serious", "critical")
+
+
+def _fetch_axe(folder: Path) -> Path:
+    """``npm pack`` the pinned axe-core into ``folder`` and unpack its one browser file."""
+    target = folder / "axe.min.js"
+    if target.exists():
+        return target
+    if shutil.which("npm") is None:
+        raise RuntimeError("there is no npm to fetch it with")
+    subprocess.run(
+        ["npm", "pack", f"axe-core@{AXE_VERSION}", "--pack-destination", str(folder)],
+        capture_output=True,
+        timeout=300,
+        check=True,
+    )
+    tarball = folder / f"axe-core-{AXE_VERSION}.tgz"
+    digest = base64.b64encode(hashlib.sha512(tarball.read_bytes()).digest()).decode()
+    if f"sha512-{digest}" != AXE_INTEGRITY:
+        tarball.unlink()
+        raise RuntimeError(f"{tarball.name} does not match its published integrity hash")
+    with tarfile.open(tarball) as archive:
+        member = archive.extractfile("package/axe.min.js")
+        assert member is not None
+        partial = folder / "axe.min.js.partial"
+        partial.write_bytes(member.read())
+    partial.rename(target)
+    tarball.unlink()
+    return target
+
+
+@pytest.fixture(scope="session")
+def axe_source(pytestconfig: pytest.Config) -> str:
+    folder = pytestconfig.cache.mkdir(f"axe-core-{AXE_VERSION}")
+    try:
+        return _fetch_axe(folder).read_text()
+    except (OSError, RuntimeError, subprocess.SubprocessError) as error:
+        detail = getattr(error, "stderr", b"") or b""
+        pytest.skip(f"accessibility tests need axe-core {AXE_VERSION}: {error} {detail[-300:]!r}")
+
+
+def axe_violations(page: Page, axe_source: str, *, include: str = "html") -> list[dict[str, Any]]:
+    """Run axe-core in the page, as injected script (the pages' CSP forbids inline scripts; the
+    browser's own evaluation is not subject to it), over ``include``; return every violation."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(axe_source)
+    found: list[dict[str, Any]] = page.evaluate(
+        "async (include) => (await axe.run(include, {resultTypes: ['violations']})).violations",
+        include,
+    )
+    return found
+
+
+def describe(violations: list[dict[str, Any]]) -> list[str]:
+    """One line per violation and node, readable in a failed assertion."""
+    return [
+        f"{v['id']} ({v['impact']}): {node['target']} {node['html'][:120]}"
+        for v in violations
+        for node in v["nodes"]
+    ]
+
+
+def assert_accessible(
+    page: Page, axe_source: str, *, not_ours: frozenset[str] = frozenset(), inside: str = ""
+) -> list[dict[str, Any]]:
+    """Fail on any axe violation, whatever its impact, but those of rules in ``not_ours`` whose
+    every node lies inside ``inside`` (a third party's widget); return what was let through."""
+    violations = axe_violations(page, axe_source)
+    tolerated = []
+    for violation in violations:
+        targets = [node["target"][0] for node in violation["nodes"]]
+        within = page.evaluate(
+            "([targets, inside]) => targets.every("
+            "(target) => document.querySelector(target)?.closest(inside))",
+            [targets, inside or "html"],
+        )
+        if violation["id"] in not_ours and within:
+            tolerated.append(violation)
+    problems = [v for v in violations if v not in tolerated]
+    assert not problems, describe(problems)
+    assert all(v["impact"] not in SERIOUS for v in tolerated), describe(tolerated)
+    return tolerated
 
 
 @pytest.fixture(scope="session")

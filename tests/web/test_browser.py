@@ -16,54 +16,22 @@ from playwright.sync_api import Browser, Page, Route, expect
 
 from imagecaption.api.envelope import CSV, JSON, XML, YAML, error, ok, render
 from imagecaption.images import payload_too_large
+from imagecaption.images.limits import format_size
+from imagecaption.web.pages import KEY_REVOKED
 from tests.e2e.conftest import ImageSite
 from tests.e2e.server import RunningServer
-from tests.web.conftest import (
-    ADMIN_TOKEN,
-    DESKTOP,
-    MAX_UPLOAD_BYTES,
-    screenshot,
+from tests.web.actions import (
+    admin_sign_in,
+    caption_file,
+    create_key_on_operator_page,
+    credits_left,
+    key_sign_in,
 )
+from tests.web.conftest import DESKTOP, MAX_UPLOAD_BYTES, screenshot
 
 HOSTILE_NAME = "<img src=x onerror=alert(1)>"
 KEY_NAME = "Ada's laptop"
 COST = 10
-
-
-def create_key_on_operator_page(page: Page, name: str) -> str:
-    """Create a pro key on the operator page, which must be open; return the secret shown."""
-    page.get_by_label("Name (optional)").fill(name)
-    page.get_by_label("Plan", exact=True).select_option("pro")
-    page.get_by_role("button", name="Create key").click()
-    return page.locator("#new-key").input_value()
-
-
-def admin_sign_in(page: Page) -> None:
-    page.goto("/admin")
-    page.get_by_label("Admin token").fill(ADMIN_TOKEN)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Operator", exact=True)).to_be_visible()
-
-
-def key_sign_in(page: Page, key: str) -> None:
-    page.goto("/signin")
-    page.get_by_label("API key").fill(key)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
-
-
-def credits_left(page: Page) -> int:
-    page.goto("/dashboard")
-    return int(page.locator("#credits-left").inner_text().replace(",", ""))
-
-
-def caption_file(page: Page, name: str, data: bytes, mime: str = "image/jpeg") -> None:
-    page.goto("/")
-    page.get_by_label("Choose an image").set_input_files(
-        {"name": name, "mimeType": mime, "buffer": data}
-    )
-    page.get_by_role("button", name="Caption").click()
-    expect(page.locator("#status")).not_to_be_empty()
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +95,14 @@ def test_operator_adds_credits_and_changes_the_plan(page: Page, web_server: Runn
     row.get_by_role("button", name="Change plan").click()
     expect(page.locator("#flash")).to_contain_text(f"Key {key_id} is now on the pro plan")
     expect(row.locator("td[data-label='Plan']")).to_have_text("pro")
+    # An upgrade applies at once: the difference in monthly credits (10,000,000 - 1,000).
+    expect(page.locator("#flash")).to_contain_text("9,999,000 credits were added to this period")
+    expect(row.locator("td[data-label='Credits left']")).to_have_text("10,000,750")
+    row.get_by_label(f"New plan for key {key_id}").select_option("warn")
+    row.get_by_role("button", name="Change plan").click()
+    expect(page.locator("#flash")).to_contain_text("this period's credits stay as they were")
+    expect(page.locator("#flash")).to_contain_text("it gets 100 a month")
+    expect(row.locator("td[data-label='Credits left']")).to_have_text("10,000,750")
 
 
 def test_sign_in_shows_plan_credits_and_renewal(
@@ -203,16 +179,29 @@ def test_caption_a_url_in_each_format(
     assert url in page.locator("#snippet-python").inner_text()
 
 
-def test_a_too_large_file_is_refused_with_the_api_message(
+def test_a_too_large_file_is_refused_before_uploading_with_the_api_message(
     page: Page, operator_key: tuple[str, str, str]
 ) -> None:
+    """The page knows the limit: it says what the API would say, without sending 1.5 MB."""
     key_sign_in(page, operator_key[0])
-    before = credits_left(page)
-    caption_file(page, "huge.jpg", os.urandom(MAX_UPLOAD_BYTES + 500_000))
-    expect(page.locator("#status")).to_have_text(re.compile(r"^413 "))
-    expect(page.locator("#error")).to_have_text(payload_too_large(MAX_UPLOAD_BYTES).message)
+    page.goto("/")
+    limit = format_size(MAX_UPLOAD_BYTES)
+    expect(page.locator("#file-hint")).to_contain_text(f"up to {limit}.")
+    sent: list[str] = []
+    page.on(
+        "request", lambda request: sent.append(request.url) if request.method == "POST" else None
+    )
+    page.get_by_label("Choose an image").set_input_files(
+        {"name": "huge.jpg", "mimeType": "image/jpeg", "buffer": os.urandom(MAX_UPLOAD_BYTES + 1)}
+    )
+    expect(page.locator("#file-hint")).to_contain_text(f"larger than the {limit} limit")
+    page.get_by_role("button", name="Caption").click()
+    message = payload_too_large(MAX_UPLOAD_BYTES).message
+    assert limit in message, "one unit on the page and in the API's message"
+    expect(page.locator("#error")).to_have_text(message)
+    expect(page.locator("#status")).to_have_text("Not sent")
     expect(page.locator("#caption")).to_be_hidden()
-    assert credits_left(page) == before, "a refused call costs nothing"
+    assert sent == [], "nothing was uploaded"
 
 
 def test_wrong_type_is_refused_with_the_api_message(
@@ -230,7 +219,10 @@ def test_one_off_key_without_signing_in(
     key = web_server.create_key("pro")
     page.goto("/")
     caption_file(page, "cat.jpg", cat_photo)
-    expect(page.locator("#error")).to_have_text("API key is required")
+    expect(page.locator("#error")).to_have_text(
+        "API key is required. Type yours above, or sign in."
+    )
+    expect(page.locator("#status")).to_have_text("Not sent")
     page.get_by_label("API key").fill(key)
     page.get_by_role("button", name="Caption").click()
     expect(page.locator("#status")).to_have_text("200 OK")
@@ -285,7 +277,7 @@ def test_a_revoked_key_is_rejected(
     expect(page).to_have_url(f"{web_server.url}/signin")
     page.get_by_label("API key").fill(key)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#signin-error")).to_have_text("Invalid API key")
+    expect(page.locator("#signin-error")).to_have_text(KEY_REVOKED)
 
     page.goto("/")
     page.get_by_label("API key").fill(key)
@@ -293,8 +285,15 @@ def test_a_revoked_key_is_rejected(
         {"name": "c.jpg", "mimeType": "image/jpeg", "buffer": cat_photo}
     )
     page.get_by_role("button", name="Caption").click()
-    expect(page.locator("#error")).to_have_text("Invalid API key")
     expect(page.locator("#status")).to_have_text("401 Unauthorized")
+    expect(page.locator("#error")).to_have_text(KEY_REVOKED)
+    assert json.loads(page.locator("#raw").inner_text())["error"] == "Invalid API key", (
+        "the API's own answer is unchanged"
+    )
+    # A typo is still just an invalid key.
+    page.get_by_label("API key").fill(key[:-1] + ("A" if key[-1] != "A" else "B"))
+    page.get_by_role("button", name="Caption").click()
+    expect(page.locator("#error")).to_have_text("Invalid API key")
 
 
 def test_controls_are_labelled_and_reachable_by_keyboard(

@@ -140,11 +140,13 @@ def create_app(settings: Settings) -> FastAPI:
             svc.store.close()
             log.info("stopped")
 
-    # FastAPI's /docs page loads Swagger UI from a CDN; this serves the same page with the copy
-    # shipped in fastapi-offline, so the docs work on air-gapped machines too. No /redoc: ReDoc
-    # still fetches its logo from its CDN.
+    # FastAPI's /docs page loads Swagger UI from a CDN; fastapi-offline serves the copy shipped in
+    # its wheel, so the docs work on air-gapped machines too, and the web pages wrap it in their
+    # own /docs page. No /redoc: ReDoc still fetches its logo from its CDN.
     app = FastAPIOffline(
+        docs_url=None,
         redoc_url=None,
+        static_url=web.SWAGGER_UI_ASSETS,
         title="Image Caption API",
         version=__version__,
         summary="Self-hosted, drop-in compatible image captioning.",

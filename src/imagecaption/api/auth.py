@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
 from starlette.concurrency import run_in_threadpool
 
 from imagecaption.accounts.plans import credit_headers
@@ -12,6 +13,13 @@ from imagecaption.accounts.ratelimit import RateLimitStatus
 from imagecaption.accounts.store import KeyRecord
 from imagecaption.api.services import Services, services
 from imagecaption.errors import RateLimited, Unauthorized
+
+
+# A security scheme rather than a plain header parameter, so that /openapi.json declares it and
+# the interactive docs offer an Authorize button that sends the key with every call.
+API_KEY_HEADER = APIKeyHeader(
+    name="X-API-Key", auto_error=False, scheme_name="ApiKey", description="Your API key."
+)
 
 
 def rate_limit_headers(status: RateLimitStatus) -> dict[str, str]:
@@ -35,7 +43,7 @@ def rate_limit_headers(status: RateLimitStatus) -> dict[str, str]:
 async def authenticated(
     request: Request,
     svc: Annotated[Services, Depends(services)],
-    x_api_key: Annotated[str | None, Header(description="Your API key.")] = None,
+    x_api_key: Annotated[str | None, Security(API_KEY_HEADER)] = None,
 ) -> KeyRecord:
     if not x_api_key or not x_api_key.strip():
         raise Unauthorized("API key is required")

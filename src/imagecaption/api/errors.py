@@ -2,11 +2,14 @@
 
 Framework validation errors map to 400, unknown routes to 404 and wrong methods to 405, all in
 the envelope. Anything unexpected is logged with its stack trace and answered with a bare 500.
+An app may set ``app.state.error_page`` (the web pages do) to answer people's browsers with a page
+instead; it returns None for everything else, which keeps the envelope.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +21,8 @@ from imagecaption.errors import ServiceError
 
 log = logging.getLogger(__name__)
 
+ErrorPage = Callable[[Request, int, str], Response | None]
+
 _HTTP_MESSAGES = {
     404: "Not found: no such endpoint.",
     405: "Method not allowed.",
@@ -27,7 +32,10 @@ _HTTP_MESSAGES = {
 def error_response(
     request: Request, status_code: int, message: str, headers: dict[str, str]
 ) -> Response:
-    response = render(error(message), request.headers.get("accept"), status_code)
+    error_page: ErrorPage | None = getattr(request.app.state, "error_page", None)
+    response = error_page(request, status_code, message) if error_page else None
+    if response is None:
+        response = render(error(message), request.headers.get("accept"), status_code)
     # Headers computed before the failure (rate limit, credits) still belong on the answer.
     response.headers.update(getattr(request.state, "response_headers", {}))
     response.headers.update(headers)
@@ -50,6 +58,8 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if isinstance(exc.__cause__, ServiceError):  # FastAPI's wrapper around a failed form read
+        return await _service_error(request, exc.__cause__)
     message = _HTTP_MESSAGES.get(exc.status_code) or str(exc.detail)
     return error_response(request, exc.status_code, message, dict(exc.headers or {}))
 

@@ -117,9 +117,9 @@ class BodyLimitMiddleware:
         too_large = payload_too_large(self.max_image_bytes)
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            response = render(error(too_large.message), headers.get("accept"), 413)
-            response.headers["Connection"] = "close"
-            await response(scope, receive, send)
+            # Refused before a byte is read, yet by the route, after it has authenticated the
+            # caller, so that the 413 counts in the key's usage like any other failed call.
+            await self.app(scope, _refusing_receive(too_large), _closing(send))
             return
         received = 0
 
@@ -133,6 +133,24 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, counting_receive, send)
+
+
+def _refusing_receive(refusal: Exception) -> Receive:
+    async def receive() -> Message:
+        raise refusal
+
+    return receive
+
+
+def _closing(send: Send) -> Send:
+    """The body was never read, so the connection cannot carry another request."""
+
+    async def send_closing(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            MutableHeaders(scope=message)["Connection"] = "close"
+        await send(message)
+
+    return send_closing
 
 
 def client_request_id(request: Request) -> str:

@@ -13,7 +13,8 @@ from imagecaption.errors import PayloadTooLarge
 _UNITS = (("MB", 1024 * 1024), ("KB", 1024))
 
 
-def _format_size(size: int) -> str:
+def format_size(size: int) -> str:
+    """Sizes as every message and page shows them: MB and KB of 1,024, one decimal at most."""
     for unit, factor in _UNITS:
         if size >= factor:
             return f"{size / factor:.1f}".removesuffix(".0") + f" {unit}"
@@ -22,7 +23,7 @@ def _format_size(size: int) -> str:
 
 def payload_too_large(max_bytes: int) -> PayloadTooLarge:
     """The one 413 error for every input path, naming the limit the operator configured."""
-    return PayloadTooLarge(f"The image is larger than the {_format_size(max_bytes)} limit.")
+    return PayloadTooLarge(f"The image is larger than the {format_size(max_bytes)} limit.")
 
 
 def check_content_length(content_length: str | None, max_bytes: int) -> None:

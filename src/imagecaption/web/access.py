@@ -12,6 +12,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi.responses import RedirectResponse
 from starlette.requests import Request
@@ -202,3 +203,13 @@ def sign_out(request: Request, web: WebState, door: Door, csrf_token: str) -> Re
     response = RedirectResponse(door.home, status_code=303)  # which now asks to sign in
     _clear_cookie(response, request, door.cookie, door.cookie_path)
     return response
+
+
+def nav_state(request: Request, web: WebState, store: AccountStore) -> dict[str, Any]:
+    """What the shared navigation needs on a page anyone may open: signed in or not, and the
+    token its sign-out form carries."""
+    found = signed_in_key(request, web, store)
+    return {
+        "signed_in": found is not None,
+        "csrf_token": session_csrf(web, found[0]) if found else "",
+    }

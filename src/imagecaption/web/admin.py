@@ -17,9 +17,10 @@ from fastapi.responses import RedirectResponse
 from starlette.requests import Request
 from starlette.responses import Response
 
+from imagecaption.accounts.keys import parse_key
 from imagecaption.accounts.store import KeyRecord
 from imagecaption.api.services import Services
-from imagecaption.errors import ServiceError, Unauthorized
+from imagecaption.errors import BadInput, ServiceError, Unauthorized
 from imagecaption.web.access import (
     ADMIN_DOOR,
     current_session,
@@ -29,6 +30,7 @@ from imagecaption.web.access import (
     sign_out,
     verify_session_csrf,
 )
+from imagecaption.web.allowance import plan_change_note, plan_offer
 from imagecaption.web.render import page
 from imagecaption.web.sessions import Session
 from imagecaption.web.state import ServicesDep, WebDep, WebState
@@ -62,13 +64,7 @@ def operator_session(request: Request, web: WebState) -> Session | None:
     return session
 
 
-def operator_page(
-    svc: Services,
-    web: WebState,
-    session: Session,
-    *,
-    created: tuple[str, KeyRecord] | None = None,
-) -> Response:
+def operator_page(svc: Services, web: WebState, session: Session) -> Response:
     since = datetime.now(UTC) - timedelta(days=USAGE_DAYS)
     engine = svc.engine
     return page(
@@ -83,11 +79,20 @@ def operator_page(
         usage_days=USAGE_DAYS,
         keys=list(reversed(svc.store.list_keys())),
         plans=svc.settings.plans,
+        plan_offers={name: plan_offer(name, plan) for name, plan in svc.settings.plans.items()},
         default_plan=svc.settings.default_plan,
-        created=created,
+        created=_created_key(svc, web, session),
         flash=web.sessions.pop_flash(session),
         csrf_token=session_csrf(web, session),
     )
+
+
+def _created_key(svc: Services, web: WebState, session: Session) -> tuple[str, KeyRecord] | None:
+    """The key made by the form post just before, shown on this one page and then gone."""
+    secret = web.sessions.take_over(session)
+    if secret is None:
+        return None
+    return secret, svc.store.get_key(parse_key(secret))
 
 
 @router.get("")
@@ -134,16 +139,17 @@ def create_key(
     name: Annotated[str, Form(max_length=100)] = "",
     csrf_token: CsrfField = "",
 ) -> Response:
-    """Answers with the page itself, not a redirect: the new key is shown once and kept nowhere."""
+    """Answers with a redirect like every form, so a reload never makes a second key; the new
+    key waits for the next page sealed for this browser alone (``SessionStore.hand_over``)."""
     session = _operator(request, web, csrf_token)
-    if session is None:
-        return RedirectResponse(ADMIN_DOOR.home, status_code=303)
-    try:
-        created = svc.store.create_key(plan, name.strip() or None)
-    except ServiceError as refused:
-        web.sessions.set_flash(session, refused.message)
-        return RedirectResponse(ADMIN_DOOR.home, status_code=303)
-    return operator_page(svc, web, session, created=created)
+    if session is not None:
+        try:
+            secret, _ = svc.store.create_key(plan, name.strip() or None)
+        except ServiceError as refused:
+            web.sessions.set_flash(session, refused.message)
+        else:
+            web.sessions.hand_over(session, secret)
+    return RedirectResponse(ADMIN_DOOR.home, status_code=303)
 
 
 def _act(request: Request, web: WebState, csrf_token: str, action: Callable[[], str]) -> Response:
@@ -176,14 +182,30 @@ def add_credits(
     web: WebDep,
     svc: ServicesDep,
     key_id: KeyId,
-    credits: Annotated[int, Form(ge=1, le=1_000_000_000)],
+    credits: Annotated[str, Form(max_length=20)] = "",
     csrf_token: CsrfField = "",
 ) -> Response:
     def add() -> str:
-        record = svc.store.add_credits(key_id, credits)
-        return f"Added {credits} credits to key {key_id}: {record.balance} left."
+        amount = credits_to_add(credits)
+        record = svc.store.add_credits(key_id, amount)
+        return f"Added {amount:,} credits to key {key_id}: {record.balance:,} left."
 
     return _act(request, web, csrf_token, add)
+
+
+MAX_TOP_UP = 1_000_000_000
+
+
+def credits_to_add(text: str) -> int:
+    """The top-up field, read here rather than by the form parser, so that a wrong number comes
+    back as a notice on the operator page instead of an error page."""
+    amount = text.strip().replace(",", "").replace("_", "")
+    if not amount.isdigit() or not 1 <= int(amount) <= MAX_TOP_UP:
+        raise BadInput(
+            f"Credits to add must be a whole number from 1 to {MAX_TOP_UP:,}; "
+            f"{text.strip() or 'nothing'!r} is not."
+        )
+    return int(amount)
 
 
 @router.post("/keys/{key_id}/plan")
@@ -196,7 +218,9 @@ def change_plan(
     csrf_token: CsrfField = "",
 ) -> Response:
     def change() -> str:
-        record = svc.store.set_plan(key_id, plan)
-        return f"Key {key_id} is now on the {record.plan} plan."
+        before = svc.store.get_key(key_id)
+        after = svc.store.set_plan(key_id, plan)
+        plans = svc.settings.plans
+        return plan_change_note(before, after, plans.get(before.plan), plans[after.plan])
 
     return _act(request, web, csrf_token, change)

@@ -11,8 +11,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from imagecaption.accounts.keys import PREFIX
+from imagecaption.accounts.store import KeyRevoked
 from imagecaption.api.envelope import CSV, JSON, XML, YAML
 from imagecaption.errors import Unauthorized
+from imagecaption.images.limits import format_size, payload_too_large
 from imagecaption.web.access import (
     KEY_DOOR,
     session_csrf,
@@ -21,6 +23,7 @@ from imagecaption.web.access import (
     sign_out,
     signed_in_key,
 )
+from imagecaption.web.allowance import allowance_note
 from imagecaption.web.render import page
 from imagecaption.web.state import ServicesDep, WebDep
 from imagecaption.web.usage import HISTORY_LIMIT, dashboard_charts, per_day
@@ -30,6 +33,12 @@ router = APIRouter(include_in_schema=False)
 
 FORMATS = [("JSON", JSON), ("XML", XML), ("YAML", YAML), ("CSV", CSV)]
 RECENT_CALLS = 20
+KEY_REQUIRED = "API key is required."
+# The API answers a revoked key like an unknown one; a person holding it is told why.
+KEY_REVOKED = (
+    "This API key was revoked by the operator of this server, so it no longer works. "
+    "Ask them for a new one."
+)
 
 
 def masked_key(key_id: str) -> str:
@@ -51,6 +60,8 @@ def playground(request: Request, web: WebDep, svc: ServicesDep) -> Response:
         csrf_token=session_csrf(web, session) if session else "",
         formats=FORMATS,
         max_upload_bytes=svc.settings.max_upload_bytes,
+        max_upload_size=format_size(svc.settings.max_upload_bytes),
+        too_large_message=payload_too_large(svc.settings.max_upload_bytes).message,
     )
 
 
@@ -71,8 +82,11 @@ def sign_in_with_key(
 ) -> Response:
     def check(key: str) -> str:
         if not key:
-            raise Unauthorized("API key is required")
-        return svc.store.authenticate(key).id
+            raise Unauthorized(KEY_REQUIRED)
+        try:
+            return svc.store.authenticate(key).id
+        except KeyRevoked:
+            raise Unauthorized(KEY_REVOKED) from None
 
     return sign_in(
         request, web, KEY_DOOR, credential=credential, csrf_token=csrf_token, check=check
@@ -92,6 +106,7 @@ def dashboard(request: Request, web: WebDep, svc: ServicesDep) -> Response:
     if found is None:
         return RedirectResponse(KEY_DOOR.form_action, status_code=303)
     session, record = found
+    plan = svc.settings.plans.get(record.plan)
     calls = svc.store.recent_calls(record.id, HISTORY_LIMIT)
     days = per_day(calls, datetime.now(UTC).date())
     crossed = [
@@ -102,7 +117,8 @@ def dashboard(request: Request, web: WebDep, svc: ServicesDep) -> Response:
         signed_in=True,
         record=record,
         key_hint=masked_key(record.id),
-        plan=svc.settings.plans.get(record.plan),
+        plan=plan,
+        allowance_note=allowance_note(record, plan),
         warning=max(crossed, default=None),
         charts=dashboard_charts(days),
         days=days,

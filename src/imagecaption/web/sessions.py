@@ -3,7 +3,9 @@
 Server-side rather than signed cookies, so that signing out, or an operator revoking a key,
 ends a session for good instead of waiting for a cookie to expire; on disk, so that sessions
 survive a restart. The browser holds only a random token; the file holds its SHA-256, so a copy
-of the file signs no one in. The API key or admin token itself is never stored anywhere.
+of the file signs no one in. The API key or admin token itself is never stored anywhere, except a
+new key between the operator's form post and the page that shows it, sealed with the session
+token (see ``handover``), so the file alone cannot open it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from imagecaption.web.handover import seal, unseal
+
 Kind = Literal["key", "admin"]
 
 _SCHEMA = """
@@ -29,6 +33,14 @@ CREATE TABLE IF NOT EXISTS sessions (
     flash TEXT
 )
 """
+_HANDOVER_SCHEMA = """
+CREATE TABLE IF NOT EXISTS handovers (
+    id TEXT PRIMARY KEY,
+    sealed TEXT NOT NULL,
+    expires_at REAL NOT NULL
+)
+"""
+HANDOVER_TTL_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,7 @@ class SessionStore:
         with self._connect() as connection:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute(_SCHEMA)
+            connection.execute(_HANDOVER_SCHEMA)
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -110,3 +123,27 @@ class SessionStore:
                 return None
             connection.execute("UPDATE sessions SET flash = NULL WHERE id = ?", (digest,))
         return str(row[0])
+
+    def hand_over(self, session: Session, secret: str) -> None:
+        """Keep a secret for the session's next page, so that the form that made it can answer
+        with a redirect (a reload then never posts again). Uncollected, it expires in minutes."""
+        now = time.time()
+        with self._connect() as connection:
+            connection.execute("DELETE FROM handovers WHERE expires_at <= ?", (now,))
+            connection.execute(
+                "INSERT OR REPLACE INTO handovers (id, sealed, expires_at) VALUES (?, ?, ?)",
+                (_digest(session.token), seal(session.token, secret), now + HANDOVER_TTL_SECONDS),
+            )
+
+    def take_over(self, session: Session) -> str | None:
+        """The secret handed over, once: taking it deletes it."""
+        digest = _digest(session.token)
+        with self._connect() as connection:
+            row = connection.execute(
+                "SELECT sealed FROM handovers WHERE id = ? AND expires_at > ?",
+                (digest, time.time()),
+            ).fetchone()
+            deleted = connection.execute("DELETE FROM handovers WHERE id = ?", (digest,))
+        if row is None or deleted.rowcount != 1:  # expired, or another request took it first
+            return None
+        return unseal(session.token, str(row[0]))

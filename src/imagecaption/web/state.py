@@ -15,6 +15,7 @@ from starlette.requests import Request
 
 from imagecaption.api.services import Services, services
 from imagecaption.settings import Settings
+from imagecaption.web.error_pages import error_page
 from imagecaption.web.security import CsrfTokens, SignInLimiter
 from imagecaption.web.sessions import SessionStore
 
@@ -75,13 +76,14 @@ def build_web_state(settings: Settings) -> WebState:
 
 @contextlib.asynccontextmanager
 async def web_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Build the web state once the services exist.
+    """Build the web state once the services exist, and answer browsers' errors with pages.
 
     FastAPI runs an included router's lifespan inside the app's own, after the app's has set up
     ``app.state.services`` and before the first request.
     """
     svc: Services = app.state.services
     app.state.web = build_web_state(svc.settings)
+    app.state.error_page = error_page
     yield
 
 

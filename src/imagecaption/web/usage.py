@@ -81,6 +81,8 @@ class Chart:
     marks: tuple[Mark, ...]
     line: str = ""
     day_labels: tuple[tuple[float, str], ...] = field(default_factory=tuple)
+    # (label, CSS class) of each series, when there is more than one to tell apart.
+    legend: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
     width: float = WIDTH
     height: float = HEIGHT
@@ -159,6 +161,7 @@ def bar_chart(
         top_label=compact(top_value),
         marks=tuple(marks),
         day_labels=_day_labels(days),
+        legend=tuple((label, css) for label, css, _ in series) if len(series) > 1 else (),
     )
 
 

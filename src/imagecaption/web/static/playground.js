@@ -4,7 +4,11 @@
 // otherwise to /v1/imagecaption with the key typed on the page, which lives only in this
 // script's memory and the input field (never in storage). Everything that came from the server
 // or the user is shown with textContent, never parsed as HTML.
+//
+// What the page can tell before sending (no key, a file over the size limit, something that is
+// not an http(s) URL) it says at once, without a call; everything else is the API's own answer.
 
+import { formatSize, isWebUrl } from "./checks.js";
 import { parseEnvelope } from "./formats.js";
 import { buildSnippets, maskKey } from "./snippets.js";
 
@@ -17,8 +21,11 @@ const urlInput = $("image-url");
 const keyInput = $("one-off-key");
 const formatSelect = $("format");
 const dropzone = form.querySelector("[data-dropzone]");
-const fileHint = dropzone.querySelector(".hint");
+const fileHint = $("file-hint");
 const fileHintText = fileHint.textContent;
+const maxBytes = Number(form.dataset.maxBytes);
+const tooLargeMessage = form.dataset.tooLarge;
+const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
 
 let chosenFile = null;
 let previewUrl = null;
@@ -37,10 +44,23 @@ function showSource() {
 function choose(file) {
   chosenFile = file || null;
   form.querySelector('input[name="source"][value="file"]').checked = true;
-  fileHint.textContent = chosenFile
-    ? `Selected: ${chosenFile.name} (${Math.ceil(chosenFile.size / 1024)} KB)`
-    : fileHintText;
+  if (!chosenFile) {
+    fileHint.textContent = fileHintText;
+  } else {
+    const over = chosenFile.size > maxBytes ? `: too large, ${tooLargeMessage}` : "";
+    fileHint.textContent = `Selected: ${chosenFile.name} (${formatSize(chosenFile.size)})${over}`;
+  }
   showSource();
+}
+
+// A dropped file goes into the file control too, so that the control and the hint agree.
+function chooseDropped(files) {
+  try {
+    fileInput.files = files;
+  } catch {
+    // Browsers that cannot set a file list still send the dropped file; only the control lags.
+  }
+  choose(files[0]);
 }
 
 function refreshSnippets() {
@@ -79,6 +99,26 @@ function request() {
   return { endpoint, accept, init: { method: "POST", headers, body, credentials: "same-origin" } };
 }
 
+// Refusals the page can make on its own, before anything is sent; null when the call may go.
+function refusal() {
+  if (!signedIn && !keyInput.value.trim()) {
+    return { message: "API key is required. Type yours above, or sign in.", field: keyInput };
+  }
+  if (source() === "url") {
+    if (!isWebUrl(urlInput.value.trim())) {
+      return {
+        message: "That is not a valid image URL: it must be a web address starting with http:// or https://.",
+        field: urlInput,
+      };
+    }
+  } else if (!chosenFile) {
+    return { message: "Choose an image first, or drop one on the page.", field: fileInput };
+  } else if (chosenFile.size > maxBytes) {
+    return { message: tooLargeMessage, field: fileInput };
+  }
+  return null;
+}
+
 function setBusy(busy) {
   $("caption-button").disabled = busy;
   $("busy").hidden = !busy;
@@ -94,6 +134,8 @@ function showPreview() {
     $("preview").src = previewUrl;
   }
   $("preview-box").hidden = !show;
+  // Without a preview the answer takes the whole width instead of a narrow first column.
+  $("result-grid").classList.toggle("with-preview", show);
 }
 
 function showAnswer(response, text, accept, elapsedMs) {
@@ -118,8 +160,48 @@ function showOutcome(caption, error) {
   $("error").hidden = error === null;
 }
 
+// The answer gets the focus, so that a screen reader reads it and the next Tab continues from
+// there rather than from the top of the page, and is scrolled into view (on a phone it is far
+// below the button).
+function presentResult() {
+  const result = $("result");
+  const outcome = $("caption").hidden ? $("error") : $("caption");
+  result.scrollIntoView({ block: "start", behavior: reducedMotion.matches ? "auto" : "smooth" });
+  outcome.focus({ preventScroll: true });
+}
+
+function showRefusal({ message }) {
+  $("result").hidden = false;
+  showPreview();
+  for (const id of ["elapsed", "credits", "request-id"]) $(id).textContent = "–";
+  $("status").textContent = "Not sent";
+  $("raw").textContent = "(nothing was sent)";
+  showOutcome(null, message);
+  presentResult();
+}
+
+// The API answers a revoked key like an unknown one; the page asks this server which it was.
+async function explainRefusedKey(key) {
+  try {
+    const response = await fetch("/ui/api/key-state", {
+      method: "POST",
+      headers: { "X-API-Key": key },
+      credentials: "same-origin",
+    });
+    const state = await response.json();
+    return state.message;
+  } catch {
+    return null;
+  }
+}
+
 async function submit(event) {
   event.preventDefault();
+  const refused = refusal();
+  if (refused) {
+    showRefusal(refused);
+    return;
+  }
   const { endpoint, accept, init } = request();
   setBusy(true);
   $("result").hidden = false;
@@ -129,11 +211,16 @@ async function submit(event) {
     const response = await fetch(endpoint, init);
     const text = await response.text();
     showAnswer(response, text, accept, performance.now() - started);
+    if (response.status === 401 && !signedIn) {
+      const why = await explainRefusedKey(keyInput.value.trim());
+      if (why) showOutcome(null, why);
+    }
   } catch (error) {
     for (const id of ["status", "elapsed", "credits", "request-id", "raw"]) $(id).textContent = "";
     showOutcome(null, `The request did not complete: ${error.message}`);
   } finally {
     setBusy(false);
+    presentResult();
   }
 }
 
@@ -172,8 +259,7 @@ function setupDropzone() {
   }
   dropzone.addEventListener("drop", (event) => {
     event.preventDefault();
-    const file = event.dataTransfer.files[0];
-    if (file) choose(file);
+    if (event.dataTransfer.files.length) chooseDropped(event.dataTransfer.files);
   });
 }
 
