@@ -13,7 +13,7 @@ import pytest
 from tests.e2e.server import RunningServer, run_server
 from tests.web.conftest import ADMIN_TOKEN, SIGN_IN_ATTEMPTS, csrf_token, sign_in
 
-PAGES = ["/", "/signin", "/admin"]
+PAGES = ["/", "/signin", "/admin", "/status", "/docs"]
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,8 @@ def test_pages_carry_a_strict_content_security_policy(http: httpx.Client, path: 
 
 
 def test_assets_come_from_the_package(http: httpx.Client) -> None:
-    for asset in ("app.css", "playground.js", "formats.js", "snippets.js", "copy.js"):
+    assets = ("app.css", "docs.css", "playground.js", "checks.js", "formats.js", "snippets.js")
+    for asset in (*assets, "copy.js", "docs.js"):
         response = http.get(f"/ui/static/{asset}")
         assert response.status_code == 200, asset
         assert response.headers["x-content-type-options"] == "nosniff"

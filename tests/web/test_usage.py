@@ -73,3 +73,9 @@ def test_charts_without_any_calls() -> None:
     charts = dashboard_charts(per_day([], TODAY))
     assert all(not chart.marks for chart in charts)
     assert charts[2].description == "No successful calls yet."
+
+
+def test_only_charts_with_several_series_have_a_legend() -> None:
+    calls_chart, credits_chart, latency_chart = dashboard_charts(per_day([call(0)], TODAY))
+    assert calls_chart.legend == (("succeeded", "ok"), ("failed", "failed"))
+    assert credits_chart.legend == latency_chart.legend == ()

@@ -4,7 +4,7 @@
 // deepLinking stays off: it puts a link inside each operation's expand button, a control inside
 // a control that keyboards and screen readers cannot use properly. validatorUrl is off: its badge
 // is an image from swagger.io. persistAuthorization stays off: the key typed into Authorize lives
-// in this tab's memory only, never in localStorage.
+// in this tab's memory only, never in the browser's storage.
 //
 // A few of Swagger UI's icon-only buttons have no name for screen readers; they get one here
 // whenever Swagger UI draws them.
