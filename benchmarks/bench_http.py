@@ -1,20 +1,25 @@
 """End-to-end latency and throughput over HTTP, at concurrency 1 and 8, on real photographs.
 
-Starts a real server (cache off, so every call reaches the model), sends a bounded number of
-calls to loopback only, and prints medians and percentiles beside the hosted service's published
-figures, plus the model's own time measured in the same run, so the HTTP overhead shows as a ratio.
+Starts two real servers side by side (cache off, so every call reaches the model): the offline
+captioner as it ships (object detector, faces, classifier) and the same without its object
+detector (classifier and faces only), and measures them in alternating rounds so that both see
+the same machine. Sends a bounded number of calls to loopback only, and prints medians and
+percentiles beside the hosted service's published figures, plus the model's own time measured
+in the same run, so the HTTP overhead shows as a ratio.
 
-    python -m benchmarks.bench_http [--calls 200]
+    python -m benchmarks.bench_http [--calls 200] [--rounds 4]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import statistics
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -22,13 +27,16 @@ from PIL import Image
 from tests.conftest import photo
 from tests.e2e.server import run_server
 
+from benchmarks.quality.photos import photo as corpus_photo
 from imagecaption.models.base import CaptionOptions
 from imagecaption.models.offline import OfflineCaptioner
 from imagecaption.observability.latency import percentile
 
 HOSTED_P50_MS = 1681
 HOSTED_P99_MS = 2955
-PHOTOS = ["chelsea", "coffee", "astronaut", "rocket", "grace_hopper", "cat", "motorcycle_left"]
+PHOTOS = ["chelsea", "coffee", "astronaut", "rocket", "grace_hopper"]
+# Scenes with several things in them, from the quality corpus: the detector's busier cases.
+SCENES = ["fb_ibises", "skv_traffic_jam", "caer_drone_pilot", "kivy_cat_mug", "fb_dog_on_leash"]
 CONFIG = "cache_size = 0\n[plans.pro]\nmonthly_credits = 100000000\n"
 
 
@@ -39,18 +47,14 @@ def jpeg(image: Image.Image) -> bytes:
 
 
 def load_photos() -> list[bytes]:
-    found = []
-    for name in PHOTOS:
-        try:
-            found.append(jpeg(photo(name)))
-        except (AttributeError, OSError, ValueError):
-            continue  # a sample missing from this scikit-image version
-    return found
+    return [jpeg(photo(name)) for name in PHOTOS] + [jpeg(corpus_photo(name)) for name in SCENES]
 
 
 def run_load(
     url: str, key: str, images: list[bytes], calls: int, concurrency: int
 ) -> tuple[list[float], float]:
+    """Latencies of ``calls`` calls, and the seconds they took together."""
+
     def one(index: int) -> float:
         started = time.perf_counter()
         response = client.post(
@@ -69,11 +73,11 @@ def run_load(
         with ThreadPoolExecutor(concurrency) as pool:
             latencies = list(pool.map(one, range(calls)))
         elapsed = time.perf_counter() - started
-    return latencies, calls / elapsed
+    return latencies, elapsed
 
 
-def model_only(images: list[bytes], rounds: int) -> list[float]:
-    captioner = OfflineCaptioner(cache_dir=Path(tempfile.mkdtemp()))
+def model_only(images: list[bytes], rounds: int, objects: bool) -> list[float]:
+    captioner = OfflineCaptioner(objects=objects)
     captioner.load()
     decoded = [Image.open(io.BytesIO(data)).convert("RGB") for data in images]
     times = []
@@ -91,28 +95,73 @@ def describe(label: str, latencies: list[float], throughput: float | None = None
     return line + (f"  {throughput:6.1f} img/s" if throughput else "")
 
 
+@dataclass
+class Pipeline:
+    """One server's measurements, gathered over the rounds."""
+
+    label: str
+    objects: bool
+    model: list[float] = field(default_factory=list)
+    c1: list[float] = field(default_factory=list)
+    c8: list[float] = field(default_factory=list)
+    seconds_c1: float = 0.0
+    seconds_c8: float = 0.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=200, help="calls per concurrency level")
+    parser.add_argument("--rounds", type=int, default=4, help="alternations between servers")
     args = parser.parse_args()
     images = load_photos()
-    print(f"{len(images)} photographs, {args.calls} calls per level, cache off")
-    model = model_only(images, args.calls)
-    with tempfile.TemporaryDirectory() as data_dir, run_server(Path(data_dir), CONFIG) as server:
-        key = server.create_key("pro")
-        c1, t1 = run_load(server.url, key, images, args.calls, 1)
-        c8, t8 = run_load(server.url, key, images, args.calls, 8)
-    p50_c1 = statistics.median(c1)
-    p99_c1 = percentile(sorted(c1), 0.99)
+    per_round = max(1, args.calls // args.rounds)
+    print(f"{len(images)} photographs, {per_round * args.rounds} calls per level, cache off")
+    pipelines = [
+        Pipeline("whole pipeline (shipped)", objects=True),
+        Pipeline("classifier and faces only", objects=False),
+    ]
+    with contextlib.ExitStack() as stack:
+        servers = []
+        for pipeline in pipelines:
+            data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            config = CONFIG + f"offline_objects = {str(pipeline.objects).lower()}\n"
+            server = stack.enter_context(run_server(data_dir, config))
+            servers.append((server, server.create_key("pro")))
+        for _ in range(args.rounds):
+            for pipeline, (server, key) in zip(pipelines, servers, strict=True):
+                pipeline.model += model_only(images, per_round, pipeline.objects)
+                latencies, elapsed = run_load(server.url, key, images, per_round, 1)
+                pipeline.c1 += latencies
+                pipeline.seconds_c1 += elapsed
+                latencies, elapsed = run_load(server.url, key, images, per_round, 8)
+                pipeline.c8 += latencies
+                pipeline.seconds_c8 += elapsed
+    for pipeline in pipelines:
+        report(pipeline)
+    whole, classifier = pipelines
+    print(
+        "whole pipeline / classifier only, HTTP p50 at concurrency 1: "
+        f"{statistics.median(whole.c1) / statistics.median(classifier.c1):.2f}x"
+    )
+
+
+def report(pipeline: Pipeline) -> None:
+    t1 = len(pipeline.c1) / pipeline.seconds_c1
+    t8 = len(pipeline.c8) / pipeline.seconds_c8
+    p50_c1 = statistics.median(pipeline.c1)
+    p99_c1 = percentile(sorted(pipeline.c1), 0.99)
     hosted = "hosted service (published)"
-    print(describe("model only (in process, batch 1)", model))
-    print(describe("HTTP, concurrency 1", c1, t1))
-    print(describe("HTTP, concurrency 8", c8, t8))
+    print(f"-- {pipeline.label}")
+    print(describe("model only (in process, batch 1)", pipeline.model))
+    print(describe("HTTP, concurrency 1", pipeline.c1, t1))
+    print(describe("HTTP, concurrency 8", pipeline.c8, t8))
     print(f"{hosted:<34} p50 {HOSTED_P50_MS:7.1f} ms  p99 {HOSTED_P99_MS:7.1f} ms")
     print(f"hosted p50 / our p50 at concurrency 1: {HOSTED_P50_MS / p50_c1:.1f}x")
     print(f"hosted p99 / our p99 at concurrency 1: {HOSTED_P99_MS / p99_c1:.1f}x")
     print(f"throughput concurrency 8 / concurrency 1: {t8 / t1:.2f}x")
-    print(f"HTTP p50 / model p50 at concurrency 1: {p50_c1 / statistics.median(model):.2f}x")
+    print(
+        f"HTTP p50 / model p50 at concurrency 1: {p50_c1 / statistics.median(pipeline.model):.2f}x"
+    )
 
 
 if __name__ == "__main__":

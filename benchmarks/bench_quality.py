@@ -15,7 +15,6 @@ import argparse
 import importlib.metadata
 import json
 import statistics
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,8 +50,8 @@ class Result:
         }
 
 
-def caption_all(cases: list[Case], cache_dir: Path, threads: int) -> list[Result]:
-    captioner = OfflineCaptioner(cache_dir, threads=threads)
+def caption_all(cases: list[Case], threads: int, objects: bool) -> list[Result]:
+    captioner = OfflineCaptioner(threads=threads, objects=objects)
     captioner.load()
     results = []
     for case in cases:
@@ -169,7 +168,9 @@ def _set_name(case: Case) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--threads", type=int, default=2, help="cores per model")
-    parser.add_argument("--cache-dir", type=Path, help="keep the exported model here")
+    parser.add_argument(
+        "--no-objects", action="store_true", help="without the object detector (classifier only)"
+    )
     parser.add_argument("--only", nargs="+", metavar="ID", help="caption only these cases")
     parser.add_argument("--label", default="offline captioner", help="names this run")
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="write a Markdown table")
@@ -183,8 +184,7 @@ def main() -> None:
         if unknown:
             parser.error(f"unknown case ids: {', '.join(sorted(unknown))}")
         cases = [case for case in cases if case.id in args.only]
-    with tempfile.TemporaryDirectory() as scratch:
-        results = caption_all(cases, args.cache_dir or Path(scratch), args.threads)
+    results = caption_all(cases, args.threads, objects=not args.no_objects)
     totals = summary(results)
     print_table(results)
     print_summary(totals)

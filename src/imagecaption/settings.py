@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     # Images
     max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
     max_pixels: int = Field(default=40_000_000, ge=1)
+    body_read_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Time a client has to send the whole request body once the server starts "
+        "reading it; a slower or stalled upload is answered 408, and its credits are released.",
+    )
     url_connect_timeout: float = Field(default=5.0, gt=0)
     url_read_timeout: float = Field(default=10.0, gt=0)
     url_max_redirects: int = Field(default=3, ge=0)
@@ -102,6 +108,12 @@ class Settings(BaseSettings):
         description="Which captioner serves: 'auto' (full_model when it is on this machine or "
         "can be downloaded, else the offline captioner), 'offline', a model-hub id, a local "
         "model folder, or the name of a folder in <data_dir>/models.",
+    )
+    offline_objects: bool = Field(
+        default=True,
+        description="Whether the offline captioner runs its object detector (people by their "
+        "bodies, counts, relations); off, it names the picture from the ImageNet classifier "
+        "and faces alone, a few milliseconds faster.",
     )
     backend: Literal["auto", "torch", "onnx"] = Field(
         default="auto",

@@ -170,14 +170,29 @@ def test_the_classifier_names_a_box_precisely_where_the_two_agree(writer: Senten
     assert caption(writer, cat, crops={"cat": probabilities(c281=0.5, c282=0.3)}) == (
         "A tabby cat."
     )
-    # the crop's classifier thinks it is a dog: the detector's broad word stays
-    assert caption(writer, cat, crops={"cat": probabilities(c207=0.9)}) == "A cat."
+    # unsure between cats and dogs: the detector's broad word stays
+    assert caption(writer, cat, crops={"cat": probabilities(c281=0.3, c207=0.3)}) == "A cat."
     # a bird the classifier is unsure of is "a bird", or its group, never a guessed species
     bird = [Box("bird", 0.8, 0.3, 0.3, 0.6, 0.7)]
     assert caption(writer, bird, crops={"bird": probabilities(c15=0.35)}) == "A bird."
     assert caption(writer, bird, crops={"bird": probabilities(c10=0.3, c11=0.3)}) == (
         "A small bird."
     )
+
+
+def test_the_classifier_corrects_a_box_it_is_sure_of(writer: SentenceWriter) -> None:
+    """The detector calls dalmatians giraffes and puppies people; the classifier does not."""
+    box = [Box("giraffe", 0.7, 0.2, 0.2, 0.8, 0.9)]
+    assert caption(writer, box, crops={"giraffe": probabilities(c207=0.9)}) == (
+        "A golden retriever."
+    )
+    puppy = [Box("person", 0.6, 0.2, 0.2, 0.8, 0.9)]
+    assert caption(writer, puppy, crops={"person": probabilities(c207=0.9)}) == (
+        "A golden retriever."
+    )
+    # but a person in a suit is a person wearing one, not a suit
+    suited = {"person": probabilities(c834=0.9)}
+    assert caption(writer, puppy, crops=suited) == "A person wearing a suit."
 
 
 @pytest.mark.parametrize(

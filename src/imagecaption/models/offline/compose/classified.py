@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from imagecaption.models.offline.compose.drafts import Draft, forms
-from imagecaption.models.offline.compose.naming import SETTINGS, ClassNames, Named
+from imagecaption.models.offline.compose.naming import GENERIC, SETTINGS, ClassNames, Named
 
 # Below every level of confidence: guess with a hedge down to this probability, then say what
 # kind of picture it is instead.
@@ -41,6 +41,8 @@ SINGULAR = frozenset({"clothing", "instrument", "ride"})
 # ("a person with a baseball player") read as nonsense.
 NOT_ATTRIBUTES = SETTINGS | {"document", "person"}
 
+# A landscape's likeliest feature is named when it has this probability on its own.
+LANDSCAPE_FEATURE = 0.25
 HEDGE = "an image that may show {}"
 SHORT_HEDGE = "possibly {}"
 
@@ -67,11 +69,30 @@ def describe(
             forms(f"{subject.phrase} {setting.label.context}", subject.phrase),
             subject.score * setting.score,
         )
+    elif subject.label.category in SETTINGS and subject.phrase == GENERIC.get(
+        subject.label.category
+    ):
+        first = _landscape(names, scene, subject)
     else:
         first = Draft((subject.phrase,), subject.score)
     others = [Draft((group.phrase,), group.score)] if group is not None else []
     others += [Draft((named.phrase,), named.score) for named in ranked]
     return first, others
+
+
+def _landscape(names: ClassNames, scene: np.ndarray, subject: Named) -> Draft:
+    """ "A landscape" made specific by its likeliest feature, when that is likely enough on its
+    own: "a landscape with a mountain" (a snowy one and a volcano together)."""
+    feature = next(
+        (named for named in names.ranked(scene) if named.label.category == "scene"), None
+    )
+    if feature is not None:
+        feature = names.group_of(scene, feature)
+        if feature.score >= LANDSCAPE_FEATURE:
+            return Draft(
+                forms(f"{subject.phrase} with {feature.phrase}", subject.phrase), subject.score
+            )
+    return Draft((subject.phrase,), subject.score)
 
 
 @dataclass(frozen=True)

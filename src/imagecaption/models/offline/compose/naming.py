@@ -135,9 +135,10 @@ class ClassNames:
         self._phrases = self._levels[0]
         self._category_masks: dict[frozenset[str], np.ndarray] = {}
 
-    def subject(self, probabilities: np.ndarray) -> Named | None:
-        """The most specific description that is confident enough, if any."""
-        for level in self._levels:
+    def subject(self, probabilities: np.ndarray, levels: int = 4) -> Named | None:
+        """The most specific description that is confident enough, if any, looking no
+        broader than the first ``levels`` levels (2: a phrase or a group)."""
+        for level in self._levels[:levels]:
             best = level.best(probabilities)
             if best is not None and best.score >= level.confidence:
                 return best

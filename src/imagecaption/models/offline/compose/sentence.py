@@ -10,7 +10,7 @@ described by kind ("a landscape", "a page of text").
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,17 +18,15 @@ import numpy as np
 from imagecaption.models.base import Candidate, Caption, CaptionOptions, DetectedObject
 from imagecaption.models.offline.compose.classified import PersonView, describe, person_view
 from imagecaption.models.offline.compose.drafts import Draft, forms
-from imagecaption.models.offline.compose.kind import PictureStats, picture_kind
-from imagecaption.models.offline.compose.naming import ClassNames, Named
+from imagecaption.models.offline.compose.identify import BoxNamer
+from imagecaption.models.offline.compose.kind import PictureStats, is_grey, picture_kind
+from imagecaption.models.offline.compose.naming import ANIMALS, ClassNames, Named
 from imagecaption.models.offline.compose.relations import relate
 from imagecaption.models.offline.compose.setting import setting_of
 from imagecaption.models.offline.compose.things import Thing
 from imagecaption.models.offline.compose.vocabulary import Noun
 from imagecaption.models.offline.labels import Label
 
-# A box's fine-grained name replaces the detector's word only when the classifier puts this
-# much probability on it within the classes that agree with the detector.
-REFINE_CONFIDENCE = 0.55
 # Other things are mentioned only when at least this salient next to the main subject.
 MENTION = 0.06
 # A second subject is named with the first ("a dog and a cat", "a laptop and a cup") when it
@@ -41,6 +39,11 @@ SMALL_SUBJECT = 0.03
 ALTERNATIVE_SUBJECTS = 3
 # The classifier's other guesses are offered as alternatives only when this likely.
 ALTERNATIVE_CONFIDENCE = 0.05
+# How sure the classifier must be of the whole picture to lead instead of the detector, and
+# under which score the detector's main subject gives way to it when the two disagree.
+CLASSIFIER_LEADS = 0.5
+UNSURE_DETECTION = 0.55
+AN_IMAGE = "an image"  # how hedges and admissions of defeat begin
 UNCLEAR = ("an image with no clearly recognizable subject", "an unclear image")
 PORTRAIT = "a portrait of {}"
 
@@ -65,48 +68,62 @@ class SentenceWriter:
 
     def __init__(self, labels: Sequence[Label], nouns: Mapping[str, Noun]) -> None:
         self.names = ClassNames(labels)
-        self._masks = {
-            noun.label: self.names.mask(noun.agrees_with)
-            for noun in nouns.values()
-            if noun.imagenet
-        }
-
-    def refinable(self, thing: Thing) -> bool:
-        """Whether a crop of ``thing`` could give it a more precise name (worth classifying)."""
-        return thing.count == 1 and thing.noun.label in self._masks
+        self._namer = BoxNamer(self.names, nouns)
 
     def write(self, findings: Findings, options: CaptionOptions) -> Caption:
         """Caption one picture. ``max_length`` counts words, which is what a reader notices."""
-        things = tuple(self._name(thing, findings.crops) for thing in findings.things)
+        things = self._identify(findings)
         setting = self.names.setting(findings.scene)
         kind = picture_kind(findings.picture, self.names, findings.scene)
         first, others = describe(self.names, findings.scene, setting)
-        if things and not self._classifier_leads(things[0], first):
+        if things and not self._classifier_leads(things, findings.scene, first):
             drafts = self._scene(things, findings, setting, kind)
             drafts += [first] if first is not None else []
         else:
-            lead = first or (Draft((kind,), 0.5) if kind else Draft(UNCLEAR, 0.0))
-            drafts = [lead]
+            drafts = [first or (Draft((kind,), 0.5) if kind else Draft(UNCLEAR, 0.0))]
             drafts += self._scene(things, findings, setting, kind) if things else []
         drafts += [draft for draft in others if draft.score >= ALTERNATIVE_CONFIDENCE]
+        wording = drafts[0].forms[0]
+        if is_grey(findings.picture) and wording != kind and not wording.startswith(AN_IMAGE):
+            drafts[0] = _in_black_and_white(drafts[0])
         return _caption(drafts, options)
 
-    def _name(self, thing: Thing, crops: Mapping[str, np.ndarray]) -> Thing:
-        crop = crops.get(thing.noun.label)
-        if crop is None or not self.refinable(thing):
-            return thing
-        named = self.names.refine(crop, self._masks[thing.noun.label], REFINE_CONFIDENCE)
-        return thing.named(named.phrase if named is not None else None)
+    def _identify(self, findings: Findings) -> tuple[Thing, ...]:
+        """The detected things as the classifier's closer look names them.
 
-    @staticmethod
-    def _classifier_leads(subject: Thing, first: Draft | None) -> bool:
-        """A confident classifier beats a small detection it does not mention."""
-        return (
-            first is not None
-            and subject.main.area < SMALL_SUBJECT
-            and first.score >= 0.5
-            and subject.noun.singular.split()[-1] not in first.forms[0]
-        )
+        A correction into something another box already is ("a coffee mug" for the cat beside
+        a mug) means the crop caught its neighbour, so the detector's word stays there.
+        """
+        seen = [
+            self._namer.identify(thing, findings.crops.get(thing.noun.label))
+            for thing in findings.things
+        ]
+        kept = []
+        for original, thing in zip(findings.things, seen, strict=True):
+            others = {other.phrase() for other in seen if other is not thing}
+            corrected = thing.noun is not original.noun
+            kept.append(original if corrected and thing.phrase() in others else thing)
+        return _distinct(kept)
+
+    def _classifier_leads(
+        self, things: Sequence[Thing], scene: np.ndarray, first: Draft | None
+    ) -> bool:
+        """Whether the classifier's view of the whole picture should lead the caption.
+
+        It does when it is sure of something the detector missed: an animal (which it knows
+        far better), or a subject beside which the detector found only furniture or something
+        small (a cup of espresso on a table, a rocket with people far below).
+        """
+        seen = self.names.subject(scene)
+        if first is None or seen is None or first.score < CLASSIFIER_LEADS:
+            return False
+        subject = things[0]
+        if seen.label.category in ANIMALS and not any(thing.has("animal") for thing in things):
+            return True
+        if subject.score < UNSURE_DETECTION and not subject.noun.agrees_with(seen.label):
+            return True
+        context = subject.has("table") or subject.has("seat")
+        return context or subject.main.area < SMALL_SUBJECT
 
     def _scene(
         self, things: Sequence[Thing], findings: Findings, setting: Named | None, kind: str | None
@@ -170,6 +187,26 @@ class SentenceWriter:
             ),
             score,
         )
+
+
+def _in_black_and_white(draft: Draft) -> Draft:
+    """Say that a photo is black and white, as people writing alt text do; a word limit drops
+    it first."""
+    first = draft.forms[0]
+    if first.startswith(PORTRAIT.format("")):
+        wording = "a black and white " + first.removeprefix("a ")
+    else:
+        wording = f"a black and white photo of {first}"
+    return Draft(forms(wording, *draft.forms), draft.score)
+
+
+def _distinct(things: Iterable[Thing]) -> tuple[Thing, ...]:
+    """Drop a thing that reads the same as a more salient one: a box the classifier renamed
+    into what another box already is ("a coffee mug and a coffee mug")."""
+    kept: dict[str, Thing] = {}
+    for thing in things:
+        kept.setdefault(thing.phrase(), thing)
+    return tuple(kept.values())
 
 
 def _companion(

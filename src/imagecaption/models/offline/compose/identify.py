@@ -1,0 +1,95 @@
+"""The classifier's second look at a detected box: confirm it, name it precisely, or correct it.
+
+The small detector confuses things the ImageNet classifier tells apart easily (a dalmatian it
+calls a giraffe, a bottle cap a cake, puppies a person), while the classifier knows nothing of
+where things are. So the largest boxes are cropped and classified: where the classifier agrees
+with the detector's kind, its more precise name is used ("a tabby cat"); where it is sure of
+something else, its word replaces the detector's; where it is unsure, the detector's broad word
+stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+import numpy as np
+
+from imagecaption.models.offline.compose.naming import ANIMALS, SETTINGS, ClassNames, Named
+from imagecaption.models.offline.compose.things import Thing
+from imagecaption.models.offline.compose.vocabulary import Noun
+
+# A box's fine-grained name replaces the detector's word only when the classifier puts this
+# much probability on it within the classes that agree with the detector.
+REFINE_CONFIDENCE = 0.55
+# The classifier overrules the detector when it names one kind of thing with its usual
+# confidence (a dalmatian), or a group of them (some dog) with more confidence than the
+# detector has in its own word by this margin: a confident detection of a horse's silhouette
+# is not undone by a classifier that spreads its guesses over twenty breeds of dog.
+CORRECT_MARGIN = 0.15
+# Kinds of vehicle the two models name differently (a motorcycle the classifier calls a moped)
+# are not corrections: the detector's broad word is right.
+VEHICLES = frozenset({"vehicle", "ride", "boat", "aircraft"})
+# What a person's box may turn out to be: ImageNet has no "person" class, and crops of people
+# are often, and rightly, "a suit" or "a violin", which are what they wear or play, not them.
+NOT_A_PERSON = ANIMALS | {"food"}
+ROLE_OF_CATEGORY = {category: "animal" for category in ANIMALS} | {
+    "food": "food",
+    "drink": "food",
+    "person": "person",
+}
+
+
+class BoxNamer:
+    """Names detected things from the classifier's probabilities for their largest box."""
+
+    def __init__(self, names: ClassNames, nouns: Mapping[str, Noun]) -> None:
+        self._names = names
+        self._masks = {
+            noun.label: names.mask(noun.agrees_with) for noun in nouns.values() if noun.imagenet
+        }
+
+    def identify(self, thing: Thing, crop: np.ndarray | None) -> Thing:
+        if crop is None:
+            return thing
+        mask = self._masks.get(thing.noun.label)
+        if mask is not None and thing.count == 1:
+            refined = self._names.refine(crop, mask, REFINE_CONFIDENCE)
+            if refined is not None:
+                return thing.named(refined.phrase)
+        seen = self._names.subject(crop, levels=1)
+        if seen is None:  # a group ("a dog") needs a margin over the detector's own score
+            seen = self._names.subject(crop, levels=2)
+            if seen is None or seen.score < thing.score + CORRECT_MARGIN:
+                return thing
+        if self._agrees(thing, seen, mask):
+            return thing
+        if seen.label.category in SETTINGS:
+            return thing
+        if thing.has("person") and seen.label.category not in NOT_A_PERSON:
+            return thing
+        return _corrected(thing, seen)
+
+    @staticmethod
+    def _agrees(thing: Thing, seen: Named, mask: np.ndarray | None) -> bool:
+        if thing.has("person"):
+            return seen.label.category == "person"
+        if thing.has("vehicle") and seen.label.category in VEHICLES:
+            return True
+        return mask is not None and thing.noun.agrees_with(seen.label)
+
+
+def _corrected(thing: Thing, seen: Named) -> Thing:
+    """``thing``'s largest box, renamed as the classifier saw it (one of them: its phrase has
+    no plural)."""
+    words = seen.phrase.split(" ", 1)
+    label = words[-1] if words[0] in ("a", "an") else seen.phrase
+    noun = Noun(
+        label=label,
+        singular=seen.phrase,
+        plural=seen.phrase,
+        roles=frozenset({ROLE_OF_CATEGORY.get(seen.label.category, "thing")}),
+        imagenet=(),
+        min_score=0.0,
+    )
+    return replace(thing, noun=noun, boxes=thing.boxes[:1], name=None)
