@@ -10,9 +10,9 @@ import xml.etree.ElementTree as ET
 import httpx
 import pytest
 import yaml
+from benchmarks.quality.photos import photo as corpus_photo
 from PIL import Image
 
-from benchmarks.quality.photos import photo as corpus_photo
 from tests.conftest import encode
 
 ENDPOINT = "/v1/imagecaption"
