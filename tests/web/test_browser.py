@@ -129,7 +129,7 @@ def test_caption_a_file_and_see_the_credits_drop(
     expect(page.locator("#status")).to_have_text("200 OK")
     expect(page.locator("#caption")).not_to_be_empty()
     expect(page.locator("#preview")).to_be_visible()
-    expect(page.locator("#credits")).to_have_text(str(before - COST))
+    expect(page.locator("#credits")).to_have_text(f"{before - COST:,}")
     expect(page.locator("#elapsed")).to_have_text(re.compile(r"^\d+ ms$"))
     request_id = page.locator("#request-id").inner_text()
     raw = json.loads(page.locator("#raw").inner_text())

@@ -141,7 +141,9 @@ function showPreview() {
 function showAnswer(response, text, accept, elapsedMs) {
   $("status").textContent = `${response.status} ${response.statusText}`.trim();
   $("elapsed").textContent = `${Math.round(elapsedMs)} ms`;
-  $("credits").textContent = response.headers.get("x-api-remaining-tokens") ?? "–";
+  const credits = response.headers.get("x-api-remaining-tokens") ?? "–";
+  // Grouped like the dashboard's figures (9,999,990); anything else is shown as it came.
+  $("credits").textContent = /^\d+$/.test(credits) ? Number(credits).toLocaleString("en-US") : credits;
   $("request-id").textContent = response.headers.get("x-request-id") ?? "–";
   $("raw").textContent = text;
   let answer;
