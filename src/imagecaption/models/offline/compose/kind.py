@@ -19,6 +19,7 @@ from imagecaption.models.offline.compose.naming import ClassNames
 THUMBNAIL = 96
 # Mean spread between colour channels (0-255) under which a picture is black and white.
 GREY_CHROMA = 6.0
+GREY_BRIGHTNESS = 40.0
 # A page: mostly light background with this share of small dark marks, evenly spread.
 PAGE_BACKGROUND = 0.55
 PAGE_INK = (0.02, 0.35)
@@ -37,6 +38,7 @@ class PictureStats:
     """Pixel statistics of a picture, each a plain number so the rules read like their docs."""
 
     chroma: float
+    brightness: float
     background: float
     ink: float
     detail: float
@@ -56,11 +58,13 @@ def picture_stats(image: Image.Image) -> PictureStats:
     tiles = edges[: 16 * 5, : 16 * 5].reshape(5, 16, 5, 16).mean(axis=(1, 3))
     detail = float(tiles.mean())
     spread = float(tiles.std() / detail) if detail > 0 else 0.0
-    return PictureStats(chroma, background, ink, detail, spread)
+    return PictureStats(chroma, float(grey.mean()), background, ink, detail, spread)
 
 
 def is_grey(stats: PictureStats | None) -> bool:
-    return stats is not None and stats.chroma < GREY_CHROMA
+    """A black and white picture: no colour, and not so dark (a black cat on black, a product
+    shot on a black cloth) that the colour could simply not show."""
+    return stats is not None and stats.chroma < GREY_CHROMA and stats.brightness >= GREY_BRIGHTNESS
 
 
 def picture_kind(stats: PictureStats | None, names: ClassNames, scene: np.ndarray) -> str | None:

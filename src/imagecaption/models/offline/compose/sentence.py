@@ -80,7 +80,8 @@ class SentenceWriter:
             drafts = self._scene(things, findings, setting, kind)
             drafts += [first] if first is not None else []
         else:
-            drafts = [first or (Draft((kind,), 0.5) if kind else Draft(UNCLEAR, 0.0))]
+            lead = first or (Draft((kind,), 0.5) if kind else Draft(UNCLEAR, 0.0))
+            drafts = [_on_table(lead, things) if first is not None else lead]
             drafts += self._scene(things, findings, setting, kind) if things else []
         drafts += [draft for draft in others if draft.score >= ALTERNATIVE_CONFIDENCE]
         wording = drafts[0].forms[0]
@@ -122,7 +123,7 @@ class SentenceWriter:
             return True
         if subject.score < UNSURE_DETECTION and not subject.noun.agrees_with(seen.label):
             return True
-        context = subject.has("table") or subject.has("seat")
+        context = subject.has("table") or (subject.has("seat") and subject.count == 1)
         return context or subject.main.area < SMALL_SUBJECT
 
     def _scene(
@@ -187,6 +188,15 @@ class SentenceWriter:
             ),
             score,
         )
+
+
+def _on_table(draft: Draft, things: Sequence[Thing]) -> Draft:
+    """The classifier's subject placed on the table the detector found under it: "a cup of
+    espresso on a table". Only for things that stand on tables, never for animals or scenes."""
+    table = next((thing for thing in things if thing.has("table")), None)
+    if table is None or draft.forms[0].startswith(AN_IMAGE):
+        return draft
+    return Draft(forms(f"{draft.forms[0]} on {table.phrase()}", *draft.forms), draft.score)
 
 
 def _in_black_and_white(draft: Draft) -> Draft:
