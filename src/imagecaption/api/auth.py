@@ -14,7 +14,6 @@ from imagecaption.accounts.store import KeyRecord
 from imagecaption.api.services import Services, services
 from imagecaption.errors import RateLimited, Unauthorized
 
-
 # A security scheme rather than a plain header parameter, so that /openapi.json declares it and
 # the interactive docs offer an Authorize button that sends the key with every call.
 API_KEY_HEADER = APIKeyHeader(
