@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 from imagecaption.web.error_pages import prefers_html
 from tests.e2e.server import RunningServer
 from tests.web.actions import admin_sign_in, create_key_on_operator_page
+from tests.web.conftest import csrf_token
 
 CHROMIUM_ACCEPT = (
     "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,"
@@ -130,3 +131,12 @@ def test_a_negative_top_up_is_a_notice_on_the_operator_page(
         "Credits to add must be a whole number from 1 to 1,000,000,000; '-5' is not."
     )
     expect(row.locator("td[data-label='Credits left']")).to_have_text("1,500")
+
+
+def test_sign_in_without_a_key_says_so_in_a_sentence(http: httpx.Client) -> None:
+    form = http.get("/signin")
+    answer = http.post("/signin", data={"credential": " ", "csrf_token": csrf_token(form.text)})
+    assert answer.status_code == 401
+    assert '<p class="alert error" role="alert" id="signin-error">API key is required.</p>' in (
+        answer.text
+    )
