@@ -120,6 +120,7 @@ def _nanodet(
     """NanoDet-g to the package, checked against TensorFlow; its reference rows recorded."""
     tensorflow_model = tfjs_to_onnx.load(human / "models/nanodet.json")
     model = tfjs_to_onnx.to_onnx(tensorflow_model)
+    tfjs_to_onnx.name_weights_in_order(model)
     tfjs_to_onnx.rename_input(model, objects.INPUT_NAME)
     score_parts = tfjs_to_onnx.rows_by_stride(model, len(objects.COCO_LABELS))
     box_parts = tfjs_to_onnx.rows_by_stride(model, 4 * objects.BINS)
@@ -203,6 +204,7 @@ def _centernet(human: Path, variants: Path, report: dict[str, Any]) -> None:
         human / "models/centernet.json", split_fused_convolutions=True
     )
     model = tfjs_to_onnx.to_onnx(tensorflow_model)
+    tfjs_to_onnx.name_weights_in_order(model)
     tfjs_to_onnx.rename_input(model, objects.INPUT_NAME)
     (output,) = tensorflow_model.outputs
     tfjs_to_onnx.rename_output(model, output, "detections")

@@ -84,6 +84,31 @@ def to_onnx(model: TensorflowModel) -> onnx.ModelProto:
     return converted
 
 
+def name_weights_in_order(model: onnx.ModelProto) -> None:
+    """Rename the initializers ``weight_0``, ``weight_1``... in the order the nodes use them.
+
+    tf2onnx numbers the constants it folds from a process-wide counter, so two conversions of the
+    same graph differ in these names only; fixed names make the shipped file reproducible.
+    """
+    initializers = {initializer.name: initializer for initializer in model.graph.initializer}
+    renamed: dict[str, str] = {}
+    for node in model.graph.node:
+        for value in node.input:
+            if value in initializers and value not in renamed:
+                renamed[value] = f"weight_{len(renamed)}"
+    for node in model.graph.node:
+        node.input[:] = [renamed.get(value, value) for value in node.input]
+    for old, initializer in initializers.items():
+        initializer.name = renamed.get(old, old)
+    order = {name: index for index, name in enumerate(renamed.values())}
+    ordered = sorted(model.graph.initializer, key=lambda item: order.get(item.name, len(order)))
+    kept = [onnx.TensorProto() for _ in ordered]
+    for copy, original in zip(kept, ordered, strict=True):
+        copy.CopyFrom(original)
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(kept)
+
+
 def rename_input(model: onnx.ModelProto, name: str) -> None:
     (graph_input,) = model.graph.input
     old = graph_input.name
