@@ -182,8 +182,12 @@ def _fetch_axe(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def axe_source(pytestconfig: pytest.Config) -> str:
-    folder = pytestconfig.cache.mkdir(f"axe-core-{AXE_VERSION}")
+def axe_source(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """axe-core's browser script, kept in pytest's cache between runs (or, with the cache
+    turned off, fetched into this run's temporary folder)."""
+    cache: pytest.Cache | None = getattr(pytestconfig, "cache", None)
+    name = f"axe-core-{AXE_VERSION}"
+    folder = cache.mkdir(name) if cache is not None else tmp_path_factory.mktemp(name)
     try:
         return _fetch_axe(folder).read_text()
     except (OSError, RuntimeError, subprocess.SubprocessError) as error:
