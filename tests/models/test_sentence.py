@@ -3,17 +3,16 @@ model's mood. Boxes are (left, top, right, bottom) fractions of the picture."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
 
-from imagecaption.models.base import CaptionOptions
+from imagecaption.models.base import Caption, CaptionOptions
 from imagecaption.models.offline.compose.sentence import Findings, SentenceWriter
 from imagecaption.models.offline.compose.things import find_things
 from imagecaption.models.offline.compose.vocabulary import load_nouns
 from imagecaption.models.offline.faces import Face
 from imagecaption.models.offline.labels import load_labels
+from imagecaption.models.offline.objects import Detection
 
 TABBY, TIGER_CAT, EGYPTIAN_CAT = 281, 282, 285
 GOLDEN, LABRADOR, CHESAPEAKE = 207, 208, 209
@@ -22,16 +21,7 @@ SEASHORE, LIBRARY = 978, 624
 SUIT, VIOLIN, SCUBA_DIVER, ESPRESSO = 834, 889, 983, 967
 
 
-@dataclass(frozen=True)
-class Box:
-    """What the object detector reports, made up."""
-
-    label: str
-    score: float
-    left: float
-    top: float
-    right: float
-    bottom: float
+Box = Detection  # what the object detector reports, made up here
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +57,7 @@ def write(
     crops: dict[str, np.ndarray] | None = None,
     faces: list[Face] | None = None,
     **options: int,
-):  # type: ignore[no-untyped-def]
+) -> Caption:
     things, portrait = find_things(boxes or [], faces or [], load_nouns())
     findings = Findings(things, portrait, probabilities() if scene is None else scene, crops or {})
     return writer.write(findings, CaptionOptions(**options))

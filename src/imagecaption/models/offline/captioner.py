@@ -23,11 +23,12 @@ from imagecaption.models.offline.compose.sentence import (
     SentenceWriter,
     detected_objects,
 )
-from imagecaption.models.offline.compose.things import Box, Thing, find_things
+from imagecaption.models.offline.compose.things import Thing, find_things
 from imagecaption.models.offline.compose.vocabulary import Noun, load_nouns
 from imagecaption.models.offline.faces import FaceDetector, Letterboxed, letterbox
 from imagecaption.models.offline.labels import load_labels
 from imagecaption.models.offline.objects import ObjectDetector, detector_input
+from imagecaption.models.offline.regions import Box
 
 NAME = "offline-scene"
 CLASSIFIER_ONLY = "offline-classifier"

@@ -20,6 +20,7 @@ from importlib import resources
 import numpy as np
 from PIL import Image
 
+from imagecaption.models.offline.regions import Box
 from imagecaption.models.onnx_session import create_session
 
 MODEL = "face_detection_full_range.onnx"
@@ -36,19 +37,8 @@ REDUCING_GAP = 3.0
 _PACKAGE = __name__.rpartition(".")[0]
 
 
-@dataclass(frozen=True)
-class Face:
-    """A detected face; coordinates are fractions of the image's width and height."""
-
-    left: float
-    top: float
-    right: float
-    bottom: float
-    score: float
-
-    @property
-    def height(self) -> float:
-        return self.bottom - self.top
+# A face is a scored box, in fractions of the image's width and height.
+Face = Box
 
 
 def _anchors() -> np.ndarray:

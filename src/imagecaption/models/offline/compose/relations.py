@@ -8,7 +8,8 @@ and anything far apart is not related at all.
 
 from __future__ import annotations
 
-from imagecaption.models.offline.compose.things import Box, Thing
+from imagecaption.models.offline.compose.things import Thing
+from imagecaption.models.offline.regions import Box
 
 # How much of the rider's lower half must lie on what is ridden.
 RIDING_OVERLAP = 0.25

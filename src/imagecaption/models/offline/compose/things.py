@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from imagecaption.models.offline.compose.vocabulary import Noun
-from imagecaption.models.offline.faces import Face
+from imagecaption.models.offline.regions import Box
 
 # Boxes smaller than this fraction of the picture are too small to be sure of, or to matter.
 MIN_AREA = 0.002
@@ -53,48 +53,6 @@ class Detected(Protocol):
     def right(self) -> float: ...
     @property
     def bottom(self) -> float: ...
-
-
-@dataclass(frozen=True)
-class Box:
-    """A region of the picture in fractions of its width and height, and how sure it is."""
-
-    left: float
-    top: float
-    right: float
-    bottom: float
-    score: float
-
-    @property
-    def width(self) -> float:
-        return max(0.0, self.right - self.left)
-
-    @property
-    def height(self) -> float:
-        return max(0.0, self.bottom - self.top)
-
-    @property
-    def area(self) -> float:
-        return self.width * self.height
-
-    @property
-    def centre(self) -> tuple[float, float]:
-        return (self.left + self.right) / 2, (self.top + self.bottom) / 2
-
-    def intersection(self, other: Box) -> float:
-        width = min(self.right, other.right) - max(self.left, other.left)
-        height = min(self.bottom, other.bottom) - max(self.top, other.top)
-        return width * height if width > 0 and height > 0 else 0.0
-
-    def inside(self, other: Box) -> float:
-        """How much of this box lies within ``other``, from 0 to 1."""
-        return self.intersection(other) / self.area if self.area > 0 else 0.0
-
-    def overlap(self, other: Box) -> float:
-        """Intersection over union."""
-        shared = self.intersection(other)
-        union = self.area + other.area - shared
-        return shared / union if union > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -146,7 +104,7 @@ class Thing:
 
 
 def find_things(
-    detections: Iterable[Detected], faces: Sequence[Face], nouns: dict[str, Noun]
+    detections: Iterable[Detected], faces: Sequence[Box], nouns: dict[str, Noun]
 ) -> tuple[tuple[Thing, ...], bool]:
     """The things worth mentioning, most salient first, and whether the photo is a portrait."""
     boxes: list[tuple[Noun, Box]] = []
@@ -176,14 +134,14 @@ def find_things(
     return tuple(things), _portrait(things, faces)
 
 
-def _covered(face: Face, people: Sequence[Box]) -> bool:
+def _covered(face: Box, people: Sequence[Box]) -> bool:
     """Whether a person box already holds this face (its centre lies inside one)."""
     x = (face.left + face.right) / 2
     y = (face.top + face.bottom) / 2
     return any(box.left <= x <= box.right and box.top <= y <= box.bottom for box in people)
 
 
-def _body(face: Face) -> Box:
+def _body(face: Box) -> Box:
     """The region a person's body takes under a face, clipped to the picture."""
     width = face.right - face.left
     height = face.bottom - face.top
@@ -196,7 +154,7 @@ def _body(face: Face) -> Box:
     )
 
 
-def _portrait(things: Sequence[Thing], faces: Sequence[Face]) -> bool:
+def _portrait(things: Sequence[Thing], faces: Sequence[Box]) -> bool:
     """One person whose face fills a good part of the frame."""
     people = [thing for thing in things if thing.has("person")]
     if len(people) != 1 or people[0].count != 1 or not faces:
