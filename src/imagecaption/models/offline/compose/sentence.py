@@ -37,8 +37,6 @@ COMPANION = {True: 0.3, False: 0.1}
 SMALL_SUBJECT = 0.03
 # Other things get a caption of their own among the alternatives, the most salient first.
 ALTERNATIVE_SUBJECTS = 3
-# The classifier's other guesses are offered as alternatives only when this likely.
-ALTERNATIVE_CONFIDENCE = 0.05
 # How sure the classifier must be of the whole picture to lead instead of the detector, and
 # under which score the detector's main subject gives way to it when the two disagree.
 CLASSIFIER_LEADS = 0.5
@@ -83,7 +81,7 @@ class SentenceWriter:
             lead = first or (Draft((kind,), 0.5) if kind else Draft(UNCLEAR, 0.0))
             drafts = [_on_table(lead, things) if first is not None else lead]
             drafts += self._scene(things, findings, setting, kind) if things else []
-        drafts += [draft for draft in others if draft.score >= ALTERNATIVE_CONFIDENCE]
+        drafts += others  # the classifier's other guesses: the likeliest make the cut
         wording = drafts[0].forms[0]
         if is_grey(findings.picture) and wording != kind and not wording.startswith(AN_IMAGE):
             drafts[0] = _in_black_and_white(drafts[0])
