@@ -30,6 +30,15 @@ class PayloadTooLarge(ServiceError):
     status_code = 413
 
 
+class RequestTimeout(ServiceError):
+    """The request body did not arrive in time (408); the connection is closed after it."""
+
+    status_code = 408
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers={"Connection": "close"})
+
+
 class Unauthorized(ServiceError):
     """No API key, or one that is unknown or revoked (401)."""
 

@@ -14,10 +14,12 @@ from tests.conftest import encode, photo
 from tests.e2e.server import RunningServer, run_server
 
 # Plans small enough to exhaust in a test; the allow-list lets the server fetch from the
-# local image site (127.0.0.1) while every other private address stays blocked.
+# local image site (127.0.0.1) while every other private address stays blocked; a short body
+# timeout so that the stalled-upload tests take seconds.
 CONFIG = """
 url_allow_list = ["127.0.0.1/32"]
 log_level = "INFO"
+body_read_timeout_seconds = 4
 
 [plans.free]
 monthly_credits = 1000

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -61,19 +63,25 @@ class RunningServer:
 
 
 @contextlib.contextmanager
-def run_server(data_dir: Path, config_text: str, timeout: float = 180) -> Iterator[RunningServer]:
+def run_server(
+    data_dir: Path, config_text: str, timeout: float = 180, launcher: str = "imagecaption"
+) -> Iterator[RunningServer]:
+    """``launcher`` is the module run with ``python -m``: the command itself, or a test wrapper
+    around it (such as ``tests.e2e.loopback_serve``), found from the repository root."""
     data_dir.mkdir(parents=True, exist_ok=True)
     config = data_dir / "config.toml"
     config.write_text(config_text)
     port = free_port()
     log_path = data_dir / "server.log"
     env = {**os.environ, "IMAGECAPTION_CONFIG": str(config)}
+    if launcher != "imagecaption":
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
-                "imagecaption",
+                launcher,
                 "serve",
                 "--port",
                 str(port),

@@ -14,6 +14,7 @@ from PIL import Image, ImageFile
 
 from imagecaption.errors import BadInput
 from imagecaption.images import content_hash, decode_image
+from imagecaption.images.decode import decode_cost
 
 LIMIT = 40_000_000
 CORRUPT = "The image could not be decoded: it is corrupt or truncated."
@@ -242,3 +243,72 @@ def test_decoding_in_threads_leaves_pillow_settings_alone() -> None:
 def test_content_hash_is_sha256_of_the_bytes() -> None:
     assert content_hash(b"abc") == hashlib.sha256(b"abc").hexdigest()
     assert content_hash(b"abc") != content_hash(b"abd")
+
+
+def test_a_side_longer_than_65535_is_refused_from_the_header() -> None:
+    """1 x 40,000,000 is within the pixel limit but cost 800 MB to decode (a row each)."""
+    with pytest.raises(BadInput) as caught:
+        decode_image(png_claiming(1, 40_000_000), max_pixels=LIMIT)
+    assert caught.value.message == (
+        "The image is too long and thin: 1 x 40000000 pixels; no side may be longer than "
+        "65,535 pixels."
+    )
+    with pytest.raises(BadInput, match="too long and thin"):
+        decode_image(png_claiming(65_536, 1), max_pixels=LIMIT)
+
+
+def test_a_pixel_count_just_over_the_limit_says_by_how_much() -> None:
+    with pytest.raises(BadInput, match=r"40\.005625 megapixels, the limit is 40\."):
+        decode_image(png_claiming(6325, 6325), max_pixels=LIMIT)
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        ((2048, 2048), (2048, 2048)),  # at the bound: kept as it is
+        ((4096, 3072), (2048, 1536)),
+        ((6000, 4000), (2000, 1334)),
+        ((30_000, 600), (10_000, 200)),
+        ((20_000, 2), (20_000, 2)),
+    ],
+)
+def test_large_images_are_shrunk_by_a_whole_factor_to_at_most_4_megapixels(
+    size: tuple[int, int], expected: tuple[int, int]
+) -> None:
+    decoded = decode_image(encode(Image.new("RGB", size, RED), "PNG"), max_pixels=LIMIT)
+    assert decoded.size == expected
+    assert decoded.getpixel((0, 0)) == RED
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale() -> None:
+    """libjpeg scales while decoding, so decoding costs the reduced size, not the full one."""
+    data = encode(noise(4096, 3072), "JPEG")
+    assert decode_cost(data, max_pixels=LIMIT) == 2048 * 1536
+    assert decode_image(data, max_pixels=LIMIT).size == (2048, 1536)
+    png = encode(Image.new("RGB", (4096, 3072)), "PNG")
+    assert decode_cost(png, max_pixels=LIMIT) == 4096 * 3072
+
+
+def test_orientation_is_applied_after_shrinking() -> None:
+    stored = Image.new("RGB", (4096, 2048), BLUE)
+    stored.paste(RED, (0, 0, 2048, 2048))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    decoded = decode_image(encode(stored, "JPEG", exif=exif, quality=95), max_pixels=LIMIT)
+    assert decoded.size == (1024, 2048)
+    assert close(decoded.getpixel((512, 300)), RED)
+    assert close(decoded.getpixel((512, 1700)), BLUE)
+
+
+def test_shrinking_keeps_sixteen_bit_levels_and_transparency() -> None:
+    grey = Image.fromarray(np.full((3000, 3000), 257 * 64, dtype=np.uint16))
+    decoded = decode_image(encode(grey, "PNG"), max_pixels=LIMIT)
+    assert decoded.size == (1500, 1500)
+    assert decoded.getpixel((10, 10)) == (64, 64, 64)
+    palette = Image.new("P", (3000, 3000), 0)
+    palette.putpalette([0, 0, 0, *RED])
+    palette.paste(1, (1500, 0, 3000, 3000))
+    decoded = decode_image(encode(palette, "PNG", transparency=0), max_pixels=LIMIT)
+    assert decoded.size == (1500, 1500)
+    assert decoded.getpixel((100, 100)) == WHITE
+    assert decoded.getpixel((1400, 100)) == RED

@@ -307,6 +307,13 @@ async def test_redirect_to_a_blocked_address_is_refused(
     assert await refusal(fetcher, f"{site.url}/redirect?to={target}") == BLOCKED
 
 
+async def test_redirect_to_a_malformed_host_name_is_refused(
+    fetcher: ImageFetcher, site: Site
+) -> None:
+    message = await refusal(fetcher, f"{site.url}/redirect?to=http://xn--/")
+    assert message == "The image URL is not valid."
+
+
 async def test_redirect_to_another_scheme_is_refused(fetcher: ImageFetcher, site: Site) -> None:
     message = await refusal(fetcher, f"{site.url}/redirect?to=file:///etc/passwd")
     assert message == "Only http and https URLs are supported."
@@ -378,6 +385,8 @@ async def test_unknown_host(fetcher: ImageFetcher, fake_dns: dict[str, list[str]
         ("http:///cat.jpg", "not valid"),
         ("http://[::1/", "not valid"),
         ("http://0177.0.0.1/", "not valid"),
+        ("http://xn--/cat.jpg", "not valid"),  # an IDNA error, a 500 before
+        ("http://xn--a.example/", "not valid"),
     ],
 )
 async def test_malformed_urls(fetcher: ImageFetcher, url: str, message: str) -> None:

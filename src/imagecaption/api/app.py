@@ -19,10 +19,11 @@ from imagecaption.accounts.sql_store import SqlAccountStore
 from imagecaption.api import health, routes
 from imagecaption.api.errors import install_error_handlers
 from imagecaption.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from imagecaption.api.openapi import install_openapi
 from imagecaption.api.services import Services
 from imagecaption.engine import CaptionEngine
 from imagecaption.engine.shared_cache import NoSharedCache, RedisCaptionCache, SharedCache
-from imagecaption.images import ImageFetcher
+from imagecaption.images import ImageDecoder, ImageFetcher
 from imagecaption.models.registry import create_captioner
 from imagecaption.observability.latency import LatencyWindow
 from imagecaption.observability.metrics import Metrics
@@ -95,6 +96,7 @@ def build_services(settings: Settings, metrics: Metrics) -> Services:
         limiter=limiter,
         engine=engine,
         fetcher=fetcher,
+        decoder=ImageDecoder(settings.max_pixels),
         latency=LatencyWindow(),
     )
 
@@ -153,6 +155,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(routes.router)
     app.include_router(health.router)
     app.include_router(web.router)
@@ -160,7 +163,11 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(web.admin_router)
     app.mount(web.STATIC_PATH, web.StaticAssets(), name="static")
     # Added innermost first: CORS ends up outermost so that even crash answers carry its headers.
-    app.add_middleware(BodyLimitMiddleware, max_image_bytes=settings.max_upload_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_image_bytes=settings.max_upload_bytes,
+        body_timeout=settings.body_read_timeout_seconds,
+    )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     app.add_middleware(
         CORSMiddleware,

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from imagecaption.api.envelope import error, render
 from imagecaption.errors import ServiceError
@@ -64,6 +65,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(request, exc.status_code, message, dict(exc.headers or {}))
 
 
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client hung up before its body arrived: nobody will read an answer, and no error of
+    ours happened, so the call is logged and counted as 499 (nginx's "client closed request")."""
+    log.info("the client went away before sending its whole request")
+    return Response(status_code=499)
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
     return error_response(request, 500, "Internal server error.", {})
@@ -73,4 +81,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unexpected)

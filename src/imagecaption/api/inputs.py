@@ -8,10 +8,10 @@ from typing import Any
 
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from imagecaption.api.schemas import CaptionParams
-from imagecaption.errors import BadInput, PayloadTooLarge
+from imagecaption.errors import BadInput, ServiceError
 from imagecaption.images import (
     ImageFetcher,
     classify_image_value,
@@ -38,7 +38,7 @@ async def read_image_request(
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     fields: dict[str, Any] = dict(request.query_params)
     if content_type == "multipart/form-data":
-        form = await _form(request)
+        form = await _form(request, max_bytes)
         fields |= {k: v for k, v in form.items() if not isinstance(v, UploadFile)}
         upload = form.get("image")
         if isinstance(upload, UploadFile):
@@ -48,7 +48,7 @@ async def read_image_request(
             return ImageRequest(data, _params(fields), "upload")
         await form.close()
     elif content_type == "application/x-www-form-urlencoded":
-        fields |= dict(await _form(request))
+        fields |= dict(await _form(request, max_bytes))
     elif content_type in ("application/json", "text/json", ""):
         body = await request.body()
         if body or content_type:
@@ -72,10 +72,15 @@ async def read_image_request(
     return ImageRequest(decode_inline_image(value, max_bytes), params, "inline")
 
 
-async def _form(request: Request) -> FormData:
+async def _form(request: Request, max_bytes: int) -> FormData:
+    """Parse a form whose text fields may carry an image as base64 (a data URI), like JSON.
+
+    Starlette caps every text field at 1 MB by default, which refused such images above about
+    750 KB that JSON accepted; the cap here is the room the body limit gives base64.
+    """
     try:
-        return await request.form(max_files=2, max_fields=32)
-    except PayloadTooLarge:
+        return await request.form(max_files=2, max_fields=32, max_part_size=2 * max_bytes)
+    except (ServiceError, ClientDisconnect):  # too large, too slow, or the client went away
         raise
     except Exception as exc:  # malformed multipart bodies come in many exception types
         raise BadInput("The form data could not be parsed.") from exc
@@ -86,6 +91,8 @@ def _json_object(body: bytes) -> dict[str, Any]:
         parsed = json.loads(body)
     except (UnicodeDecodeError, ValueError):
         raise BadInput("The request body is not valid JSON.") from None
+    except RecursionError:  # the C parser's guard against deep nesting ([[[[...]]]])
+        raise BadInput("The request body is not valid JSON: it is nested too deeply.") from None
     if not isinstance(parsed, dict):
         raise BadInput('The JSON body must be an object such as {"image": "..."}.')
     return parsed

@@ -6,6 +6,7 @@ untouched and the per-request cost stays small.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -17,12 +18,14 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from imagecaption.api.envelope import error, render
+from imagecaption.errors import RequestTimeout
 from imagecaption.images import payload_too_large
 from imagecaption.observability.metrics import Metrics
 
 log = logging.getLogger("imagecaption.access")
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+_TEXT_BODIES = ("application/json", "application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def request_id_from(headers: Headers) -> str:
@@ -89,23 +92,30 @@ class RequestContextMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuses oversized bodies while they arrive, never buffering more than the limit.
+    """Refuses oversized and overdue bodies while they arrive, never buffering more than the limit.
 
     A declared Content-Length over the limit is refused before reading anything; a body without
     one (or that lies) is counted chunk by chunk and cut off as soon as it passes the limit. The
-    limit per request is the image limit plus room for the encoding the content type implies
-    (multipart framing, or base64's 4/3 growth in JSON), so the exact byte check on the decoded
-    image happens later and still yields 413.
+    limit per request is the image limit plus room for the encoding the content type implies, so
+    that the exact byte check on the image itself happens later and still yields 413. Text bodies
+    (JSON, form fields, multipart text fields) may carry the image as base64, which grows it by
+    4/3, and then wrapped at 76 columns with escaped line breaks, escaped slashes or
+    percent-encoding, which together stay under 1.6: they get twice the image limit.
+
+    The whole body must also arrive within ``body_timeout`` seconds of the first read, else the
+    call ends with 408 (RequestTimeout): a client that sends less than its Content-Length and
+    stalls would otherwise hold the call, and its credit reservation, for as long as it liked.
     """
 
-    def __init__(self, app: ASGIApp, max_image_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_image_bytes: int, body_timeout: float = 30.0) -> None:
         self.app = app
         self.max_image_bytes = max_image_bytes
+        self.body_timeout = body_timeout
 
     def limit_for(self, content_type: str) -> int:
         slack = 64 * 1024
-        if content_type.startswith(("application/json", "application/x-www-form-urlencoded")):
-            return self.max_image_bytes * 4 // 3 + slack
+        if content_type.startswith(_TEXT_BODIES):
+            return self.max_image_bytes * 2 + slack
         return self.max_image_bytes + slack
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -122,10 +132,19 @@ class BodyLimitMiddleware:
             await self.app(scope, _refusing_receive(too_large), _closing(send))
             return
         received = 0
+        deadline: float | None = None
 
         async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, deadline
+            if deadline is None:
+                deadline = asyncio.get_running_loop().time() + self.body_timeout
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise RequestTimeout(
+                    f"The request body did not arrive within {self.body_timeout:g} seconds."
+                ) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:

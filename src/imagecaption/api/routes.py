@@ -14,30 +14,54 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from imagecaption.accounts.plans import credit_headers
 from imagecaption.accounts.store import KeyRecord
 from imagecaption.api.auth import authenticated
-from imagecaption.api.envelope import ok, render
-from imagecaption.api.objects import objects_in_pixels
+from imagecaption.api.envelope import error, ok, render
 from imagecaption.api.inputs import read_image_request
+from imagecaption.api.objects import objects_in_pixels
 from imagecaption.api.schemas import CaptionJsonBody, Envelope
 from imagecaption.api.services import Services, services
-from imagecaption.errors import RateLimited, ServiceError
-from imagecaption.images import content_hash, decode_image
+from imagecaption.errors import RateLimited, RequestTimeout, ServiceError
+from imagecaption.images import content_hash
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Envelope, "description": text}
-    for code, text in {
-        400: "Bad input: missing, corrupt, unsupported or oversized (in pixels) image, bad URL.",
-        401: "Missing, unknown or revoked API key.",
-        403: "Not enough credits for this call.",
-        413: "The image is larger than the byte limit.",
-        429: "Per-key rate limit exceeded; see Retry-After.",
-        503: "Overloaded or model not ready; see Retry-After.",
+    code: {
+        "model": Envelope,
+        "description": text,
+        "content": {"application/json": {"example": error(example)}},
+    }
+    for code, (text, example) in {
+        400: (
+            "Bad input: missing, corrupt, unsupported or oversized (in pixels) image, bad URL.",
+            "The image could not be decoded: it is corrupt or truncated.",
+        ),
+        401: ("Missing, unknown or revoked API key.", "API key is required"),
+        403: (
+            "Not enough credits for this call.",
+            "Insufficient credits: this call costs 10 credits and the key has 0 left.",
+        ),
+        408: (
+            "The request body did not arrive in time (body_read_timeout_seconds).",
+            "The request body did not arrive within 30 seconds.",
+        ),
+        413: (
+            "The image is larger than the byte limit.",
+            "The image is larger than the 5 MB limit.",
+        ),
+        429: (
+            "Per-key rate limit exceeded; see Retry-After.",
+            "Rate limit exceeded: the free plan allows 30 requests per minute. Retry in 12 s.",
+        ),
+        503: (
+            "Overloaded or model not ready; see Retry-After.",
+            "The server is busy: too many images are waiting. Retry shortly.",
+        ),
     }.items()
 }
 
@@ -69,6 +93,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         }
     },
 )
+@router.post("/v1/imagecaption/", include_in_schema=False)  # answered, not redirected with 307
 async def caption_image(
     request: Request,
     account: Annotated[KeyRecord, Depends(authenticated)],
@@ -93,9 +118,7 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
             request, svc.fetcher, svc.settings.max_upload_bytes
         )
         read_done = time.perf_counter()
-        image = await run_in_threadpool(
-            decode_image, image_request.data, max_pixels=svc.settings.max_pixels
-        )
+        image = await svc.decoder.decode(image_request.data)
         decoded = time.perf_counter()
         caption, cached = await svc.engine.caption(
             image, content_hash(image_request.data), image_request.params.to_options()
@@ -141,8 +164,13 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
 
 
 def _status_of(exc: BaseException) -> int:
+    """The status a failed call is recorded with in usage.
+
+    A client that went away, or stalled until its body timed out (answered 408), is recorded
+    as 499, nginx's "client closed request": the call failed on the client's side, not ours.
+    """
+    if isinstance(exc, RequestTimeout | ClientDisconnect | asyncio.CancelledError):
+        return 499
     if isinstance(exc, ServiceError):
         return exc.status_code
-    if isinstance(exc, asyncio.CancelledError):
-        return 499  # the client went away; nginx's convention
     return 500

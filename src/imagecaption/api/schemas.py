@@ -37,10 +37,23 @@ class CaptionParams(BaseModel):
         )
 
 
+def _image_or_url_required(schema: dict[str, Any]) -> None:
+    """One of the two, as a non-empty string, is what the server accepts; the document says so,
+    so that requests generated to fit it are requests the server can answer."""
+    for name in ("image", "url"):
+        field = schema["properties"][name]
+        schema["properties"][name] = {
+            "type": "string",
+            "minLength": 1,
+            "description": field["description"],
+        }
+    schema["anyOf"] = [{"required": ["image"]}, {"required": ["url"]}]
+
+
 class CaptionJsonBody(BaseModel):
     """What the vendor SDKs' ``execute`` (``image``) and ``execute_with_url`` (``url``) send."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", json_schema_extra=_image_or_url_required)
 
     image: str | None = Field(
         default=None, description="An http(s) URL, a data:image/...;base64, URI, or bare base64."

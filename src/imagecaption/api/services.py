@@ -9,7 +9,7 @@ from starlette.requests import Request
 from imagecaption.accounts.ratelimit import RateLimiter
 from imagecaption.accounts.store import AccountStore
 from imagecaption.engine import CaptionEngine
-from imagecaption.images import ImageFetcher
+from imagecaption.images import ImageDecoder, ImageFetcher
 from imagecaption.observability.latency import LatencyWindow
 from imagecaption.observability.metrics import Metrics
 from imagecaption.settings import Settings
@@ -23,6 +23,7 @@ class Services:
     limiter: RateLimiter
     engine: CaptionEngine
     fetcher: ImageFetcher
+    decoder: ImageDecoder
     latency: LatencyWindow
 
 

@@ -55,8 +55,12 @@ def run_workers(settings: Settings, overrides: dict[str, Any]) -> None:
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn options shared by one process and many: our logs replace uvicorn's own."""
+    """uvicorn options shared by one process and many: our logs replace uvicorn's own, and
+    requests it cannot parse are answered in the envelope (see ``protocol``)."""
+    from imagecaption.api.protocol import ENVELOPE_PROTOCOL
+
     return {
+        "http": ENVELOPE_PROTOCOL,
         "host": settings.host,
         "port": settings.port,
         "log_config": None,

@@ -5,7 +5,9 @@ safely, and decode pixels. The API layer only needs the names below.
 """
 
 from imagecaption.images.addresses import AddressPolicy, is_public_address
+from imagecaption.images.budget import PixelBudget
 from imagecaption.images.decode import content_hash, decode_image
+from imagecaption.images.decoder import ImageDecoder
 from imagecaption.images.fetch import ImageFetcher
 from imagecaption.images.inline import classify_image_value, decode_inline_image
 from imagecaption.images.limits import check_content_length, payload_too_large, read_limited
@@ -14,8 +16,10 @@ from imagecaption.images.sniff import ACCEPTED_TYPES, ImageFormat, sniff_format
 __all__ = [
     "ACCEPTED_TYPES",
     "AddressPolicy",
+    "ImageDecoder",
     "ImageFetcher",
     "ImageFormat",
+    "PixelBudget",
     "check_content_length",
     "classify_image_value",
     "content_hash",

@@ -125,7 +125,7 @@ class ImageFetcher:
             try:
                 if not response.is_redirect:
                     return await self._read_body(response)
-                url = _parse(url.join(response.headers["Location"]))
+                url = _parse(_join(url, response.headers["Location"]))
             finally:
                 await response.aclose()
         raise BadInput(
@@ -192,12 +192,28 @@ class ImageFetcher:
 
 
 def _parse(url: httpx.URL | str) -> httpx.URL:
-    """Accept only absolute http(s) URLs with a host and without credentials."""
-    parsed = httpx.URL(url)
+    """Accept only absolute http(s) URLs with a host and without credentials.
+
+    httpx decodes an internationalised host name (``xn--...``) only when it is first asked
+    for, so that happens here, where a malformed one (IDNAError, a ValueError) is still a 400.
+    """
+    try:
+        parsed = httpx.URL(url)
+        host = parsed.host
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise BadInput("The image URL is not valid.") from exc
     if parsed.scheme not in ("http", "https"):
         raise BadInput("Only http and https URLs are supported.")
-    if not parsed.host:
+    if not host:
         raise BadInput("The image URL is not valid: it has no host name.")
     if parsed.userinfo:
         raise BadInput("Image URLs with a user name or password are not supported.")
     return parsed
+
+
+def _join(base: httpx.URL, location: str) -> httpx.URL | str:
+    """Resolve a redirect's Location against the URL it came from; a malformed one is a 400."""
+    try:
+        return base.join(location)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise BadInput(_COULD_NOT_FETCH.format("it redirected to an invalid URL")) from exc

@@ -1,0 +1,57 @@
+"""Eight worst-case images at once keep a real server under 1.5 GB, by design of the decoder.
+
+Before the decoder bounded its memory, eight 1 x 40,000,000 PNGs (76 KB each) took a server to
+5 GB and eight 16,383 x 2,441 WebPs to 6.7 GB (``python -m benchmarks.bench_hostile_memory``
+has every shape and the figures). The bound is a design limit, not a speed, so it is asserted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.hostile_images import WORST_CASES
+from tests.e2e.memory import LINUX, peak_rss_mb, post_in_parallel, reset_peak
+from tests.e2e.server import RunningServer, run_server
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not LINUX, reason="reads peak memory from Linux's /proc"),
+]
+
+LIMIT_MB = 1500
+COPIES = 8
+CONFIG = """
+log_level = "WARNING"
+cache_size = 0
+"""
+
+
+@pytest.fixture(scope="module")
+def fresh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A server of its own: the peak must not include what other tests left in memory."""
+    with run_server(Path(tmp_path_factory.mktemp("memory")), CONFIG) as running:
+        yield running
+
+
+@pytest.mark.parametrize(
+    ("shape", "status"),
+    [
+        ("PNG 1 x 40,000,000 grey", 400),  # refused from its header: no side over 65,535
+        ("PNG 6,324 x 6,324 RGBA", 200),
+        ("WEBP 16,383 x 2,441 RGBA", 200),  # the costliest to decode that is accepted
+    ],
+)
+def test_eight_worst_case_images_at_once_stay_under_the_limit(
+    fresh_server: RunningServer, shape: str, status: int
+) -> None:
+    key = fresh_server.create_key("pro")
+    bodies = [WORST_CASES[shape].build(copy) for copy in range(COPIES)]
+    pid = fresh_server.process.pid
+    reset_peak(pid)
+    statuses = post_in_parallel(fresh_server.url, key, bodies)
+    peak = peak_rss_mb(pid)
+    assert statuses == [status] * COPIES
+    assert peak < LIMIT_MB, f"peak RSS {peak:.0f} MB with {COPIES} x {shape}"
