@@ -30,6 +30,8 @@ class CaptionOptions:
     max_length: int | None = None
     num_captions: int = 1
     detail: Detail | None = None
+    read_text: bool = True
+    """Whether words seen in the picture are read into the caption, where the model can read."""
 
 
 @dataclass(frozen=True)
@@ -50,17 +52,30 @@ class DetectedObject:
 
 
 @dataclass(frozen=True)
+class TextLine:
+    """A line of text read in the image: the words kept (low-confidence ones are left out), how
+    sure the reader is of them, and where, as (left, top, right, bottom) fractions of the image's
+    width and height like ``DetectedObject.box``."""
+
+    text: str
+    score: float
+    box: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
 class Caption:
     """One image's result: the sentence, and alternatives with scores when asked for.
 
-    ``objects`` is None for models that do not detect objects, so ``details`` can leave the
-    field out rather than claim that nothing was found.
+    ``objects`` is None for models that do not detect objects, and ``text_lines`` None where no
+    text was looked for (reading off, or no reader installed), so ``details`` can leave a field
+    out rather than claim that nothing was found.
     """
 
     text: str
     score: float | None = None
     candidates: tuple[Candidate, ...] = field(default_factory=tuple)
     objects: tuple[DetectedObject, ...] | None = None
+    text_lines: tuple[TextLine, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +87,8 @@ class ModelInfo:
     detail_levels: tuple[Detail, ...] = ("brief",)
     fallback: str | None = None
     """Why this model serves instead of the one asked for (``--model auto``), if it does."""
+    text_reader: str | None = None
+    """What reads the words in pictures into captions; None when nothing does."""
 
 
 class Captioner(ABC):

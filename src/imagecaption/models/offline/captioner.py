@@ -1,8 +1,9 @@
 """The default captioner: runs offline on a small CPU, with weights that install from registries.
 
-Four stages, one module each, data flowing one way: ``preprocess`` resizes for every model (in
+Five stages, one module each, data flowing one way: ``preprocess`` resizes for every model (in
 the engine's thread pool); the detectors find objects and faces (``objects.py``, ``faces.py``);
 the classifier names the whole picture and the boxes worth a closer look (``classifier.py``);
+the reader reads the words in pictures that seem to have some (``text_cues.py``, ``text.py``);
 ``compose/`` turns what was found into sentences.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from imagecaption.models.base import Caption, Captioner, CaptionOptions, ModelInfo
+from imagecaption.models.base import Caption, Captioner, CaptionOptions, ModelInfo, TextLine
 from imagecaption.models.offline.classifier import Classifier, classifier_input, region_input
 from imagecaption.models.offline.compose.kind import PictureStats, picture_stats
 from imagecaption.models.offline.compose.sentence import (
@@ -29,6 +30,8 @@ from imagecaption.models.offline.faces import FaceDetector, Letterboxed, letterb
 from imagecaption.models.offline.labels import load_labels
 from imagecaption.models.offline.objects import ObjectDetector, detector_input
 from imagecaption.models.offline.regions import Box
+from imagecaption.models.offline.text import TextReader, load_reader
+from imagecaption.models.offline.text_cues import TextCues
 
 NAME = "offline-scene"
 CLASSIFIER_ONLY = "offline-classifier"
@@ -58,16 +61,26 @@ class OfflineCaptioner(Captioner):
     @property
     def info(self) -> ModelInfo:
         name = NAME if self._objects else CLASSIFIER_ONLY
-        return ModelInfo(name=name, backend="onnx", device="cpu", preferred_batch_size=8)
+        reader = self._models.reader if self._models else None
+        return ModelInfo(
+            name=name,
+            backend="onnx",
+            device="cpu",
+            preferred_batch_size=8,
+            text_reader=reader.name if reader else None,
+        )
 
     def load(self) -> None:
         nouns = load_nouns()
+        labels = load_labels()
         self._models = _Models(
             classifier=Classifier(self._threads),
             faces=FaceDetector(self._threads),
             objects=ObjectDetector(self._threads) if self._objects else None,
             nouns=nouns,
-            writer=SentenceWriter(load_labels(), nouns),
+            writer=SentenceWriter(labels, nouns),
+            cues=TextCues(labels),
+            reader=load_reader(self._threads),
         )
 
     def preprocess(self, image: Image.Image) -> Prepared:
@@ -116,7 +129,8 @@ class OfflineCaptioner(Captioner):
             prepared, found, wanted, scenes, strict=True
         ):
             views_of = {label: next(probabilities) for label, _ in crops}
-            findings = Findings(things, portrait, scene, views_of, item.stats)
+            lines = self._read(item, scene, views_of, things, options)
+            findings = Findings(things, portrait, scene, views_of, item.stats, lines or ())
             caption = models.writer.write(findings, options)
             captions.append(
                 Caption(
@@ -124,9 +138,28 @@ class OfflineCaptioner(Captioner):
                     score=caption.score,
                     candidates=caption.candidates,
                     objects=detected_objects(things),
+                    text_lines=lines,
                 )
             )
         return captions
+
+    def _read(
+        self,
+        item: Prepared,
+        scene: np.ndarray,
+        crops: dict[str, np.ndarray],
+        things: Sequence[Thing],
+        options: CaptionOptions,
+    ) -> tuple[TextLine, ...] | None:
+        """The read stage, for pictures whose cues suggest text and where the reader's own
+        check finds some; None when reading is off or no reader is installed."""
+        assert self._models is not None
+        reader, cues = self._models.reader, self._models.cues
+        if reader is None or not options.read_text:
+            return None
+        if not cues.suggest_text(scene, crops.values(), things, item.stats):
+            return ()
+        return reader.read(item.rgb) if reader.has_text(item.rgb) else ()
 
     @staticmethod
     def _crops(things: Sequence[Thing]) -> list[tuple[str, Box]]:
@@ -146,6 +179,8 @@ class _Models:
     objects: ObjectDetector | None
     nouns: dict[str, Noun]
     writer: SentenceWriter
+    cues: TextCues
+    reader: TextReader | None
 
 
 @dataclass(frozen=True)

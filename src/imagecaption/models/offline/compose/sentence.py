@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from imagecaption.models.base import Candidate, Caption, CaptionOptions, DetectedObject
+from imagecaption.models.base import Candidate, Caption, CaptionOptions, DetectedObject, TextLine
 from imagecaption.models.offline.compose.classified import PersonView, describe, person_view
 from imagecaption.models.offline.compose.drafts import Draft, forms
 from imagecaption.models.offline.compose.identify import BoxNamer
@@ -23,6 +23,7 @@ from imagecaption.models.offline.compose.kind import PictureStats, is_grey, pict
 from imagecaption.models.offline.compose.naming import ANIMALS, ClassNames, Named
 from imagecaption.models.offline.compose.relations import relate
 from imagecaption.models.offline.compose.setting import setting_of
+from imagecaption.models.offline.compose.text import with_text
 from imagecaption.models.offline.compose.things import Thing
 from imagecaption.models.offline.compose.vocabulary import Noun
 from imagecaption.models.offline.labels import Label
@@ -51,7 +52,7 @@ class Findings:
     """What the detection and classification stages found in one picture.
 
     ``crops`` holds the classifier's probabilities for the largest box of some things, by COCO
-    label ("person" for the main person's body).
+    label ("person" for the main person's body); ``text`` the lines the read stage found.
     """
 
     things: tuple[Thing, ...]
@@ -59,6 +60,7 @@ class Findings:
     scene: np.ndarray
     crops: Mapping[str, np.ndarray] = field(default_factory=dict)
     picture: PictureStats | None = None
+    text: tuple[TextLine, ...] = ()
 
 
 class SentenceWriter:
@@ -85,7 +87,7 @@ class SentenceWriter:
         wording = drafts[0].forms[0]
         if is_grey(findings.picture) and wording != kind and not wording.startswith(AN_IMAGE):
             drafts[0] = _in_black_and_white(drafts[0])
-        return _caption(drafts, options)
+        return _caption(with_text(drafts, findings.text), options)
 
     def _identify(self, findings: Findings) -> tuple[Thing, ...]:
         """The detected things as the classifier's closer look names them.

@@ -1,0 +1,116 @@
+"""The words read in a picture, put into its caption the way alt text carries them.
+
+Alt text must say what an image says: `A street sign that reads "Main St".`, `A screenshot of a
+page titled "Sign in".`, `A page of printed text beginning "In the beginning...".` Quotes are
+the reader's words only, trimmed to a few words, with "..." where something was cut or a word
+was too unsure to quote (``text.py`` drops those); nothing is completed or corrected. The
+wordings without the quote stay behind as shorter forms, so a word limit drops the quote first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from imagecaption.models.base import TextLine
+from imagecaption.models.offline.compose.drafts import Draft, forms
+from imagecaption.models.offline.text import GAP
+
+# A quote holds at most this many words and characters; a reader skims longer ones.
+QUOTE_WORDS = 8
+QUOTE_CHARACTERS = 60
+# Lines at least this tall next to the tallest are read with it: a sign's second line, a
+# heading's continuation; smaller print under a title is left out.
+SAME_SIZE = 0.75
+# This many lines make a page of text, when nothing else names the picture.
+PAGE_LINES = 4
+# Subjects that hold words, said with "that reads", and screens, said with "showing".
+READABLE = (
+    "a street sign", "a sign", "a scoreboard", "a menu", "a book cover", "a comic book",
+    "an envelope", "a packet", "a bottle", "a bottle cap", "a label", "a poster", "a book",
+    "a soda bottle", "a beer bottle", "a water bottle", "a pill bottle", "a crossword puzzle",
+    "a stop sign",
+)  # fmt: skip
+SCREENS = (
+    "a computer monitor", "a screen", "a television", "a laptop", "a cell phone", "a tv",
+)  # fmt: skip
+# The classifier's guess that the picture is a screenshot, sure or hedged ("an image that may
+# show a screenshot of a website"): with text read in it, a screenshot it is.
+SCREENSHOT = "a screenshot of a website"
+# Captions that name no subject: hedges, admissions of defeat, and kinds of picture that a
+# picture of text is taken for. The words are then the subject.
+NO_SUBJECT = (
+    "an image", "an unclear image", "possibly ", "a page of text", "a black and white photo",
+    "a close-up of a textured surface",
+)  # fmt: skip
+
+
+def with_text(drafts: Sequence[Draft], lines: Sequence[TextLine]) -> list[Draft]:
+    """Every draft with the words read put into it; unchanged when nothing was read."""
+    if not lines:
+        return list(drafts)
+    reworded = []
+    for draft in drafts:
+        wording = read_into(draft.forms[0], lines)
+        reworded.append(
+            draft if wording is None else Draft(forms(wording, *draft.forms), draft.score)
+        )
+    return reworded
+
+
+def read_into(wording: str, lines: Sequence[TextLine]) -> str | None:
+    """``wording`` (a lower-case caption without its full stop) with the words of ``lines``
+    quoted in it, or None when there is nothing to quote."""
+    ordered = sorted(lines, key=lambda line: (round(line.box[1], 2), line.box[0]))
+    if not ordered:
+        return None
+    prominent = quote(_prominent(ordered))
+    if SCREENSHOT in wording:
+        return f'a screenshot of a page titled "{quote(_prominent(ordered)[:1])}"'
+    if wording.startswith(SCREENS):
+        return f'{wording} showing "{prominent}"'
+    if wording.startswith(READABLE):
+        return f'{wording} that reads "{prominent}"'
+    if not wording.startswith(NO_SUBJECT):
+        return f'{wording} with the words "{prominent}"'
+    if len(ordered) >= PAGE_LINES:
+        return f'a page of printed text beginning "{quote(ordered, ellipsis=True)}"'
+    return f'the words "{prominent}"'
+
+
+def caption_with_text(caption: str, lines: Sequence[TextLine], max_words: int | None) -> str:
+    """A finished caption (a full model's) with the words read put into it, as long as it
+    stays within ``max_words``."""
+    body = caption.strip().rstrip(".").rstrip()
+    if not body:
+        return caption
+    wording = read_into(body[0].lower() + body[1:], lines)
+    if wording is None or (max_words is not None and len(wording.split()) > max_words):
+        return caption
+    return wording[0].upper() + wording[1:] + ("." if caption.rstrip().endswith(".") else "")
+
+
+def quote(lines: Sequence[TextLine], *, ellipsis: bool = False) -> str:
+    """The lines' words run together, cut to a skimmable length; "..." marks a cut, and
+    ``ellipsis`` says that more text follows even when nothing of these lines was cut."""
+    words = " ".join(line.text for line in lines).replace('"', "'").split()
+    kept: list[str] = []
+    for word in words:
+        if len(kept) == QUOTE_WORDS or len(" ".join([*kept, word])) > QUOTE_CHARACTERS:
+            ellipsis = True
+            break
+        kept.append(word)
+    text = " ".join(kept) or words[0][:QUOTE_CHARACTERS]
+    if ellipsis and not text.endswith(GAP):
+        text = text.rstrip(".,;:") + GAP
+    return text
+
+
+def _prominent(ordered: Sequence[TextLine]) -> list[TextLine]:
+    """The largest print, and lines of about its size, in reading order: a sign's words or a
+    page's title rather than its small print."""
+    tallest = max(_height(line) for line in ordered)
+    return [line for line in ordered if _height(line) >= SAME_SIZE * tallest]
+
+
+def _height(line: TextLine) -> float:
+    return line.box[3] - line.box[1]

@@ -1,0 +1,197 @@
+"""The read stage: the words in a picture, by PaddleOCR's PP-OCR models as RapidOCR runs them.
+
+RapidOCR (``rapidocr``, Apache-2.0) ships PP-OCRv6 text detection and recognition models as ONNX
+files inside its wheel and runs them on ONNX Runtime, so nothing is downloaded at start. It is
+the ``ocr`` extra, not a base dependency: it brings OpenCV, Shapely and pyclipper (about 200 MB
+installed, as much again as the base install). Without it, ``load_reader`` says why in the log
+and the captioners read nothing.
+
+Reading costs far more than the rest of the offline captioner (a detection pass with the short
+side at 736 pixels, then a recognition pass over the lines), so it happens in two steps:
+``has_text`` runs the detector alone on a small copy, and only when it finds lines does ``read``
+look properly. The offline captioner asks ``has_text`` only when cheaper cues suggest text
+(``text_cues.py``).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from imagecaption.models.base import TextLine
+
+log = logging.getLogger(__name__)
+
+DISTRIBUTION = "rapidocr"
+MISSING = (
+    "text in pictures is not read: the 'ocr' extra is not installed "
+    "(pip install 'imagecaption[ocr]')"
+)
+# The check looks at a copy this long on its longer side: lines of text at least ~2% of the
+# picture's height still show, and the detector costs a few milliseconds.
+CHECK_SIDE = 320
+# How sure the detector must be of a region on the small copy for the picture to be read.
+CHECK_SCORE = 0.6
+# Words the recogniser is less sure of are left out: a caption must not quote a guess.
+WORD_CONFIDENCE = 0.8
+# A line needs this many letters or digits to be worth quoting: single marks are mostly texture
+# read as "O" or "8".
+MIN_CHARACTERS = 2
+GAP = "..."
+# Strips thinner than this, or longer than this many times their width, hold no readable line
+# (and RapidOCR's resizing fails on them).
+MIN_SIDE = 16
+MAX_ASPECT = 25
+_WORD_CHARACTER = re.compile(r"\w", re.UNICODE)
+
+
+class TextReader:
+    """Finds and reads lines of text; ``threads`` is how many cores each model may use."""
+
+    def __init__(self, threads: int) -> None:
+        from rapidocr import RapidOCR
+
+        _log_through_the_service(logging.getLogger("RapidOCR"))
+        engine = {
+            "Global.log_level": "error",
+            "EngineConfig.onnxruntime.intra_op_num_threads": threads or -1,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        }
+        self._checker = RapidOCR(
+            params=engine
+            | {
+                "Global.use_cls": False,
+                "Global.use_rec": False,
+                "Det.limit_type": "max",
+                "Det.limit_side_len": CHECK_SIDE,
+            }
+        )
+        # Reading keeps RapidOCR's own detector sizes (short side scaled to 736 pixels): small
+        # pictures are enlarged, which the recogniser needs for small print.
+        self._reader = RapidOCR(params=engine | {"Global.return_word_box": True})
+        self.name = f"{DISTRIBUTION} {importlib.metadata.version(DISTRIBUTION)} (PP-OCRv6)"
+
+    def warmup(self) -> None:
+        """Load the models (RapidOCR loads them lazily) on a picture with a word in it."""
+        canvas = Image.new("RGB", (CHECK_SIDE, CHECK_SIDE // 2), (255, 255, 255))
+        font = ImageFont.load_default(size=48)
+        ImageDraw.Draw(canvas).text((20, 40), "Warm up", fill=(0, 0, 0), font=font)
+        self.has_text(canvas)
+        self.read(canvas)
+
+    def has_text(self, image: Image.Image) -> bool:
+        """Whether the detector sees lines of text on a small copy of ``image`` (RGB)."""
+        if not _readable(image):
+            return False
+        result = self._checker(_bgr(image), use_det=True, use_cls=False, use_rec=False)
+        return any(score >= CHECK_SCORE for score in _field(result, "scores"))
+
+    def read(self, image: Image.Image) -> tuple[TextLine, ...]:
+        """The lines of text in ``image`` (RGB) in reading order, with the words kept."""
+        if not _readable(image):
+            return ()
+        result = self._reader(_bgr(image))
+        boxes, texts = _field(result, "boxes"), _field(result, "txts")
+        scores, words = _field(result, "scores"), _field(result, "word_results")
+        if len(boxes) == 0:
+            return ()
+        if len(words) != len(texts):  # no word scores to go by: each line is one word
+            words = tuple(
+                ((text, score, None),) for text, score in zip(texts, scores, strict=False)
+            )
+        lines = []
+        for box, read, line_words in zip(boxes, texts, words, strict=False):
+            line = _kept_words(str(read), line_words)
+            if line is None:
+                continue
+            text, score = line
+            lines.append(TextLine(text, score, _fractions(box, image.width, image.height)))
+        return tuple(lines)
+
+
+def load_reader(threads: int) -> TextReader | None:
+    """The reader, warmed up so that the first picture with text does not pay for loading its
+    models; None (with the reason in the log) when the ``ocr`` extra is missing."""
+    try:
+        reader = TextReader(threads)
+    except ImportError:
+        log.warning(MISSING)
+        return None
+    reader.warmup()
+    return reader
+
+
+def _kept_words(line: str, words: Sequence[Any]) -> tuple[str, float] | None:
+    """The line with "..." in place of the words the recogniser is unsure of, and the mean
+    score of the words kept; None when nothing worth quoting is left.
+
+    Kept words keep the line's own spacing: word boxes can split a word into its letters.
+    """
+    kept = ""
+    scores: list[float] = []
+    position = 0
+    end: int | None = None  # where the last kept word ends, if no word was dropped since
+    for word in words:
+        text, score = str(word[0]).strip(), float(word[1])
+        start = line.find(text, position) if text else -1
+        if start < 0:
+            continue
+        position = start + len(text)
+        if score < WORD_CONFIDENCE:
+            kept += "" if kept.endswith(GAP) else f" {GAP}"
+            end = None
+            continue
+        kept += (line[end:start] if end is not None else " ") + text
+        scores.append(score)
+        end = position
+    if position == 0:  # the words were not found in the line: judge it whole
+        scores = [float(np.mean([float(word[1]) for word in words]))] if words else [0.0]
+        kept = line if scores[0] >= WORD_CONFIDENCE else ""
+    kept = " ".join(kept.split())
+    if len(_WORD_CHARACTER.findall(kept)) < MIN_CHARACTERS or not scores:
+        return None
+    return kept, float(np.mean(scores))
+
+
+def _readable(image: Image.Image) -> bool:
+    short, long = sorted(image.size)
+    return short >= MIN_SIDE and long <= MAX_ASPECT * short
+
+
+def _field(result: Any, name: str) -> Sequence[Any]:
+    """One of RapidOCR's result fields; its outputs leave out (None) what was not found."""
+    value = getattr(result, name, None)
+    return () if value is None else value  # type: ignore[no-any-return]
+
+
+def _fractions(box: Any, width: int, height: int) -> tuple[float, float, float, float]:
+    """A detected quadrilateral (pixel corners) as the box around it, in fractions."""
+    corners = np.asarray(box, dtype=np.float64)
+    left, top = corners.min(axis=0)
+    right, bottom = corners.max(axis=0)
+    return (
+        float(np.clip(left / width, 0.0, 1.0)),
+        float(np.clip(top / height, 0.0, 1.0)),
+        float(np.clip(right / width, 0.0, 1.0)),
+        float(np.clip(bottom / height, 0.0, 1.0)),
+    )
+
+
+def _bgr(image: Image.Image) -> np.ndarray:
+    """OpenCV's channel order, which RapidOCR expects of arrays."""
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    return np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])
+
+
+def _log_through_the_service(logger: logging.Logger) -> None:
+    """RapidOCR gives its logger a coloured console handler of its own; its warnings belong in
+    the service's log lines instead."""
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    logger.propagate = True
