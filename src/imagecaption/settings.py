@@ -115,6 +115,17 @@ class Settings(BaseSettings):
         "bodies, counts, relations); off, it names the picture from the ImageNet classifier "
         "and faces alone, a few milliseconds faster.",
     )
+    read_text: bool = Field(
+        default=True,
+        description="Whether captions quote the words seen in pictures (signs, screenshots, "
+        "pages) unless a request says read_text=false; needs the 'ocr' extra.",
+    )
+    full_model_reads_text: bool = Field(
+        default=False,
+        description="Whether a full captioning model's captions also quote the words read in "
+        "pictures, by the offline captioner's reader run beside it (a few milliseconds per "
+        "picture without text, a few hundred with).",
+    )
     backend: Literal["auto", "torch", "onnx"] = Field(
         default="auto",
         description="How a full model runs: 'onnx' (CPU; exported once, int8 if quantize) or "

@@ -1,11 +1,12 @@
-"""Detected objects as ``details=true`` shows them: boxes in pixels of the image as sent."""
+"""Detected objects and text as ``details=true`` shows them: boxes in pixels of the image as
+sent."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from imagecaption.models.base import DetectedObject
+from imagecaption.models.base import DetectedObject, TextLine
 
 
 def objects_in_pixels(
@@ -16,20 +17,31 @@ def objects_in_pixels(
     Models report fractions of the image, so that the boxes do not depend on the size they
     looked at; users want pixels of the (EXIF-rotated) image they sent.
     """
-    shown = []
-    for found in objects:
-        left, top, right, bottom = found.box
-        x, y = round(left * width), round(top * height)
-        shown.append(
-            {
-                "label": found.label,
-                "score": round(found.score, 4),
-                "box": {
-                    "x": x,
-                    "y": y,
-                    "w": max(0, round(right * width) - x),
-                    "h": max(0, round(bottom * height) - y),
-                },
-            }
-        )
-    return shown
+    return [
+        {
+            "label": found.label,
+            "score": round(found.score, 4),
+            "box": _pixels(found.box, width, height),
+        }
+        for found in objects
+    ]
+
+
+def text_in_pixels(lines: Sequence[TextLine], width: int, height: int) -> list[dict[str, Any]]:
+    """``{text, score, box: {x, y, w, h}}`` per line read, in reading order, boxed like the
+    objects."""
+    return [
+        {"text": line.text, "score": round(line.score, 4), "box": _pixels(line.box, width, height)}
+        for line in lines
+    ]
+
+
+def _pixels(box: tuple[float, float, float, float], width: int, height: int) -> dict[str, int]:
+    left, top, right, bottom = box
+    x, y = round(left * width), round(top * height)
+    return {
+        "x": x,
+        "y": y,
+        "w": max(0, round(right * width) - x),
+        "h": max(0, round(bottom * height) - y),
+    }

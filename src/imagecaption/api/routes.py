@@ -21,7 +21,7 @@ from imagecaption.accounts.store import KeyRecord
 from imagecaption.api.auth import authenticated
 from imagecaption.api.envelope import error, ok, render
 from imagecaption.api.inputs import read_image_request
-from imagecaption.api.objects import objects_in_pixels
+from imagecaption.api.objects import objects_in_pixels, text_in_pixels
 from imagecaption.api.schemas import CaptionJsonBody, Envelope
 from imagecaption.api.services import Services, services
 from imagecaption.errors import RateLimited, RequestTimeout, ServiceError
@@ -121,7 +121,9 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
         image = await svc.decoder.decode(image_request.data)
         decoded = time.perf_counter()
         caption, cached = await svc.engine.caption(
-            image, content_hash(image_request.data), image_request.params.to_options()
+            image,
+            content_hash(image_request.data),
+            image_request.params.to_options(svc.settings.read_text),
         )
     except BaseException as exc:
         status = _status_of(exc)
@@ -158,6 +160,8 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
         }
         if caption.objects is not None:
             data["objects"] = objects_in_pixels(caption.objects, image.width, image.height)
+        if caption.text_lines is not None:
+            data["text"] = text_in_pixels(caption.text_lines, image.width, image.height)
     response = render(ok(data), request.headers.get("accept"))
     response.headers.update(request.state.response_headers | credit_headers(record))
     return response

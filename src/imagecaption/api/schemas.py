@@ -23,7 +23,8 @@ class CaptionParams(BaseModel):
     details: bool = Field(
         default=False,
         description="Add model name, timings and, for models that detect them, the objects "
-        "found (label, score, box in pixels) to data.",
+        "found (label, score, box in pixels) to data, and the text read in the picture "
+        "(text, score, box in pixels) where it was read.",
     )
     detail: Detail | None = Field(
         default=None,
@@ -31,9 +32,19 @@ class CaptionParams(BaseModel):
         "models that offer it (/readyz lists model.detail_levels); others answer 400.",
     )
 
-    def to_options(self) -> CaptionOptions:
+    read_text: bool | None = Field(
+        default=None,
+        description="Whether the caption quotes the words seen in the picture (a sign, a "
+        "screenshot's title, a page); the server's read_text setting when left out.",
+    )
+
+    def to_options(self, read_text: bool = True) -> CaptionOptions:
+        """The options for the model; ``read_text`` is the server's default for reading."""
         return CaptionOptions(
-            max_length=self.max_length, num_captions=self.num_captions, detail=self.detail
+            max_length=self.max_length,
+            num_captions=self.num_captions,
+            detail=self.detail,
+            read_text=read_text if self.read_text is None else self.read_text,
         )
 
 
@@ -67,6 +78,7 @@ class CaptionData(BaseModel):
     model: str | None = None
     timing_ms: dict[str, float] | None = None
     objects: list[dict[str, Any]] | None = None
+    text: list[dict[str, Any]] | None = None
 
 
 class Envelope(BaseModel):

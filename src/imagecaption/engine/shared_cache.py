@@ -12,7 +12,7 @@ import logging
 from dataclasses import asdict
 from typing import Protocol
 
-from imagecaption.models.base import Candidate, Caption, CaptionOptions, DetectedObject
+from imagecaption.models.base import Candidate, Caption, CaptionOptions, DetectedObject, TextLine
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ def encode_caption(caption: Caption) -> str:
 def decode_caption(raw: str | bytes) -> Caption:
     data = json.loads(raw)
     objects = data.get("objects")
+    lines = data.get("text_lines")
     return Caption(
         text=data["text"],
         score=data.get("score"),
@@ -65,6 +66,9 @@ def decode_caption(raw: str | bytes) -> Caption:
         objects=None
         if objects is None
         else tuple(DetectedObject(o["label"], o["score"], tuple(o["box"])) for o in objects),
+        text_lines=None
+        if lines is None
+        else tuple(TextLine(t["text"], t["score"], tuple(t["box"])) for t in lines),
     )
 
 

@@ -97,7 +97,12 @@ def check_model(settings: Settings) -> None:
 def _full(settings: Settings, name: str, locate: Callable[[], Path]) -> Captioner:
     from imagecaption.models.hf.captioner import TransformersCaptioner
 
-    return TransformersCaptioner(name, locate, RUNTIMES[runtime_name(settings)](settings))
+    full = TransformersCaptioner(name, locate, RUNTIMES[runtime_name(settings)](settings))
+    if not settings.full_model_reads_text:
+        return full
+    from imagecaption.models.reading import TextReadingCaptioner
+
+    return TextReadingCaptioner(full, _threads(settings))
 
 
 def _locator(settings: Settings, reference: str) -> tuple[str, Callable[[], Path]]:

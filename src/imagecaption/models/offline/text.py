@@ -107,7 +107,7 @@ class TextReader:
             )
         lines = []
         for box, read, line_words in zip(boxes, texts, words, strict=False):
-            line = _kept_words(str(read), line_words)
+            line = keep_sure_words(str(read), line_words)
             if line is None:
                 continue
             text, score = line
@@ -127,7 +127,7 @@ def load_reader(threads: int) -> TextReader | None:
     return reader
 
 
-def _kept_words(line: str, words: Sequence[Any]) -> tuple[str, float] | None:
+def keep_sure_words(line: str, words: Sequence[Any]) -> tuple[str, float] | None:
     """The line with "..." in place of the words the recogniser is unsure of, and the mean
     score of the words kept; None when nothing worth quoting is left.
 

@@ -21,8 +21,10 @@ QUOTE_CHARACTERS = 60
 # Lines at least this tall next to the tallest are read with it: a sign's second line, a
 # heading's continuation; smaller print under a title is left out.
 SAME_SIZE = 0.75
-# This many lines make a page of text, when nothing else names the picture.
+# This many lines make a page of text, when nothing else names the picture, or when the
+# classifier guessed a screenshot but the lines run on like prose (this many words, median).
 PAGE_LINES = 4
+PROSE_WORDS = 4
 # Subjects that hold words, said with "that reads", and screens, said with "showing".
 READABLE = (
     "a street sign", "a sign", "a scoreboard", "a menu", "a book cover", "a comic book",
@@ -36,12 +38,12 @@ SCREENS = (
 # The classifier's guess that the picture is a screenshot, sure or hedged ("an image that may
 # show a screenshot of a website"): with text read in it, a screenshot it is.
 SCREENSHOT = "a screenshot of a website"
-# Captions that name no subject: hedges, admissions of defeat, and kinds of picture that a
-# picture of text is taken for. The words are then the subject.
-NO_SUBJECT = (
-    "an image", "an unclear image", "possibly ", "a page of text", "a black and white photo",
-    "a close-up of a textured surface",
-)  # fmt: skip
+# Captions that name no subject, where the words become the subject: hedges and admissions of
+# defeat (by how they begin), and the kinds of picture that a picture of text is taken for.
+UNSURE = ("an image", "an unclear image", "possibly ")
+TEXT_LOOKALIKES = frozenset(
+    {"a page of text", "a black and white photo", "a close-up of a textured surface"}
+)
 
 
 def with_text(drafts: Sequence[Draft], lines: Sequence[TextLine]) -> list[Draft]:
@@ -64,16 +66,21 @@ def read_into(wording: str, lines: Sequence[TextLine]) -> str | None:
     if not ordered:
         return None
     prominent = quote(_prominent(ordered))
-    if SCREENSHOT in wording:
-        return f'a screenshot of a page titled "{quote(_prominent(ordered)[:1])}"'
+    title = quote(_prominent(ordered)[:1])
+    screenshot = SCREENSHOT in wording
+    named = not wording.startswith(UNSURE) and wording not in TEXT_LOOKALIKES
+    if screenshot and named:
+        return f'a screenshot of a page titled "{title}"'
     if wording.startswith(SCREENS):
         return f'{wording} showing "{prominent}"'
     if wording.startswith(READABLE):
         return f'{wording} that reads "{prominent}"'
-    if not wording.startswith(NO_SUBJECT):
+    if named and not screenshot:
         return f'{wording} with the words "{prominent}"'
-    if len(ordered) >= PAGE_LINES:
+    if len(ordered) >= PAGE_LINES and (_prose(ordered) or not screenshot):
         return f'a page of printed text beginning "{quote(ordered, ellipsis=True)}"'
+    if screenshot:
+        return f'a screenshot of a page titled "{title}"'
     return f'the words "{prominent}"'
 
 
@@ -110,6 +117,12 @@ def _prominent(ordered: Sequence[TextLine]) -> list[TextLine]:
     page's title rather than its small print."""
     tallest = max(_height(line) for line in ordered)
     return [line for line in ordered if _height(line) >= SAME_SIZE * tallest]
+
+
+def _prose(ordered: Sequence[TextLine]) -> bool:
+    """Lines of running text, as on a page; a screen's menus and buttons are a word or two."""
+    words = sorted(len(line.text.split()) for line in ordered)
+    return words[len(words) // 2] >= PROSE_WORDS
 
 
 def _height(line: TextLine) -> float:
