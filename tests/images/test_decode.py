@@ -14,7 +14,7 @@ from PIL import Image, ImageFile
 
 from imagecaption.errors import BadInput
 from imagecaption.images import content_hash, decode_image
-from imagecaption.images.decode import decode_cost
+from imagecaption.images.decode import decode_cost, decode_with_size
 
 LIMIT = 40_000_000
 CORRUPT = "The image could not be decoded: it is corrupt or truncated."
@@ -312,3 +312,15 @@ def test_shrinking_keeps_sixteen_bit_levels_and_transparency() -> None:
     assert decoded.size == (1500, 1500)
     assert decoded.getpixel((100, 100)) == WHITE
     assert decoded.getpixel((1400, 100)) == RED
+
+
+def test_the_size_as_sent_is_kept_upright_when_the_picture_is_shrunk() -> None:
+    """Boxes reported back in pixels refer to the image the client sent, not to the copy."""
+    stored = Image.new("RGB", (4096, 2048), BLUE)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    decoded = decode_with_size(encode(stored, "JPEG", exif=exif), max_pixels=LIMIT)
+    assert decoded.image.size == (1024, 2048)
+    assert decoded.size_as_sent == (2048, 4096)
+    small = decode_with_size(encode(Image.new("RGB", (30, 20)), "PNG"), max_pixels=LIMIT)
+    assert small.size_as_sent == small.image.size == (30, 20)

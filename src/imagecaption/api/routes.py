@@ -118,7 +118,8 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
             request, svc.fetcher, svc.settings.max_upload_bytes
         )
         read_done = time.perf_counter()
-        image = await svc.decoder.decode(image_request.data)
+        picture = await svc.decoder.decode(image_request.data)
+        image = picture.image
         decoded = time.perf_counter()
         caption, cached = await svc.engine.caption(
             image,
@@ -159,9 +160,9 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
             "total": round(latency_ms, 2),
         }
         if caption.objects is not None:
-            data["objects"] = objects_in_pixels(caption.objects, image.width, image.height)
+            data["objects"] = objects_in_pixels(caption.objects, *picture.size_as_sent)
         if caption.text_lines is not None:
-            data["text"] = text_in_pixels(caption.text_lines, image.width, image.height)
+            data["text"] = text_in_pixels(caption.text_lines, *picture.size_as_sent)
     response = render(ok(data), request.headers.get("accept"))
     response.headers.update(request.state.response_headers | credit_headers(record))
     return response

@@ -6,7 +6,7 @@ safely, and decode pixels. The API layer only needs the names below.
 
 from imagecaption.images.addresses import AddressPolicy, is_public_address
 from imagecaption.images.budget import PixelBudget
-from imagecaption.images.decode import content_hash, decode_image
+from imagecaption.images.decode import Decoded, content_hash, decode_image
 from imagecaption.images.decoder import ImageDecoder
 from imagecaption.images.fetch import ImageFetcher
 from imagecaption.images.inline import classify_image_value, decode_inline_image
@@ -16,6 +16,7 @@ from imagecaption.images.sniff import ACCEPTED_TYPES, ImageFormat, sniff_format
 __all__ = [
     "ACCEPTED_TYPES",
     "AddressPolicy",
+    "Decoded",
     "ImageDecoder",
     "ImageFetcher",
     "ImageFormat",

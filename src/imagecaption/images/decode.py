@@ -125,6 +125,19 @@ class OpenedImage:
 
     image: ImageFile.ImageFile
     max_pixels: int
+    size: tuple[int, int]  # as stored in the file, before any reduced-scale decoding
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """An upright RGB picture, and the size of the image as sent (upright too).
+
+    The picture may have been shrunk; anything reported back to the client in pixels (boxes of
+    detected objects or text) is meant in the image it sent, so it is scaled to ``size_as_sent``.
+    """
+
+    image: Image.Image
+    size_as_sent: tuple[int, int]
 
 
 def open_image(data: bytes, *, max_pixels: int) -> OpenedImage:
@@ -139,10 +152,10 @@ def open_image(data: bytes, *, max_pixels: int) -> OpenedImage:
         # libjpeg scales by 1/2, 1/4 or 1/8 while decoding, never below the size asked for.
         with _refuse_undecodable(max_pixels):
             image.draft(None, (width // factor, height // factor))
-    return OpenedImage(image, max_pixels)
+    return OpenedImage(image, max_pixels, (width, height))
 
 
-def finish_decode(opened: OpenedImage) -> Image.Image:
+def finish_decode(opened: OpenedImage) -> Decoded:
     """Decode the first frame, shrink it, turn it upright and into RGB.
 
     Truncated files are refused rather than half-decoded because Pillow's LOAD_TRUNCATED_IMAGES
@@ -153,14 +166,22 @@ def finish_decode(opened: OpenedImage) -> Image.Image:
         image.load()
         orientation = image.getexif().get(_ORIENTATION_TAG)
         picture = _shrink(image)
+        width, height = opened.size
         if orientation in _TRANSPOSITIONS:
             picture = picture.transpose(_TRANSPOSITIONS[orientation])
-        return _to_rgb(picture)
+            if orientation >= 5:  # the transpositions that turn the picture on its side
+                width, height = height, width
+        return Decoded(_to_rgb(picture), (width, height))
+
+
+def decode_with_size(data: bytes, *, max_pixels: int) -> Decoded:
+    """Decode the first frame of an accepted image, upright, in RGB, within the limits."""
+    return finish_decode(open_image(data, max_pixels=max_pixels))
 
 
 def decode_image(data: bytes, *, max_pixels: int) -> Image.Image:
-    """Decode the first frame of an accepted image, upright, in RGB, within the limits."""
-    return finish_decode(open_image(data, max_pixels=max_pixels))
+    """Just the picture of ``decode_with_size``, for callers that report nothing in pixels."""
+    return decode_with_size(data, max_pixels=max_pixels).image
 
 
 def decode_cost(data: bytes, *, max_pixels: int) -> int:

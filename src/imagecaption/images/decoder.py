@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from anyio import to_thread
-from PIL import Image
 
 from imagecaption.images.budget import PixelBudget
-from imagecaption.images.decode import decode_cost, decode_image
+from imagecaption.images.decode import Decoded, decode_cost, decode_with_size
 
 
 class ImageDecoder:
@@ -20,9 +19,11 @@ class ImageDecoder:
         self.max_pixels = max_pixels
         self.budget = PixelBudget(pixels_at_once or max_pixels)
 
-    async def decode(self, data: bytes) -> Image.Image:
+    async def decode(self, data: bytes) -> Decoded:
         """The header is read twice (to know the cost, then to decode): a few microseconds
         against holding an opened image, and its buffers, outside the budget."""
         cost = await to_thread.run_sync(lambda: decode_cost(data, max_pixels=self.max_pixels))
         async with self.budget.hold(cost):
-            return await to_thread.run_sync(lambda: decode_image(data, max_pixels=self.max_pixels))
+            return await to_thread.run_sync(
+                lambda: decode_with_size(data, max_pixels=self.max_pixels)
+            )
