@@ -12,7 +12,7 @@ from imagecaption.engine.shared_cache import (
     encode_caption,
     redis_key,
 )
-from imagecaption.models.base import Candidate, Caption, CaptionOptions
+from imagecaption.models.base import Candidate, Caption, CaptionOptions, DetectedObject, TextLine
 from tests.e2e.server import free_port
 
 KEY = ("abc", "offline", CaptionOptions(max_length=20, num_captions=2))
@@ -25,12 +25,23 @@ def dead_redis() -> str:
 def test_caption_round_trips_through_json() -> None:
     caption = Caption("a cat", 0.9, (Candidate("a cat", 0.9), Candidate("a dog", 0.1)))
     assert decode_caption(encode_caption(caption)) == caption
+    found = Caption(
+        'A street sign that reads "Main St".',
+        0.8,
+        objects=(DetectedObject("stop sign", 0.7, (0.1, 0.2, 0.5, 0.6)),),
+        text_lines=(TextLine("Main St", 0.99, (0.2, 0.3, 0.4, 0.35)),),
+    )
+    assert decode_caption(encode_caption(found)) == found
+    nothing_read = Caption("A cat.", 0.9, text_lines=())
+    assert decode_caption(encode_caption(nothing_read)) == nothing_read
 
 
 def test_redis_key_depends_on_model_and_options() -> None:
     assert redis_key(KEY) == redis_key(("abc", "offline", CaptionOptions(20, 2)))
     assert redis_key(KEY) != redis_key(("abc", "other", KEY[2]))
     assert redis_key(KEY) != redis_key(("abc", "offline", CaptionOptions()))
+    unread = CaptionOptions(max_length=20, num_captions=2, read_text=False)
+    assert redis_key(KEY) != redis_key(("abc", "offline", unread))
 
 
 def test_unreachable_cache_is_a_miss(caplog: pytest.LogCaptureFixture) -> None:
