@@ -50,14 +50,16 @@ class Result:
         }
 
 
-def caption_all(cases: list[Case], threads: int, objects: bool) -> list[Result]:
+def caption_all(
+    cases: list[Case], threads: int, objects: bool, read_text: bool = True
+) -> list[Result]:
     captioner = OfflineCaptioner(threads=threads, objects=objects)
     captioner.load()
     results = []
     for case in cases:
         image = load_image(case)
         started = time.perf_counter()
-        text = captioner.caption_batch([image], CaptionOptions())[0].text
+        text = captioner.caption_batch([image], CaptionOptions(read_text=read_text))[0].text
         elapsed = (time.perf_counter() - started) * 1000
         scored = score(text, case.expected, case.forbidden)
         missing = [
@@ -171,6 +173,9 @@ def main() -> None:
     parser.add_argument(
         "--no-objects", action="store_true", help="without the object detector (classifier only)"
     )
+    parser.add_argument(
+        "--no-read-text", action="store_true", help="without reading the text in pictures"
+    )
     parser.add_argument("--only", nargs="+", metavar="ID", help="caption only these cases")
     parser.add_argument("--label", default="offline captioner", help="names this run")
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="write a Markdown table")
@@ -184,7 +189,9 @@ def main() -> None:
         if unknown:
             parser.error(f"unknown case ids: {', '.join(sorted(unknown))}")
         cases = [case for case in cases if case.id in args.only]
-    results = caption_all(cases, args.threads, objects=not args.no_objects)
+    results = caption_all(
+        cases, args.threads, objects=not args.no_objects, read_text=not args.no_read_text
+    )
     totals = summary(results)
     print_table(results)
     print_summary(totals)

@@ -1,0 +1,131 @@
+"""What reading text in pictures costs: the offline captioner with reading on and off, side by
+side, on photos without text and on pictures with text, in process and over HTTP.
+
+    python -m benchmarks.bench_text --rounds 8
+
+Every call alternates between ``read_text`` on and off on the same captioner (or server), so both
+see the same machine at the same moment; the medians are compared. Photos without text are the
+HTTP benchmark's (bench_http.py) less the one with a logo on a mug; pictures with text are the
+quality corpus's signs, pages and screenshots, and words drawn with Pillow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from PIL import Image
+from tests.conftest import photo
+from tests.e2e.server import run_server
+from tests.text_images import lettering, page, sign_on
+
+from benchmarks.bench_http import PHOTOS, SCENES
+from benchmarks.quality.photos import photo as corpus_photo
+from imagecaption.models.base import CaptionOptions
+from imagecaption.models.offline import OfflineCaptioner
+from imagecaption.observability.latency import percentile
+
+# bench_http's photographs, less the mug with a logo on it.
+WITHOUT_TEXT = [*PHOTOS, *(case for case in SCENES if case != "kivy_cat_mug")]
+WITH_TEXT = ["page", "fb_bottle_cap", "augly_web_page", "augly_phone_app", "pygame_source_code"]
+
+
+def without_text() -> list[Image.Image]:
+    return [photo(name) if name in PHOTOS else corpus_photo(name) for name in WITHOUT_TEXT]
+
+
+def with_text() -> list[Image.Image]:
+    """The corpus's signs, pages and screenshots, and words drawn on plain ground and a photo."""
+    drawn = [
+        lettering("OPEN 24 HOURS", 48),
+        lettering("Fresh Bread Daily", 40, angle=20),
+        sign_on(photo("rocket"), "Launch Pad 39A", share=0.7),
+        page(["In the beginning God created the heaven", "and the earth. And the earth was"] * 4),
+    ]
+    return [corpus_photo(case) for case in WITH_TEXT] + drawn
+
+
+ON, OFF = CaptionOptions(), CaptionOptions(read_text=False)
+CONFIG = "cache_size = 0\n[plans.pro]\nmonthly_credits = 100000000\n"
+
+
+def in_process(pictures: list[Image.Image], rounds: int) -> tuple[list[float], list[float], int]:
+    """Model time with reading on and off, alternating per call; and how many pictures were
+    read at all (had lines)."""
+    captioner = OfflineCaptioner()
+    captioner.load()
+    on: list[float] = []
+    off: list[float] = []
+    read = 0
+    for _ in range(rounds):
+        for picture in pictures:
+            for options, times in ((ON, on), (OFF, off)):
+                started = time.perf_counter()
+                result = captioner.caption_batch([picture], options)[0]
+                times.append((time.perf_counter() - started) * 1000)
+                read += options is ON and bool(result.text_lines)
+    return on, off, read // rounds
+
+
+def over_http(pictures: list[Image.Image], rounds: int) -> tuple[list[float], list[float]]:
+    """End-to-end time at concurrency 1 with read_text=true and false, alternating per call."""
+    bodies = [_png(picture) for picture in pictures]
+    on: list[float] = []
+    off: list[float] = []
+    with tempfile.TemporaryDirectory() as folder, run_server(Path(folder), CONFIG) as server:
+        key = server.create_key("pro")
+        with httpx.Client(base_url=server.url, timeout=120) as client:
+            for _ in range(rounds):
+                for body in bodies:
+                    for flag, times in (("true", on), ("false", off)):
+                        started = time.perf_counter()
+                        response = client.post(
+                            "/v1/imagecaption",
+                            headers={"X-API-Key": key},
+                            params={"read_text": flag},
+                            files={"image": ("p.png", body)},
+                        )
+                        response.raise_for_status()
+                        times.append((time.perf_counter() - started) * 1000)
+    return on, off
+
+
+def _png(picture: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def line(label: str, on: list[float], off: list[float]) -> str:
+    def figures(times: list[float]) -> str:
+        ordered = sorted(times)
+        return f"p50 {percentile(ordered, 0.5):7.1f} p90 {percentile(ordered, 0.9):7.1f}"
+
+    ratio = statistics.median(on) / statistics.median(off)
+    return f"{label:<36} reading on {figures(on)} | off {figures(off)} | p50 on/off {ratio:.2f}x"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=8, help="passes over the pictures")
+    parser.add_argument("--no-http", action="store_true", help="in process only")
+    args = parser.parse_args()
+    plain, texts = without_text(), with_text()
+    on, off, read = in_process(plain, args.rounds)
+    print(line(f"model, {len(plain)} photos without text", on, off), f"({read} read)")
+    on, off, read = in_process(texts, max(1, args.rounds // 2))
+    print(line(f"model, {len(texts)} pictures with text", on, off), f"({read} read)")
+    if not args.no_http:
+        on, off = over_http(plain, args.rounds)
+        print(line(f"HTTP c1, {len(plain)} photos without text", on, off))
+        on, off = over_http(texts, max(1, args.rounds // 2))
+        print(line(f"HTTP c1, {len(texts)} pictures with text", on, off))
+
+
+if __name__ == "__main__":
+    main()
