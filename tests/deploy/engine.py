@@ -99,7 +99,7 @@ class Podman:
 
     def remove_containers(self, names: Iterable[str]) -> None:
         for name in names:
-            self.run("rm", "--force", "--time", "5", name, check=False, timeout=60)
+            self.run("rm", "--force", "--volumes", "--time", "5", name, check=False, timeout=60)
 
     def wait_healthy_http(
         self, url: str, container: str, timeout: float = 120, path: str = "/readyz"

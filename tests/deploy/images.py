@@ -92,6 +92,7 @@ def base_image(podman: Podman) -> str:
         return name
     if shutil.which("debootstrap") is None:
         pytest.skip("debootstrap is not installed (Debian: apt-get install debootstrap)")
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="imagecaption-rootfs-") as tree:
         run_tool(
             [
@@ -126,7 +127,16 @@ def base_image(podman: Podman) -> str:
         if imported.returncode != 0:
             raise EngineError(f"podman import failed:\n{imported.stderr}")
     _remove_other_tags(podman, BASE_REPOSITORY, keep=name)
+    record(base=name, base_seconds=round(time.monotonic() - started, 1))
     return name
+
+
+def record(**values: object) -> None:
+    """Adds figures to the report the container tests leave (image size, build times, memory)."""
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    report = json.loads(REPORT.read_text()) if REPORT.exists() else {}
+    report.update(values)
+    REPORT.write_text(json.dumps(report, indent=2) + "\n")
 
 
 def build_inputs_digest(extra: str) -> str:
@@ -202,12 +212,7 @@ def app_image(podman: Podman, base: str) -> BuiltImage:
         elapsed = _build(podman, base, index_args, name)
     podman.run("tag", name, OVERLAY_IMAGE)
     size = int(podman.inspect(name, "image")["Size"])
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    report = json.loads(REPORT.read_text()) if REPORT.exists() else {}
-    report.update({"image": name, "size_bytes": size, "base": base})
-    if elapsed is not None:
-        report["build_seconds"] = round(elapsed, 1)
-    REPORT.write_text(json.dumps(report, indent=2) + "\n")
+    record(image=name, size_mb=round(size / 1e6))
     return BuiltImage(name, size, elapsed)
 
 
@@ -221,8 +226,13 @@ def _build(podman: Podman, base: str, index_args: list[str], name: str) -> float
     # The dependency stage is tagged too: its layers then stay when old images are cleared.
     dependencies = f"{DEPENDENCIES_REPOSITORY}:{_digest((ROOT / 'pyproject.toml').read_bytes())}"
     podman.run(*common, "--target", "dependencies", "--tag", dependencies, str(ROOT), timeout=900)
+    dependencies_done = time.monotonic()
     podman.run(*common, "--tag", name, str(ROOT), timeout=600)
     elapsed = time.monotonic() - started
+    record(
+        build_seconds=round(elapsed, 1),
+        dependencies_stage_seconds=round(dependencies_done - started, 1),
+    )
     _remove_other_tags(podman, IMAGE_REPOSITORY, keep=name)
     _remove_other_tags(podman, DEPENDENCIES_REPOSITORY, keep=dependencies)
     _remove_dangling_own_layers(podman)

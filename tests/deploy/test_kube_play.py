@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from tests.deploy.conftest import require_kubectl
 from tests.deploy.engine import Podman
-from tests.deploy.images import REPORT, BuiltImage
+from tests.deploy.images import BuiltImage, record
 from tests.deploy.kube import OVERLAY, Cluster, by_kind, play, render, run_migration_job
 from tests.replicas.cluster import (
     REDIS_URL,
@@ -114,9 +114,7 @@ def test_memory_stays_within_the_request_under_load(cluster: Cluster) -> None:
     deployment = by_kind(cluster.rendered, "Deployment")
     resources = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]
     request = memory_request_bytes(resources["requests"]["memory"])
-    report = json.loads(REPORT.read_text()) if REPORT.exists() else {}
-    report["replica_peak_rss_mib_64_concurrent"] = round(peak / 2**20)
-    REPORT.write_text(json.dumps(report, indent=2) + "\n")
+    record(replica_peak_rss_mib_64_concurrent=round(peak / 2**20))
     assert peak < request, f"peak {peak / 2**20:.0f} MiB above the request {request / 2**20} MiB"
 
 
