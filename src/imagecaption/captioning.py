@@ -13,9 +13,14 @@ from imagecaption.models.base import Captioner, CaptionOptions
 
 
 def caption_files(
-    captioner: Captioner, files: Sequence[Path], max_pixels: int, batch_size: int
+    captioner: Captioner,
+    files: Sequence[Path],
+    max_pixels: int,
+    batch_size: int,
+    read_text: bool = True,
 ) -> Iterator[tuple[Path, str | None, str | None]]:
-    """Yield (file, caption, error) for every file; a bad file is reported, never fatal."""
+    """Yield (file, caption, error) for every file; a bad file is reported, never fatal.
+    ``read_text`` says whether captions quote the words in the pictures, as the API's option."""
     step = max(batch_size, 1)
     for chunk in (files[start : start + step] for start in range(0, len(files), step)):
         decoded: list[tuple[Path, Image.Image]] = []
@@ -27,6 +32,7 @@ def caption_files(
             except OSError as error:
                 yield path, None, f"cannot read file: {error.strerror}"
         if decoded:
-            captions = captioner.caption_batch([image for _, image in decoded], CaptionOptions())
+            options = CaptionOptions(read_text=read_text)
+            captions = captioner.caption_batch([image for _, image in decoded], options)
             for (path, _), result in zip(decoded, captions, strict=True):
                 yield path, result.text, None

@@ -276,7 +276,10 @@ def caption(
     captioner.load()
     progress = tqdm(total=len(files), unit="img", disable=len(files) < 2, file=sys.stderr)
     failures = 0
-    for path, text, error in caption_files(captioner, files, settings.max_pixels, batch_size):
+    captions = caption_files(
+        captioner, files, settings.max_pixels, batch_size, read_text=settings.read_text
+    )
+    for path, text, error in captions:
         progress.update(1)
         failures += error is not None
         if as_json:

@@ -4,6 +4,10 @@ option per request and as the server's setting, from real server processes."""
 from __future__ import annotations
 
 import base64
+import json
+import os
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -114,3 +118,25 @@ def test_the_setting_is_the_default_and_a_request_overrides_it(
         assert post(quiet, key, bottle_cap).json()["data"]["caption"] == "A bottle cap."
         asked = post(quiet, key, bottle_cap, read_text=True).json()["data"]["caption"]
         assert asked == BOTTLE_CAP
+
+
+def test_the_caption_command_reads_text_unless_the_setting_says_not(tmp_path: Path) -> None:
+    picture = tmp_path / "cap.png"
+    picture.write_bytes(encode(corpus_photo("fb_bottle_cap"), "PNG"))
+
+    data_dir = ["--data-dir", str(tmp_path / "data")]
+
+    def caption_command(**environment: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "imagecaption", "caption", str(picture), "--json", *data_dir],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+            env=os.environ | environment,
+        )
+        caption: str = json.loads(result.stdout)["caption"]
+        return caption
+
+    assert caption_command() == BOTTLE_CAP
+    assert caption_command(IMAGECAPTION_READ_TEXT="false") == "A bottle cap."
