@@ -42,6 +42,7 @@ MENU = [line(word, top=0.1 + n * 0.05, height=0.03) for n, word in enumerate(["H
         ("a street sign", [line("Main St")], 'a street sign that reads "Main St"'),
         ("a bottle cap", [line("BAVIK")], 'a bottle cap that reads "BAVIK"'),
         ("a laptop", [line("Sign in")], 'a laptop showing "Sign in"'),
+        ("a bookcase", [line("Poetry")], 'a bookcase with the words "Poetry"'),
         ("a tabby cat", [line("Grand Opening")], 'a tabby cat with the words "Grand Opening"'),
         ("an image that may show an envelope", [line("EXIT")], 'the words "EXIT"'),
         ("a black and white photo", [line("EXIT")], 'the words "EXIT"'),

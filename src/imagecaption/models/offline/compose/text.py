@@ -71,9 +71,9 @@ def read_into(wording: str, lines: Sequence[TextLine]) -> str | None:
     named = not wording.startswith(UNSURE) and wording not in TEXT_LOOKALIKES
     if screenshot and named:
         return f'a screenshot of a page titled "{title}"'
-    if wording.startswith(SCREENS):
+    if _names(wording, SCREENS):
         return f'{wording} showing "{prominent}"'
-    if wording.startswith(READABLE):
+    if _names(wording, READABLE):
         return f'{wording} that reads "{prominent}"'
     if named and not screenshot:
         return f'{wording} with the words "{prominent}"'
@@ -106,7 +106,7 @@ def quote(lines: Sequence[TextLine], *, ellipsis: bool = False) -> str:
             ellipsis = True
             break
         kept.append(word)
-    text = " ".join(kept) or words[0][:QUOTE_CHARACTERS]
+    text = " ".join(kept) or " ".join(words[:1])[:QUOTE_CHARACTERS]
     if ellipsis and not text.endswith(GAP):
         text = text.rstrip(".,;:") + GAP
     return text
@@ -117,6 +117,12 @@ def _prominent(ordered: Sequence[TextLine]) -> list[TextLine]:
     page's title rather than its small print."""
     tallest = max(_height(line) for line in ordered)
     return [line for line in ordered if _height(line) >= SAME_SIZE * tallest]
+
+
+def _names(wording: str, phrases: Sequence[str]) -> bool:
+    """Whether ``wording`` begins with one of ``phrases`` as whole words ("a book cover", not
+    "a bookcase", begins with "a book")."""
+    return any(wording == phrase or wording.startswith(phrase + " ") for phrase in phrases)
 
 
 def _prose(ordered: Sequence[TextLine]) -> bool:
