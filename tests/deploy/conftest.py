@@ -27,6 +27,7 @@ def podman(tmp_path_factory: pytest.TempPathFactory) -> Podman:
         engine.run("info", "--format", "{{.Host.OCIRuntime.Name}}", timeout=60)
     except EngineError as error:
         pytest.skip(f"podman is installed but cannot run here: {error}")
+    engine.remove_stale()
     return engine
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -31,6 +32,9 @@ events_logger = "file"
 """
 
 PACKAGES = "podman buildah runc catatonit debootstrap"
+# Every container, pod, volume and secret the tests make is named with this prefix.
+TEST_PREFIX = "imagecaption-test-"
+STALE_SECONDS = 3600
 
 
 class EngineError(AssertionError):
@@ -97,6 +101,29 @@ class Podman:
         found: list[dict[str, Any]] = json.loads(self.run(kind, "inspect", name).stdout)
         return found[0]
 
+    def remove_stale(self) -> None:
+        """Pods and containers left by an earlier run that was killed before its cleanup (an
+        hour old at least, so that a run going on beside this one keeps its own)."""
+        now = time.time()
+        pods = json.loads(self.run("pod", "ps", "--format", "json").stdout or "[]")
+        for pod in pods:
+            created = pod.get("Created", "")
+            if pod["Name"].startswith(TEST_PREFIX) and _age(created, now) > STALE_SECONDS:
+                self.run("pod", "rm", "--force", pod["Name"], check=False, timeout=60)
+        containers = json.loads(self.run("ps", "--all", "--format", "json").stdout or "[]")
+        stale = [
+            name
+            for container in containers
+            for name in container.get("Names", [])
+            if name.startswith(TEST_PREFIX) and now - container.get("Created", now) > STALE_SECONDS
+        ]
+        self.remove_containers(stale)
+        volumes = json.loads(self.run("volume", "ls", "--format", "json").stdout or "[]")
+        for volume in volumes:
+            created = volume.get("CreatedAt", "")
+            if volume["Name"].startswith(TEST_PREFIX) and _age(created, now) > STALE_SECONDS:
+                self.run("volume", "rm", volume["Name"], check=False, timeout=60)
+
     def remove_containers(self, names: Iterable[str]) -> None:
         for name in names:
             self.run("rm", "--force", "--volumes", "--time", "5", name, check=False, timeout=60)
@@ -157,6 +184,17 @@ def run_tool(
             f"{result.stdout[-4000:]}{result.stderr[-6000:]}\n{extra}"
         )
     return result
+
+
+def _age(created: str, now: float) -> float:
+    """Seconds since an RFC 3339 time as podman writes it (nanoseconds, Z or an offset)."""
+    from datetime import datetime
+
+    trimmed = re.sub(r"(\.\d{6})\d*", r"\1", created).replace("Z", "+00:00")
+    try:
+        return now - datetime.fromisoformat(trimmed).timestamp()
+    except ValueError:
+        return 0.0
 
 
 def _text(value: bytes | str | None) -> str:

@@ -30,8 +30,6 @@ ROOT = Path(__file__).resolve().parents[2]
 BASE_REPOSITORY = "localhost/imagecaption-base"
 IMAGE_REPOSITORY = "localhost/imagecaption-test"
 DEPENDENCIES_REPOSITORY = "localhost/imagecaption-test-dependencies"
-# The tag the Kubernetes test overlay names (tests/deploy/podman-overlay).
-OVERLAY_IMAGE = "localhost/imagecaption:under-test"
 BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
 # Trimmed from the bootstrapped tree: package caches and lists, documentation, translations.
 BASE_TRIM = (
@@ -210,7 +208,6 @@ def app_image(podman: Podman, base: str) -> BuiltImage:
     elapsed = None
     if not podman.exists("image", name):
         elapsed = _build(podman, base, index_args, name)
-    podman.run("tag", name, OVERLAY_IMAGE)
     size = int(podman.inspect(name, "image")["Size"])
     record(image=name, size_mb=round(size / 1e6))
     return BuiltImage(name, size, elapsed)

@@ -5,7 +5,7 @@ adapted here, in the open, and nowhere else:
 
 - host networking puts every replica on the same addresses, so each replica is its own
   one-pod Deployment with its own port (and its own emptyDir volumes, which podman turns into
-  named volumes);
+  named volumes), running the image built for this test;
 - podman 4.3 cannot read back a Secret it played itself, so the Secret is stored as a podman
   secret in the form its ``secretRef`` reads (JSON, base64 values);
 - it has no Job: the migration Job's container (image, command, environment from the Secret,
@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 from tests.deploy.containers import Served
-from tests.deploy.engine import Podman, run_tool
+from tests.deploy.engine import TEST_PREFIX, Podman, run_tool
 from tests.e2e.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,21 +55,24 @@ class Cluster:
     rendered: list[dict[str, Any]]
 
 
-def replica_deployment(deployment: dict[str, Any], suffix: str, secret: str) -> dict[str, Any]:
+def replica_deployment(
+    deployment: dict[str, Any], name: str, secret: str, image: str
+) -> dict[str, Any]:
     """One replica of ``deployment`` with a port, volumes and a Secret name of its own."""
     replica = copy.deepcopy(deployment)
     port = free_port()
-    replica["metadata"]["name"] = f"{deployment['metadata']['name']}-{suffix}"
+    replica["metadata"]["name"] = name
     replica["spec"]["replicas"] = 1
     pod = replica["spec"]["template"]["spec"]
     container = pod["containers"][0]
+    container["image"] = image
     container.setdefault("env", []).append({"name": "IMAGECAPTION_PORT", "value": str(port)})
     for probe in PROBES:
         container[probe]["httpGet"]["port"] = port
     for source in container["envFrom"]:
         if "secretRef" in source:
             source["secretRef"]["name"] = secret
-    renamed = {volume["name"]: f"{volume['name']}-{suffix}" for volume in pod["volumes"]}
+    renamed = {volume["name"]: f"{name}-{volume['name']}" for volume in pod["volumes"]}
     for volume in pod["volumes"]:
         volume["name"] = renamed[volume["name"]]
     for mount in container["volumeMounts"]:
@@ -83,8 +86,8 @@ def secret_payload(secret: dict[str, Any], values: dict[str, str]) -> str:
     return json.dumps({k: base64.b64encode(v.encode()).decode() for k, v in values.items()})
 
 
-def run_migration_job(podman: Podman, job: dict[str, Any], env: dict[str, str]) -> str:
-    """The Job's container as the Job would run it; returns its output."""
+def run_migration_job(podman: Podman, job: dict[str, Any], env: dict[str, str], image: str) -> str:
+    """The Job's container as the Job would run it (with the image built for the test)."""
     pod = job["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     args = ["run", "--rm", "--network", "host"]
@@ -93,7 +96,7 @@ def run_migration_job(podman: Podman, job: dict[str, Any], env: dict[str, str]) 
         args.append("--read-only")
     for name, value in env.items():
         args += ["--env", f"{name}={value}"]
-    result = podman.run(*args, container["image"], *container["command"], timeout=120)
+    result = podman.run(*args, image, *container["command"], timeout=120)
     return result.stdout + result.stderr
 
 
@@ -105,10 +108,11 @@ def play(
     secret_values: dict[str, str],
     config: dict[str, str],
     count: int,
+    image: str,
 ) -> Iterator[Cluster]:
     """The rendered Deployment as ``count`` replicas, with its ConfigMap (plus ``config``)."""
     token = secrets.token_hex(3)
-    secret_name = f"imagecaption-test-{token}"
+    secret_name = f"{TEST_PREFIX}{token}"
     podman.run(
         "secret",
         "create",
@@ -118,8 +122,9 @@ def play(
     )
     config_map = copy.deepcopy(by_kind(rendered, "ConfigMap"))
     config_map["data"].update(config)
+    deployment = by_kind(rendered, "Deployment")
     deployments = [
-        replica_deployment(by_kind(rendered, "Deployment"), f"{token}-{index}", secret_name)
+        replica_deployment(deployment, f"{TEST_PREFIX}{token}-{index}", secret_name, image)
         for index in range(count)
     ]
     manifest = workdir / f"play-{token}.yaml"

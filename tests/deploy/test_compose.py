@@ -38,11 +38,12 @@ def podman_compose() -> list[str]:
 
 
 class Compose:
-    def __init__(self, podman: Podman, database_url: str) -> None:
+    def __init__(self, podman: Podman, image: str, database_url: str) -> None:
         self.project = f"imagecaption-test-{secrets.token_hex(3)}"
         self.port = free_port()
         self.env = {
             **podman.env,
+            "IMAGECAPTION_TEST_IMAGE": image,
             "IMAGECAPTION_TEST_DATABASE_URL": database_url,
             "IMAGECAPTION_TEST_REDIS_URL": REDIS_URL,
             "IMAGECAPTION_TEST_PORT": str(self.port),
@@ -58,7 +59,7 @@ class Compose:
 @pytest.fixture(scope="module")
 def compose(podman: Podman, image: BuiltImage, database_url: str) -> Iterator[Compose]:
     require_redis()
-    running = Compose(podman, database_url)
+    running = Compose(podman, image.name, database_url)
     try:
         running("up", "--detach", "--no-deps", "api")
         container = f"{running.project}_api_1"

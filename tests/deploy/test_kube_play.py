@@ -57,10 +57,10 @@ def cluster(
     # Inside the containers the database is reached as the host sees it (host networking).
     url = make_url(database_url).render_as_string(hide_password=False)
     secret_values = {"IMAGECAPTION_DATABASE_URL": url, "IMAGECAPTION_REDIS_URL": REDIS_URL}
-    run_migration_job(podman, by_kind(rendered, "Job"), secret_values)
+    run_migration_job(podman, by_kind(rendered, "Job"), secret_values, image.name)
     config = {"IMAGECAPTION_PLANS": json.dumps(PLANS), "IMAGECAPTION_AUTO_MIGRATE": "false"}
     workdir = Path(tmp_path_factory.mktemp("kube"))
-    with play(podman, workdir, rendered, secret_values, config, count=2) as running:
+    with play(podman, workdir, rendered, secret_values, config, 2, image.name) as running:
         yield running
 
 
