@@ -69,12 +69,10 @@ def compose(podman: Podman, image: BuiltImage, database_url: str) -> Iterator[Co
         running("down", "--volumes", timeout=120)
 
 
-def test_whole_file_resolves() -> None:
-    resolved = yaml.safe_load(
-        run_tool(
-            [*podman_compose(), "-f", str(ROOT / "compose.yaml"), "config"], timeout=60, cwd=ROOT
-        ).stdout
-    )
+def test_whole_file_resolves(podman: Podman) -> None:
+    """podman-compose asks podman for its version first, hence the fixture."""
+    command = [*podman_compose(), "-f", str(ROOT / "compose.yaml"), "config"]
+    resolved = yaml.safe_load(run_tool(command, env=podman.env, timeout=60, cwd=ROOT).stdout)
     assert {"api", "postgres", "redis"} <= set(resolved["services"])
     assert resolved["services"]["api"]["depends_on"]["postgres"]["condition"] == "service_healthy"
 
