@@ -161,6 +161,8 @@ def host_ca_bundle() -> Path | None:
     candidates += [_pip_config("cert"), os.environ.get("SSL_CERT_FILE")]
     defaults = ssl.get_default_verify_paths()
     candidates += [defaults.cafile, defaults.openssl_cafile]
+    # Where Debian and Fedora keep the system bundle (which includes locally added CAs).
+    candidates += ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"]
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
             return Path(candidate)
