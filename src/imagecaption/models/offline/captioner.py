@@ -10,7 +10,7 @@ the reader reads the words in pictures that seem to have some (``text_cues.py``,
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -107,6 +107,8 @@ class OfflineCaptioner(Captioner):
             raise RuntimeError("OfflineCaptioner.load() must be called before captioning")
         models = self._models
         prepared: list[Prepared] = list(inputs)
+        if not prepared:
+            return []
         found = [
             find_things(
                 models.objects.detect_prepared(item.objects_input) if models.objects else [],
@@ -122,7 +124,7 @@ class OfflineCaptioner(Captioner):
             for item, crops in zip(prepared, wanted, strict=True)
             for _, box in crops
         ]
-        probabilities = iter(models.classifier.probabilities(views)) if views else iter(())
+        probabilities = iter(models.classifier.probabilities(views))
         scenes = [next(probabilities) for _ in prepared]
         captions = []
         for item, (things, portrait), crops, scene in zip(
@@ -132,15 +134,7 @@ class OfflineCaptioner(Captioner):
             lines = self._read(item, scene, views_of, things, options)
             findings = Findings(things, portrait, scene, views_of, item.stats, lines or ())
             caption = models.writer.write(findings, options)
-            captions.append(
-                Caption(
-                    text=caption.text,
-                    score=caption.score,
-                    candidates=caption.candidates,
-                    objects=detected_objects(things),
-                    text_lines=lines,
-                )
-            )
+            captions.append(replace(caption, objects=detected_objects(things), text_lines=lines))
         return captions
 
     def _read(

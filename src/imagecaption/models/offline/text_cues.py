@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from imagecaption.models.offline.compose.kind import PAGE_BACKGROUND, PAGE_INK, PictureStats
+from imagecaption.models.offline.compose.kind import PictureStats, laid_out_like_a_page
 from imagecaption.models.offline.compose.things import Thing
 from imagecaption.models.offline.labels import Label
 
@@ -68,10 +68,6 @@ class TextCues:
             return True
         if any(thing.noun.label in TEXT_BEARING_OBJECTS for thing in things):
             return True
-        return stats is not None and (_page(stats) or stats.background >= PLAIN_BACKGROUND)
-
-
-def _page(stats: PictureStats) -> bool:
-    """Light background with small dark marks spread over it, in colour or not."""
-    low, high = PAGE_INK
-    return stats.background >= PAGE_BACKGROUND and low <= stats.ink <= high
+        return stats is not None and (
+            laid_out_like_a_page(stats) or stats.background >= PLAIN_BACKGROUND
+        )

@@ -67,12 +67,16 @@ def is_grey(stats: PictureStats | None) -> bool:
     return stats is not None and stats.chroma < GREY_CHROMA and stats.brightness >= GREY_BRIGHTNESS
 
 
+def laid_out_like_a_page(stats: PictureStats) -> bool:
+    """Light background with small dark marks spread over it, in colour or not."""
+    low, high = PAGE_INK
+    return stats.background >= PAGE_BACKGROUND and low <= stats.ink <= high
+
+
 def picture_kind(stats: PictureStats | None, names: ClassNames, scene: np.ndarray) -> str | None:
     """A noun phrase for the kind of picture, or None when no rule is sure."""
-    if stats is not None:
-        low, high = PAGE_INK
-        if stats.background >= PAGE_BACKGROUND and low <= stats.ink <= high and is_grey(stats):
-            return "a page of text"
+    if stats is not None and laid_out_like_a_page(stats) and is_grey(stats):
+        return "a page of text"
     if names.category_mass(scene, frozenset({"scene"})) >= LANDSCAPE:
         return "a landscape"
     if names.category_mass(scene, frozenset({"building"})) >= BUILDING:
