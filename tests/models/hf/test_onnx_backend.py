@@ -15,7 +15,7 @@ from imagecaption.models.base import CaptionOptions
 from imagecaption.models.hf.decoding import decode
 from imagecaption.models.hf.folder import check_folder, load_processors
 from imagecaption.models.hf.onnx_backend import OnnxBackend
-from imagecaption.models.hf.quantize import quantize_model
+from imagecaption.models.hf.quantize import quantize_blocks, quantize_model
 from imagecaption.models.hf.torch_backend import TorchBackend
 from tests.models.hf.conftest import ARCHITECTURES, Captioners, Folders
 
@@ -59,12 +59,15 @@ def test_int8_graphs_hold_no_float_matmul_weights(
 ) -> None:
     assert captioners("blip", "onnx-int8").info.backend == "onnx"
     (export,) = export_cache.glob(f"{folders('blip').name}-int8-*")
-    for graph in ("prefill.onnx", "step.onnx"):
+    for graph, int8_op in (("prefill.onnx", "MatMulIntegerToFloat"), ("step.onnx", "MatMulNBits")):
         model = onnx.load(str(export / graph))
         weights = {t.name for t in model.graph.initializer if len(t.dims) == 2}
         matmuls = [n for n in model.graph.node if n.op_type == "MatMul" and n.input[1] in weights]
         assert not matmuls
-        assert any(n.op_type == "MatMulIntegerToFloat" for n in model.graph.node)
+        int8 = [n for n in model.graph.node if n.op_type == int8_op]
+        assert int8
+        if int8_op == "MatMulNBits":
+            assert {a.i for n in int8 for a in n.attribute if a.name == "bits"} == {8}
 
 
 def _linear_graph(path: Path, weight: np.ndarray) -> None:
@@ -79,12 +82,17 @@ def _linear_graph(path: Path, weight: np.ndarray) -> None:
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
 
 
-def test_int8_rows_do_not_depend_on_their_batch(tmp_path: Path) -> None:
-    """Per-token activation scales: a row's result is the same alone or beside huge rows."""
+@pytest.mark.parametrize("scheme", ["per-token", "blocks"])
+def test_int8_rows_do_not_depend_on_their_batch(tmp_path: Path, scheme: str) -> None:
+    """Activation scales per token (prefill) or per block of a row (step): a row's result is
+    the same alone or beside huge rows."""
     rng = np.random.default_rng(0)
     weight = rng.standard_normal((64, 48)).astype(np.float32)
     _linear_graph(tmp_path / "float.onnx", weight)
-    assert quantize_model(tmp_path / "float.onnx", tmp_path / "int8.onnx") == 1
+    if scheme == "per-token":
+        assert quantize_model(tmp_path / "float.onnx", tmp_path / "int8.onnx") == 1
+    else:
+        quantize_blocks(tmp_path / "float.onnx", tmp_path / "int8.onnx")
     session = ort.InferenceSession(str(tmp_path / "int8.onnx"), providers=["CPUExecutionProvider"])
     rows = rng.standard_normal((4, 64)).astype(np.float32)
     rows[1:] *= 100

@@ -26,13 +26,13 @@ from imagecaption.models.hf.architectures import Architecture
 from imagecaption.models.hf.decoding import DecoderState
 from imagecaption.models.hf.folder import Processors, load_weights
 from imagecaption.models.hf.graphs import PrefillGraph, StepGraph
-from imagecaption.models.hf.quantize import quantize_model
+from imagecaption.models.hf.quantize import quantize_blocks, quantize_model
 from imagecaption.models.hf.spec import ModelSpec, describe
 from imagecaption.models.onnx_session import create_session
 
 log = logging.getLogger(__name__)
 
-EXPORT_FORMAT = 4
+EXPORT_FORMAT = 5
 """Bump when the exported graphs or the quantisation change, so caches are rebuilt."""
 OPSET = 17
 OnnxState = DecoderState[np.ndarray]
@@ -138,10 +138,11 @@ def _export(
             opset_version=OPSET,
             dynamo=False,
         )
-    for name, exported in files.items():
-        if quantize:
-            quantize_model(exported, work / name)
-        else:
+    if quantize:  # see quantize.py for why the two graphs are quantised differently
+        quantize_model(files["prefill.onnx"], work / "prefill.onnx")
+        quantize_blocks(files["step.onnx"], work / "step.onnx")
+    else:
+        for name, exported in files.items():
             exported.rename(work / name)
     for leftover in work.glob("*-fp32.onnx*"):
         leftover.unlink()
