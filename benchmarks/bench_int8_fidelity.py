@@ -6,7 +6,10 @@ directly. This runs the next best thing: a trained 6-layer BERT from the package
 caption-like sentences encoded one at a time, through:
 
 - float32 (the reference);
-- ours: per-token activation scales, per-column 7-bit weights (``models/hf/quantize.py``);
+- ours: per-token activation scales, per-column 7-bit weights (``models/hf/quantize.py``: the
+  prefill graphs);
+- ours for the decoder step: onnxruntime's ``MatMulNBits``, 8-bit weights in blocks of 32 with
+  int8 compute (activations quantised per block of each row), and the same with 4-bit blocks;
 - onnxruntime's ``quantize_dynamic`` with its defaults (one scale per tensor for both), and with
   ``per_channel=True`` (one scale per weight column).
 
@@ -28,7 +31,7 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 from tests.models.hf import trained
 
 from benchmarks.bench_models import machine
-from imagecaption.models.hf.quantize import quantize_model
+from imagecaption.models.hf.quantize import quantize_blocks, quantize_model
 
 
 def main() -> None:
@@ -42,6 +45,10 @@ def main() -> None:
         graphs = {"float32": float32}
         quantize_model(float32, work / "ours.onnx")
         graphs["ours (per-token int8)"] = work / "ours.onnx"
+        quantize_blocks(float32, work / "blocks.onnx")
+        graphs["ours, step (MatMulNBits 8-bit blocks)"] = work / "blocks.onnx"
+        quantize_blocks(float32, work / "blocks4.onnx", bits=4)
+        graphs["MatMulNBits 4-bit blocks (not used)"] = work / "blocks4.onnx"
         quantize_dynamic(str(float32), str(work / "ort.onnx"), weight_type=QuantType.QInt8)
         graphs["onnxruntime quantize_dynamic, defaults"] = work / "ort.onnx"
         quantize_dynamic(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
-from imagecaption.models.hf.quantize import quantize_model
+from imagecaption.models.hf.quantize import quantize_blocks, quantize_model
 from tests.models.hf import trained
 
 pytestmark = pytest.mark.slow
@@ -39,3 +39,15 @@ def test_int8_keeps_a_trained_transformer_close_to_float32(
     quantize_dynamic(str(float32), str(tmp_path / "ort.onnx"), weight_type=QuantType.QInt8)
     default = trained.compare(reference, trained.Embedder(tmp_path / "ort.onnx", folder)(texts))
     assert 1 - ours.cosine_mean < (1 - default.cosine_mean) / 2
+
+
+def test_the_step_graphs_8_bit_blocks_keep_a_trained_transformer_closer_still(
+    encoder: tuple[Path, Path, list[str]], tmp_path: Path
+) -> None:
+    folder, float32, texts = encoder
+    quantize_blocks(float32, tmp_path / "blocks.onnx")
+    reference = trained.Embedder(float32, folder)(texts)
+    blocks = trained.compare(reference, trained.Embedder(tmp_path / "blocks.onnx", folder)(texts))
+    assert blocks.cosine_mean > 0.999
+    assert blocks.cosine_min > 0.995
+    assert blocks.neighbours_kept > 0.9

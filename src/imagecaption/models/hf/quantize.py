@@ -60,13 +60,14 @@ INT8_COMPUTE = 4
 """``accuracy_level`` 4: int8 products with per-block activation scales."""
 
 
-def quantize_blocks(source: Path, destination: Path) -> None:
-    """Write a copy of ``source`` whose MatMul weights are 8-bit blocks (``MatMulNBits``)."""
+def quantize_blocks(source: Path, destination: Path, bits: int = STEP_BITS) -> None:
+    """Write a copy of ``source`` whose MatMul weights are blocks of ``bits`` (``MatMulNBits``);
+    other widths than 8 are for the fidelity benchmark."""
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
     quantizer = MatMulNBitsQuantizer(
         onnx.load(str(source)),
-        bits=STEP_BITS,
+        bits=bits,
         block_size=STEP_BLOCK,
         is_symmetric=True,
         accuracy_level=INT8_COMPUTE,
