@@ -1,16 +1,23 @@
 """Full captioning models: a plain transformers script versus our backends, side by side.
 
-One run, the same real photographs, the default full model's architecture (GIT-base: the
-full-size config with random weights, which costs what the trained model costs) forced to exactly
-20 new tokens (``min_new_tokens = max_new_tokens = 20`` in the saved generation config, which both
-``generate()`` and our decoder honour). Measured:
+One run, the same real photographs, one architecture at full size with random weights (which
+costs what the trained model costs; ``--architecture git|blip|vit-gpt2|florence2``, see
+``benchmarks/architectures.py``) forced to exactly 20 new tokens (``min_new_tokens =
+max_new_tokens = 20`` in the saved generation config, which ``generate()``, our decoder and the
+peers honour). Measured:
 
-- plain: ``processor(...)`` + ``model.generate(...)`` called once per image, float32, the way a
-  captioning script does it; sequentially (concurrency 1) and from 8 threads (concurrency 8);
+- plain: ``processor(...)`` + ``model.generate(...)`` of the architecture's own transformers class,
+  called once per image, float32, the way a captioning script does it; sequentially
+  (concurrency 1) and from 8 threads (concurrency 8);
 - ours, over HTTP against real server processes serving the saved folder (``--model <folder>``):
   the torch backend (float32) and the onnx backend in int8 and in float32, at
   concurrency 1, and at concurrency 8 with dynamic batching (``max_batch_size = 8``) and
-  without (``max_batch_size = 1``).
+  without (``max_batch_size = 1``);
+- the peers a user could pick instead (``benchmarks/peers``: Optimum ONNX Runtime and OpenVINO in
+  float32 and int8, each configured as its documentation recommends; CTranslate2 and ONNX
+  Runtime GenAI where their converters accept the architecture), each in its own worker process
+  in the peers' environment, called like the plain script. A peer that does not support the
+  architecture says why, in one line. Exports happen before round 1 and are reported apart.
 
 Every call sends an image no other call sends (the photographs, each re-encoded with one pixel
 changed), so neither the caption cache nor in-flight de-duplication can answer for the model.
@@ -18,7 +25,10 @@ Shared 2-core machines drift between fast and slow spells that last tens of seco
 measurements are interleaved: every server runs for the whole benchmark, and each round gives
 every measurement its share of the calls; the figures pool all rounds.
 
-    python -m benchmarks.bench_models [--calls 16] [--rounds 4] [--runtimes torch,onnx,onnx-fp32]
+    python -m benchmarks.bench_models [--architecture git] [--calls 16] [--rounds 4]
+        [--runtimes torch,onnx,onnx-fp32] [--peers optimum-ort,openvino-int8,... | --no-peers]
+
+Besides the lines per measurement, it prints a markdown table for docs/models.md.
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 import torch
@@ -44,30 +55,19 @@ from PIL import Image
 from tests.conftest import photo
 from tests.e2e.server import run_server
 
+from benchmarks.architectures import ARCHITECTURES, NEW_TOKENS, Architecture, build
+from benchmarks.peers.client import PeerMeasurement, PeerWorker
+from benchmarks.peers.environment import peers_python
+from benchmarks.peers.runtimes import PEERS
 from imagecaption.observability.latency import percentile
 
-NEW_TOKENS = 20
 PHOTOS = ["chelsea", "coffee", "astronaut", "rocket", "grace_hopper", "cat", "camera", "page"]
 PLANS = "[plans.pro]\nmonthly_credits = 100000000\n"
 
 
 def build_git_base(folder: Path) -> Path:
     """GIT-base (the architecture of microsoft/git-base-coco), random weights, 20 tokens."""
-    folder.mkdir(parents=True, exist_ok=True)
-    words = ["[PAD]", *(f"[unused{i}]" for i in range(100)), "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    words += [f"word{i}" for i in range(30522 - len(words))]
-    (folder / "vocab.txt").write_text("\n".join(words))
-    tokenizer = tf.BertTokenizer(str(folder / "vocab.txt"))
-    torch.manual_seed(0)
-    model = tf.GitForCausalLM(tf.GitConfig())  # defaults: ViT-B/16 at 224 px, 6-layer decoder
-    model.generation_config.min_new_tokens = NEW_TOKENS
-    model.generation_config.max_new_tokens = NEW_TOKENS
-    image_processor = tf.CLIPImageProcessor(
-        size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224}
-    )
-    tf.GitProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(folder)
-    model.save_pretrained(folder)
-    return folder
+    return build("git", folder)
 
 
 def load_photos(count: int = len(PHOTOS)) -> list[bytes]:
@@ -82,6 +82,18 @@ def load_photos(count: int = len(PHOTOS)) -> list[bytes]:
         image.save(buffer, "JPEG", quality=90)
         found.append(buffer.getvalue())
     return found
+
+
+class Measured(Protocol):
+    """What the rounds and the report need of a measurement, in this process or a peer's."""
+
+    concurrency: int
+    latencies: list[float]
+
+    def run(self, calls: int) -> None: ...
+
+    @property
+    def throughput(self) -> float: ...
 
 
 @dataclass
@@ -112,15 +124,36 @@ class Measurement:
         return self.calls / self.seconds if self.seconds else 0.0
 
 
-def plain_script(folder: Path, photos: list[bytes]) -> Callable[[int], object]:
-    processor = tf.AutoProcessor.from_pretrained(folder)
-    model = tf.GitForCausalLM.from_pretrained(folder).eval()
+@dataclass(frozen=True)
+class Entry:
+    """A measurement and where it goes in the table: one row per runtime and precision, with
+    a column group per concurrency."""
+
+    label: str
+    runtime: str
+    precision: str
+    measurement: Measured
+
+
+def plain_script(
+    folder: Path, photos: list[bytes], architecture: Architecture = ARCHITECTURES["git"]
+) -> Callable[[int], object]:
+    """The architecture's own class and processor, the way its model card calls them."""
+    model = getattr(tf, architecture.model_class).from_pretrained(folder).eval()
+    if architecture.prompt is None:
+        processor = tf.AutoImageProcessor.from_pretrained(folder)  # type: ignore[no-untyped-call]
+    else:
+        processor = tf.AutoProcessor.from_pretrained(folder)  # type: ignore[no-untyped-call]
 
     def caption(index: int) -> object:
         image = Image.open(io.BytesIO(photos[index % len(photos)])).convert("RGB")
-        inputs = processor(images=image, return_tensors="pt")
+        if architecture.prompt is None:
+            inputs = processor(images=image, return_tensors="pt")
+            with torch.inference_mode():
+                return model.generate(pixel_values=inputs["pixel_values"], do_sample=False)
+        inputs = processor(text=architecture.prompt, images=image, return_tensors="pt")
         with torch.inference_mode():
-            return model.generate(pixel_values=inputs["pixel_values"], do_sample=False)
+            return model.generate(**inputs, do_sample=False)
 
     return caption
 
@@ -140,7 +173,7 @@ def over_http(url: str, key: str, photos: list[bytes]) -> Callable[[int], object
     return caption
 
 
-def line(label: str, measurement: Measurement) -> str:
+def line(label: str, measurement: Measured) -> str:
     ordered = sorted(measurement.latencies)
     return (
         f"{label:<58} p50 {statistics.median(ordered):7.0f} ms  "
@@ -181,86 +214,201 @@ def server_config(folder: Path, runtime: str, batch: int, quantize: bool) -> str
     )
 
 
-RUNTIMES = {  # name -> (label, backend, quantize)
-    "torch": ("torch float32", "torch", False),
-    "onnx": ("onnx int8", "onnx", True),
-    "onnx-fp32": ("onnx float32", "onnx", False),
+@dataclass(frozen=True)
+class Runtime:
+    """One of our runtimes as the server is configured for it."""
+
+    label: str
+    backend: str
+    quantize: bool
+    precision: str
+
+
+RUNTIMES = {  # our runtimes: adding one is one entry
+    "torch": Runtime("torch float32", "torch", False, "float32"),
+    "onnx": Runtime("onnx int8", "onnx", True, "int8 (per-token activations)"),
+    "onnx-fp32": Runtime("onnx float32", "onnx", False, "float32"),
 }
 
 
 def servers(
     stack: ExitStack, scratch: Path, folder: Path, runtimes: list[str]
 ) -> Iterator[tuple[str, int, str, str]]:
-    """(runtime label, max batch size, url, key) for every server, all started up front."""
+    """(runtime name, max batch size, url, key) for every server, all started up front."""
     for runtime in runtimes:
-        label, backend, quantize = RUNTIMES[runtime]
+        chosen = RUNTIMES[runtime]
         for batch in (8, 1):
             # One data dir per runtime, started one after the other: the onnx export is made once.
-            config = server_config(folder, backend, batch, quantize)
+            config = server_config(folder, chosen.backend, batch, chosen.quantize)
             server = stack.enter_context(run_server(scratch / f"server-{runtime}", config, 900))
-            yield label, batch, server.url, server.create_key("pro")
+            yield runtime, batch, server.url, server.create_key("pro")
+
+
+def start_peers(
+    stack: ExitStack, names: list[str], folder: Path, scratch: Path, images: Path, label: str
+) -> list[PeerWorker]:
+    """The peers that support the architecture, exported and warmed up one after the other
+    (so each export time is its own); the others say why not, in one line each."""
+    python = peers_python()
+    ready = []
+    for name in names:
+        worker = PeerWorker(python, name, folder, scratch / "peers", images)
+        stack.callback(worker.close)
+        answer = worker.wait_ready()
+        if "unsupported" in answer:
+            print(f"peer {name}: does not support {label}: {answer['unsupported']}")
+        elif "error" in answer:
+            print(f"peer {name}: failed on {label}: {answer['error']} (log: {worker.log_path})")
+        else:
+            print(
+                f"peer {name}: {answer['precision']}, export and quantisation "
+                f"{answer['export_seconds']:.0f} s (once, before round 1)"
+            )
+            ready.append(worker)
+    return ready
+
+
+def _cell(measurement: Measured | None) -> str:
+    if measurement is None:
+        return "- | - | -"
+    ordered = sorted(measurement.latencies)
+    return (
+        f"{statistics.median(ordered):,.0f} ms | {percentile(ordered, 0.99):,.0f} ms | "
+        f"{measurement.throughput:.2f}"
+    )
+
+
+def table(entries: list[Entry]) -> list[str]:
+    """Markdown for docs/models.md: one row per runtime and precision, c1 and c8 side by side,
+    and the ratios against the plain script (its p50 at c1, its best throughput at c8)."""
+    rows: dict[tuple[str, str], dict[int, Measured]] = {}
+    for entry in entries:
+        rows.setdefault((entry.runtime, entry.precision), {})[entry.measurement.concurrency] = (
+            entry.measurement
+        )
+    plain = rows[("plain transformers script", "float32")]
+    plain_p50 = statistics.median(plain[1].latencies)
+    plain_best = max(m.throughput for m in plain.values())
+    lines = [
+        "| runtime | precision | p50 c1 | p99 c1 | img/s c1 | p50 c8 | p99 c8 | img/s c8 "
+        "| p50 c1 vs plain | img/s c8 vs plain |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for (runtime, precision), by_concurrency in rows.items():
+        c1, c8 = by_concurrency.get(1), by_concurrency.get(8)
+        faster = f"{plain_p50 / statistics.median(c1.latencies):.2f}x" if c1 else "-"
+        more = f"{c8.throughput / plain_best:.2f}x" if c8 else "-"
+        lines.append(f"| {runtime} | {precision} | {_cell(c1)} | {_cell(c8)} | {faster} | {more} |")
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--architecture", choices=sorted(ARCHITECTURES), default="git")
     parser.add_argument("--calls", type=int, default=16, help="calls per measurement")
     parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds")
     parser.add_argument(
-        "--runtimes", default="torch,onnx,onnx-fp32", help="onnx is int8, onnx-fp32 float32"
+        "--runtimes",
+        default="torch,onnx,onnx-fp32",
+        help=f"ours, comma-separated, from {', '.join(RUNTIMES)} (onnx is int8)",
     )
+    parser.add_argument(
+        "--peers",
+        default=",".join(PEERS),
+        help="peer runtimes, comma-separated (default: all; those that do not support the "
+        "architecture say why and are left out)",
+    )
+    parser.add_argument("--no-peers", action="store_true", help="measure no peer runtime")
     args = parser.parse_args()
+    architecture = ARCHITECTURES[args.architecture]
+    runtimes = [name for name in args.runtimes.split(",") if name]
+    peers = [] if args.no_peers else [name for name in args.peers.split(",") if name]
+    for name in peers:
+        if name not in PEERS:
+            parser.error(f"unknown peer {name!r}; known: {', '.join(PEERS)}")
     torch.set_num_threads(os.cpu_count() or 1)
     per_round = max(1, args.calls // args.rounds)
-    photos = load_photos(4 * per_round * args.rounds * (2 + 3 * len(args.runtimes.split(","))))
+    share = 2 * per_round * args.rounds  # images per measurement
+    photos = load_photos(share * (2 + 3 * len(runtimes) + 2 * len(peers)) + 1)
+    tokens = NEW_TOKENS + (1 if architecture.prompt else 0)
     print(f"machine: {machine()}")
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
-    print(f"model: GIT-base architecture, random weights, exactly {NEW_TOKENS} new tokens")
+    print(
+        f"model: {architecture.label} architecture, random weights, exactly {tokens} new tokens"
+        + (" (the first is the start marker <s>)" if architecture.prompt else "")
+    )
     print(
         f"images: {len(photos)} distinct JPEGs made from {len(PHOTOS)} scikit-image photographs; "
         f"{args.rounds} interleaved rounds of {per_round} calls (concurrency 1) "
         f"or {2 * per_round} (concurrency 8) per measurement\n"
     )
-    offsets = iter(range(0, len(photos), 2 * per_round * args.rounds))
+    offsets = iter(range(0, len(photos), share))
 
     def unique(work: Callable[[int], object]) -> Callable[[int], object]:
         """Each measurement calls with its own slice of the images."""
         start = next(offsets)
         return lambda index: work(start + index)
 
-    measurements: dict[str, Measurement] = {}
+    entries: list[Entry] = []
+
+    def add(label: str, runtime: str, precision: str, measurement: Measured) -> None:
+        entries.append(Entry(label, runtime, precision, measurement))
+
     with tempfile.TemporaryDirectory() as scratch, ExitStack() as stack:
-        folder = build_git_base(Path(scratch) / "git-base-random")
-        plain = plain_script(folder, photos)
-        plain(0)  # warm up
-        measurements["plain generate(), concurrency 1"] = Measurement(unique(plain), 1)
-        measurements["plain generate(), concurrency 8 (threads)"] = Measurement(unique(plain), 8)
-        for label, batch, url, key in servers(
-            stack, Path(scratch), folder, args.runtimes.split(",")
-        ):
+        work = Path(scratch)
+        folder = build(args.architecture, work / f"{args.architecture}-random")
+        images = work / "images"
+        images.mkdir()
+        for index, data in enumerate(photos):
+            (images / f"{index:05d}.jpg").write_bytes(data)
+        plain = plain_script(folder, photos, architecture)
+        plain(len(photos) - 1)  # warm up
+        name = "plain transformers script"
+        add("plain generate(), concurrency 1", name, "float32", Measurement(unique(plain), 1))
+        add(
+            "plain generate(), concurrency 8 (threads)",
+            name,
+            "float32",
+            Measurement(unique(plain), 8),
+        )
+        for runtime, batch, url, key in servers(stack, work, folder, runtimes):
+            chosen = RUNTIMES[runtime]
             call = over_http(url, key, photos)
             call(len(photos) - 1)  # warm up
+            ours = f"ours, {chosen.backend}, HTTP"
             if batch == 8:
-                measurements[f"ours {label}, HTTP, concurrency 1"] = Measurement(unique(call), 1)
-            name = "dynamic batching" if batch == 8 else "no batching"
-            measurements[f"ours {label}, HTTP, concurrency 8, {name}"] = Measurement(
-                unique(call), 8
+                add(
+                    f"ours {chosen.label}, HTTP, concurrency 1",
+                    ours,
+                    chosen.precision,
+                    Measurement(unique(call), 1),
+                )
+            batching = "dynamic batching" if batch == 8 else "no batching"
+            add(
+                f"ours {chosen.label}, HTTP, concurrency 8, {batching}",
+                ours if batch == 8 else f"{ours}, no batching",
+                chosen.precision,
+                Measurement(unique(call), 8),
             )
+        for worker in start_peers(stack, peers, folder, work, images, architecture.label):
+            precision = worker.ready["precision"]
+            for concurrency in (1, 8):
+                add(
+                    f"peer {worker.peer}, concurrency {concurrency}",
+                    worker.peer,
+                    precision,
+                    PeerMeasurement(worker, next(offsets), concurrency),
+                )
+        print()
         for _ in range(args.rounds):
-            for measurement in measurements.values():
-                calls = per_round * (2 if measurement.concurrency > 1 else 1)
-                measurement.run(calls)
-    for label, measurement in measurements.items():
-        print(line(label, measurement))
-    plain_best = max(m.throughput for label, m in measurements.items() if "plain" in label)
-    plain_p50 = statistics.median(measurements["plain generate(), concurrency 1"].latencies)
+            for entry in entries:
+                measurement = entry.measurement
+                measurement.run(per_round * (2 if measurement.concurrency > 1 else 1))
+    for entry in entries:
+        print(line(entry.label, entry.measurement))
     print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
-    for label, measurement in measurements.items():
-        if "concurrency 1" in label and "plain" not in label:
-            ratio = plain_p50 / statistics.median(measurement.latencies)
-            print(f"{label}: p50 {ratio:.1f}x below the plain script's")
-        if "concurrency 8" in label and "plain" not in label:
-            ratio = measurement.throughput / plain_best
-            print(f"{label}: {ratio:.1f}x the plain script's best throughput")
+    print(f"\n{architecture.label}, exactly {tokens} new tokens; {machine()}\n")
+    print("\n".join(table(entries)))
 
 
 if __name__ == "__main__":
