@@ -1,0 +1,95 @@
+"""What int8 does to a trained transformer: ours against each peer's own int8 path, in one table.
+
+The measure of ``bench_int8_fidelity`` (all-MiniLM-L6-v2, 2,000 caption-like sentences encoded
+one at a time, mean-pooled, compared with ``trained.compare``), applied to ours and to the peers'
+int8 paths (``benchmarks/peers/fidelity.py``, in the peers' environment). Each int8 is compared
+with the same runtime's float32: cosine mean / min and nearest neighbours kept.
+
+    python -m benchmarks.bench_peer_fidelity
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from tests.models.hf import trained
+
+from benchmarks.bench_models import machine
+from benchmarks.peers.environment import REPO_ROOT, peers_python
+from imagecaption.models.hf.quantize import quantize_model
+from imagecaption.models.offline.labels import load_labels
+
+
+def calibration_sentences() -> list[str]:
+    """For static quantisation: caption-like, but none of the measured sentences."""
+    return [f"There is {label.phrase} in this picture." for label in load_labels()[::3]]
+
+
+def ours(folder: Path, work: Path, texts: list[str]) -> dict[str, tuple[np.ndarray, float]]:
+    float32 = trained.export(folder, work / "float32.onnx")
+    quantize_model(float32, work / "ours.onnx")
+    found = {}
+    for name, graph in (("float32", float32), ("int8", work / "ours.onnx")):
+        embed = trained.Embedder(graph, folder)
+        rows, times = [], []
+        for text in texts:
+            started = time.perf_counter()
+            rows.append(embed([text]))
+            times.append((time.perf_counter() - started) * 1000)
+        found[name] = (np.concatenate(rows), statistics.median(times))
+    return found
+
+
+def main() -> None:
+    texts = trained.sentences()
+    print(f"machine: {machine()}")
+    print(f"model: all-MiniLM-L6-v2 (trained), {len(texts)} sentences, one per call\n")
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
+        folder = trained.extract(work / "all-MiniLM-L6-v2")
+        sentences = work / "sentences.json"
+        sentences.write_text(
+            json.dumps({"measured": texts, "calibration": calibration_sentences()})
+        )
+        done = subprocess.run(
+            [
+                *(str(peers_python()), "-m", "benchmarks.peers.fidelity", "--model", str(folder)),
+                *("--sentences", str(sentences), "--out", str(work / "peers")),
+            ],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        answer = next(line for line in reversed(done.stdout.splitlines()) if line.startswith("{"))
+        peers = json.loads(answer)
+        mine = ours(folder, work, texts)
+        rows = [
+            ("ours (onnx) float32", mine["float32"][0], mine["float32"][0], mine["float32"][1]),
+            ("ours (onnx) per-token int8", mine["int8"][0], mine["float32"][0], mine["int8"][1]),
+        ]
+        loaded = {name: np.load(entry["embeddings"]) for name, entry in peers.items()}
+        for name, entry in peers.items():
+            reference = loaded[entry["reference"] or name]
+            rows.append((name, loaded[name], reference, entry["ms"]))
+    print(
+        "| runtime and precision | cosine with its float32, mean / min | nearest neighbour kept "
+        "| median ms per sentence |"
+    )
+    print("|---|---|---:|---:|")
+    for name, embeddings, reference, ms in rows:
+        result = trained.compare(reference, embeddings)
+        print(
+            f"| {name} | {result.cosine_mean:.4f} / {result.cosine_min:.4f} | "
+            f"{100 * result.neighbours_kept:.1f}% | {ms:.2f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
