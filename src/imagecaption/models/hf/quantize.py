@@ -35,6 +35,7 @@ trained model's outputs seven times as far (cosine 0.976, nearest neighbour kept
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,7 @@ def quantize_blocks(source: Path, destination: Path, bits: int = STEP_BITS) -> N
     other widths than 8 are for the fidelity benchmark."""
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
+    logging.getLogger("onnxruntime.quantization").setLevel(logging.WARNING)  # a line per node
     quantizer = MatMulNBitsQuantizer(
         onnx.load(str(source)),
         bits=bits,
@@ -140,7 +142,9 @@ def _quantize_rows(x: str, prefix: str, opset: int, owner: str) -> list[onnx.Nod
 
     def node(op: str, inputs: list[str], output: str, **attributes: Any) -> onnx.NodeProto:
         # Named after the MatMul they feed, so that a profile says which layer the time is in.
-        return helper.make_node(op, inputs, [name(output)], f"{owner}/{output}", **attributes)
+        return helper.make_node(
+            op, inputs, [name(output)], f"{owner}/quantize/{output}", **attributes
+        )
 
     if opset >= 18:  # ReduceMax took its axes as an attribute before opset 18
         reduce = [
