@@ -163,7 +163,8 @@ def _optimum_ort(folder: Path, work: Path, int8: bool) -> Prepared:
 def openvino_precision_hint() -> str:
     import openvino as ov
 
-    return str(ov.Core().get_property("CPU", "INFERENCE_PRECISION_HINT"))
+    hint = ov.Core().get_property("CPU", "INFERENCE_PRECISION_HINT")
+    return str(hint.get_type_name())  # "bf16", "f32", "f16"
 
 
 def _per_thread_requests(model: Any) -> Any:
