@@ -167,6 +167,50 @@ def openvino_precision_hint() -> str:
     return str(hint.get_type_name())  # "bf16", "f32", "f16"
 
 
+def _compiled_precision(model: Any) -> str:
+    """What OpenVINO really compiled each part for, read back from the compiled models."""
+    found = []
+    for name in ("encoder", "decoder", "decoder_with_past"):
+        part = getattr(model, name, None)
+        if part is None:
+            continue
+        part.compile()
+        request = part.request
+        compiled = (
+            request if hasattr(request, "create_infer_request") else request.get_compiled_model()
+        )
+        found.append(str(compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()))
+    return "/".join(sorted(set(found)))
+
+
+def _self_attention_cache_only(model: Any) -> None:
+    """Works around optimum-intel 1.27's cache handling for decoders that return only their
+    self-attention keys and values (GPT-2 with cross-attention, which recomputes the
+    cross-attention from ``encoder_hidden_states`` at every step).
+
+    ``OVDecoder`` assumes four cache tensors per layer (self- and cross-attention): it groups the
+    24 outputs of ViT+GPT-2's first decoder call in fours and, after each cached call, appends
+    two of the *previous* step's tensors to each layer's pair. From the second cached step on,
+    layer 1 is handed layer 2's stale keys, and OpenVINO's CPU plugin stops on the mismatched
+    shapes ("Eltwise shape infer ... dim index: 3 mismatch"). optimum-intel 2.0 groups by the
+    outputs the decoder really has; this does the same for 1.27 (2.x cannot share the peers'
+    environment: it needs optimum 2.2 or later, Optimum ONNX Runtime 0.1 needs optimum 2.1).
+    Only applied where the exported decoder has no cross-attention outputs.
+    """
+    decoder, with_past = model.decoder, getattr(model, "decoder_with_past", None)
+    if with_past is None or any("encoder" in name for name in decoder.key_value_output_names):
+        return
+    decoder.num_pkv = 2
+    forward = type(with_past).forward
+
+    def grouped_in_pairs(*args: Any, **kwargs: Any) -> Any:
+        output = forward(with_past, *args, **kwargs)
+        output.past_key_values = tuple(layer[:2] for layer in output.past_key_values)
+        return output
+
+    with_past.forward = grouped_in_pairs
+
+
 def _per_thread_requests(model: Any) -> Any:
     """A shallow copy of an optimum-intel seq2seq model with its own inference requests.
 
@@ -187,6 +231,7 @@ def _per_thread_requests(model: Any) -> Any:
         request = compiled.create_infer_request()
         twin.request = request.infer if name == "encoder" else request
         setattr(clone, name, twin)
+    _self_attention_cache_only(clone)  # rebinds the workaround to the clone's own requests
     return clone
 
 
@@ -208,6 +253,7 @@ def _openvino(folder: Path, work: Path, precision: str) -> Prepared:
         return OVModelForVision2Seq.from_pretrained(exported, ov_config=config)
 
     model, seconds = _timed(export)
+    _self_attention_cache_only(model)
     local = threading.local()
     first = threading.get_ident()
 
@@ -218,7 +264,7 @@ def _openvino(folder: Path, work: Path, precision: str) -> Prepared:
         caption: Caption = local.caption
         return caption
 
-    hint = config.get("INFERENCE_PRECISION_HINT", default_hint)
+    hint = _compiled_precision(model)
     label = {"f32": "float32", "default": "default", "int8": "int8 weights"}[precision]
     return Prepared(in_thread, f"{label} (inference precision {hint})", seconds)
 
