@@ -226,8 +226,12 @@ class Runtime:
 
 RUNTIMES = {  # our runtimes: adding one is one entry
     "torch": Runtime("torch float32", "torch", False, "float32"),
-    "onnx": Runtime("onnx int8", "onnx", True, "int8 (per-token activations)"),
+    "onnx": Runtime(
+        "onnx int8", "onnx", True, "int8 (per-token prefill, 8-bit blocks in the step)"
+    ),
     "onnx-fp32": Runtime("onnx float32", "onnx", False, "float32"),
+    "openvino": Runtime("openvino int8", "openvino", True, "int8 weights, dynamic activations"),
+    "openvino-fp32": Runtime("openvino float32", "openvino", False, "float32"),
 }
 
 
