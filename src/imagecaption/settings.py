@@ -126,10 +126,12 @@ class Settings(BaseSettings):
         "pictures, by the offline captioner's reader run beside it (a few milliseconds per "
         "picture without text, a few hundred with).",
     )
-    backend: Literal["auto", "torch", "onnx"] = Field(
+    backend: Literal["auto", "torch", "onnx", "openvino"] = Field(
         default="auto",
-        description="How a full model runs: 'onnx' (CPU; exported once, int8 if quantize) or "
-        "'torch' (CPU or GPU); 'auto' picks torch when a CUDA GPU is present, else onnx.",
+        description="How a full model runs: 'onnx' (CPU; exported once, int8 if quantize), "
+        "'openvino' (CPU, the 'openvino' extra; converted once, int8 weights if quantize: "
+        "closer to float32 than onnx's int8, slower on AVX-512 cores) or 'torch' (CPU or GPU); "
+        "'auto' picks torch when a CUDA GPU is present, else onnx, the fastest on CPUs measured.",
     )
     full_model: str = Field(
         default="microsoft/git-base-coco",

@@ -1,7 +1,8 @@
 """Tiny models of every architecture, saved once per session, and captioners over them.
 
 Exports are cached in one session folder, as a server caches them in its data directory, so
-each architecture is exported once per precision however many tests use it.
+each architecture is exported (and converted for OpenVINO) once per precision however many tests
+use it.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from PIL import Image
 
 from imagecaption.models.hf.captioner import Backend, TransformersCaptioner
 from imagecaption.models.hf.onnx_backend import OnnxBackend
+from imagecaption.models.hf.openvino_backend import OpenVinoBackend
 from imagecaption.models.hf.torch_backend import TorchBackend
 from tests.conftest import photo
 from tests.models.hf import tiny
 
 ARCHITECTURES = ("git", "blip", "vision_encoder_decoder", "florence2")
-RUNTIMES = ("torch", "onnx", "onnx-int8")
+RUNTIMES = ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8")
 
 Folders = Callable[[str], Path]
 Captioners = Callable[[str, str], TransformersCaptioner]
@@ -47,6 +49,8 @@ def export_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def make_backend(runtime: str, export_cache: Path) -> Backend:
     if runtime == "torch":
         return TorchBackend(device="cpu", threads=2)
+    if runtime.startswith("openvino"):
+        return OpenVinoBackend(export_cache / "openvino", runtime == "openvino-int8", threads=2)
     return OnnxBackend(export_cache, quantize=runtime == "onnx-int8", threads=2)
 
 

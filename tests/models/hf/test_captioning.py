@@ -1,6 +1,7 @@
 """What every architecture must do on every runtime: the Captioner contract, through a folder.
 
-Runtimes: torch (float32), onnx (the float32 export) and onnx-int8 (the quantised export).
+Runtimes: torch (float32), onnx (the float32 export), onnx-int8 (the quantised export), and
+the same two run by OpenVINO: openvino (float32) and openvino-int8 (int8 weights).
 """
 
 from __future__ import annotations

@@ -1,0 +1,149 @@
+"""The OpenVINO backend: same tokens as torch in float32, cached, int8 weights whose rows do not
+depend on their batch, refused where it cannot run, and served over HTTP."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import openvino as ov
+import pytest
+from openvino import opset13 as ops
+from PIL import Image
+
+from imagecaption.models.base import CaptionOptions, ModelError
+from imagecaption.models.hf.decoding import decode
+from imagecaption.models.hf.folder import check_folder, load_processors
+from imagecaption.models.hf.openvino_backend import (
+    OpenVinoBackend,
+    _compress_weights,
+    compile_options,
+)
+from imagecaption.models.hf.torch_backend import TorchBackend
+from imagecaption.models.registry import create_captioner
+from imagecaption.settings import Settings
+from tests.conftest import encode, photo
+from tests.e2e.server import RunningServer, run_server
+from tests.models.hf.conftest import ARCHITECTURES, Captioners, Folders
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_float32_conversion_decodes_the_same_tokens_as_torch(
+    folders: Folders, export_cache: Path, architecture: str, images: list[Image.Image]
+) -> None:
+    folder = folders(architecture)
+    kind = check_folder(folder)
+    processors = load_processors(folder, kind)
+    pixels = processors.image(images=images, return_tensors="np")["pixel_values"]
+    results = []
+    backends = (
+        TorchBackend(device="cpu", threads=2),
+        OpenVinoBackend(export_cache / "openvino", False, 2),
+    )
+    for backend in backends:
+        runtime, spec = backend.open(folder, kind, processors)
+        prompt = np.tile(np.array(spec.prompts["brief"]), (len(images), 1))
+        for options in (CaptionOptions(max_length=12), CaptionOptions(num_captions=2)):
+            hypotheses = decode(runtime, pixels, prompt, spec.generation(options))
+            results.append([[h.tokens for h in found] for found in hypotheses])
+    assert results[:2] == results[2:]
+
+
+def test_a_conversion_is_made_once_and_reused(
+    captioners: Captioners, export_cache: Path, folders: Folders
+) -> None:
+    assert captioners("git", "openvino-int8").info.backend == "openvino"
+    cache = export_cache / "openvino"
+    folder = folders("git")
+    pattern = f"{folder.name}-int8-*/export.json"
+    conversions = sorted(cache.glob(pattern))
+    assert len(conversions) == 1
+    made = conversions[0].stat().st_mtime_ns
+    kind = check_folder(folder)
+    OpenVinoBackend(cache, True, 2).open(folder, kind, load_processors(folder, kind))
+    assert sorted(cache.glob(pattern)) == conversions
+    assert conversions[0].stat().st_mtime_ns == made
+    assert not list(cache.glob(".convert-*"))  # no half-written conversions left behind
+    assert not list(conversions[0].parent.glob("**/*.onnx"))  # the ONNX step is not kept
+
+
+def test_int8_models_hold_int8_weights(
+    captioners: Captioners, export_cache: Path, folders: Folders
+) -> None:
+    captioners("blip", "openvino-int8")
+    (converted,) = (export_cache / "openvino").glob(f"{folders('blip').name}-int8-*")
+    for graph in ("prefill.xml", "step.xml"):
+        model = ov.Core().read_model(str(converted / graph))
+        types = {
+            op.get_output_element_type(0)
+            for op in model.get_ops()
+            if op.get_type_name() == "Constant"
+        }
+        assert ov.Type.u8 in types
+
+
+def test_int8_rows_do_not_depend_on_their_batch() -> None:
+    """Activations are quantised per row (per token): a row's result is the same alone or
+    beside huge rows."""
+    rng = np.random.default_rng(0)
+    weight = rng.standard_normal((256, 96)).astype(np.float32)
+    x = ops.parameter([-1, 256], np.float32, name="x")
+    model = ov.Model([ops.matmul(x, ops.constant(weight), False, False)], [x])
+    compiled = ov.Core().compile_model(_compress_weights(model), "CPU", compile_options(2))
+    rows = rng.standard_normal((4, 256)).astype(np.float32)
+    rows[1:] *= 100
+    together = compiled({"x": rows})[0]
+    alone = compiled({"x": rows[:1]})[0]
+    assert np.array_equal(together[0], alone[0])
+    exact = rows @ weight
+    error = np.abs(together - exact).max(axis=1) / np.abs(exact).max(axis=1)
+    assert error.max() < 0.05
+
+
+def test_openvino_is_refused_where_it_cannot_run(
+    tmp_path: Path, folders: Folders, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = str(folders("git"))
+    with pytest.raises(ModelError, match="runs on the CPU"):
+        create_captioner(
+            Settings(data_dir=tmp_path, model=model, backend="openvino", device="cuda")
+        )
+    found = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "openvino" else found(name, *args),
+    )
+    with pytest.raises(ModelError, match=r"imagecaption\[openvino\]"):
+        create_captioner(Settings(data_dir=tmp_path, model=model, backend="openvino"))
+
+
+@pytest.fixture(scope="module")
+def served(folders: Folders, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    config = f"""
+model = "{folders("git")}"
+backend = "openvino"
+cache_size = 0
+
+[plans.pro]
+monthly_credits = 1000
+"""
+    with run_server(tmp_path_factory.mktemp("served-openvino"), config) as server:
+        yield server
+
+
+def test_a_server_on_openvino_answers_a_caption(served: RunningServer) -> None:
+    ready = httpx.get(served.url + "/readyz").json()
+    assert ready["model"]["backend"] == "openvino"
+    assert ready["model"]["fallback"] is None
+    response = httpx.post(
+        served.url + "/v1/imagecaption",
+        headers={"X-API-Key": served.create_key("pro")},
+        files={"image": ("photo", encode(photo("chelsea")))},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["caption"]
