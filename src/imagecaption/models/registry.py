@@ -79,8 +79,8 @@ def runtime_name(settings: Settings) -> str:
     onnx rather than openvino even where OpenVINO is installed: on a 2-core AVX-512/VNNI CPU,
     GIT-base's int8 prefill took 113 ms on onnxruntime against 145 ms on OpenVINO at batch 1
     (867 / 994 ms at batch 8), and a decoding step 5.3 / 11.6 ms against 5.5 / 16.6 ms (batch 1 /
-    8, best of 10 interleaved runs); whole 20-token captions took 304 ms against 451 ms (batch 1)
-    and 2255 against 2744 ms (batch 8). In float32 the two were level. OpenVINO's
+    8, best of 10 interleaved runs); whole 20-token captions took 206 ms against 246 ms (batch 1)
+    and 1071 against 1288 ms (batch 8). In float32 the two were level. OpenVINO's
     int8 is the more faithful one (see ``hf/openvino_backend``), which is a reason to pick it by
     name, not the fastest runtime that ``auto`` promises.
     """

@@ -21,8 +21,8 @@ prefill batch 1 / 8, step with a 200-token cache batch 1 / 8, in ms): onnx int8 
 5.3 / 11.6; this backend's int8 145 / 994 / 5.5 / 16.6; onnx float32 and this backend's float32
 were within noise of each other on the prefill (645 / 4694 and 688 / 4473, medians), and its
 steps slower (14.1 / 30.3 against 24.3 / 55.2). Whole 20-token captions through the captioner
-(best of 6, batch 1 / 8): onnx int8 304 / 2255 ms, this backend's int8 451 / 2744 ms, onnx
-float32 923 / 5325 ms, this backend's float32 936 / 4869 ms. So on such a CPU this backend is the
+(best of 6, batch 1 / 8): onnx int8 206 / 1071 ms, this backend's int8 246 / 1288 ms, onnx
+float32 476 / 2472 ms, this backend's float32 485 / 2466 ms. So on such a CPU this backend is the
 more faithful int8, not the faster one, and ``auto`` keeps choosing onnx.
 
 NNCF reports usage to an analytics service unless ``NNCF_CI`` is set; a self-hosted service must
