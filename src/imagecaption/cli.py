@@ -45,8 +45,11 @@ ModelOption = Annotated[
     ),
 ]
 BackendOption = Annotated[
-    Literal["auto", "torch", "onnx"] | None,
-    typer.Option(help="How a full model runs: onnx (CPU, int8) or torch (CPU or GPU)."),
+    Literal["auto", "torch", "onnx", "openvino"] | None,
+    typer.Option(
+        help="How a full model runs: onnx (CPU, int8), openvino (CPU, int8 weights; the "
+        "openvino extra) or torch (CPU or GPU)."
+    ),
 ]
 
 

@@ -142,8 +142,8 @@ class Settings(BaseSettings):
     )
     quantize: bool = Field(
         default=True,
-        description="int8 weights and activations for the onnx backend: about 3x faster on CPU, "
-        "captions can differ slightly from float32 (see the model docs).",
+        description="int8 for the onnx and openvino backends: about 3x faster on CPU than "
+        "float32, captions can differ slightly from float32's (see the model docs).",
     )
     device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto", description="Where the torch backend runs; auto: a CUDA GPU if present."
