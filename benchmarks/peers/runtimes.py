@@ -274,8 +274,13 @@ def _converter_output(command: list[str]) -> str:
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode == 0:
         return ""
-    lines = [line for line in (done.stderr + done.stdout).splitlines() if line.strip()]
-    return lines[-1].strip() if lines else f"exit status {done.returncode}"
+    # A traceback ends in the exception, on stderr; what the tool printed on stdout before it
+    # failed (ONNX Runtime GenAI's builder echoes its options) says nothing of why.
+    for stream in (done.stderr, done.stdout):
+        lines = [line for line in stream.splitlines() if line.strip()]
+        if lines:
+            return lines[-1].strip()
+    return f"exit status {done.returncode}"
 
 
 def _ctranslate2(folder: Path, work: Path) -> Prepared:
