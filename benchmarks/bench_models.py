@@ -236,12 +236,13 @@ RUNTIMES = {  # our runtimes: adding one is one entry
 
 
 def servers(
-    stack: ExitStack, scratch: Path, folder: Path, runtimes: list[str]
+    stack: ExitStack, scratch: Path, folder: Path, runtimes: list[str], unbatched: bool = True
 ) -> Iterator[tuple[str, int, str, str]]:
-    """(runtime name, max batch size, url, key) for every server, all started up front."""
+    """(runtime name, max batch size, url, key) for every server, all started up front; with
+    ``unbatched``, each runtime also gets a server that never batches."""
     for runtime in runtimes:
         chosen = RUNTIMES[runtime]
-        for batch in (8, 1):
+        for batch in (8, 1) if unbatched else (8,):
             # One data dir per runtime, started one after the other: the onnx export is made once.
             config = server_config(folder, chosen.backend, batch, chosen.quantize)
             server = stack.enter_context(run_server(scratch / f"server-{runtime}", config, 900))
@@ -323,6 +324,12 @@ def main() -> None:
         "architecture say why and are left out)",
     )
     parser.add_argument("--no-peers", action="store_true", help="measure no peer runtime")
+    parser.add_argument(
+        "--batching-only",
+        action="store_true",
+        help="no server without dynamic batching (half the servers: every one holds a model, "
+        "and 24 GiB do not hold ten of them beside the peers)",
+    )
     args = parser.parse_args()
     architecture = ARCHITECTURES[args.architecture]
     runtimes = [name for name in args.runtimes.split(",") if name]
@@ -375,7 +382,9 @@ def main() -> None:
             "float32",
             Measurement(unique(plain), 8),
         )
-        for runtime, batch, url, key in servers(stack, work, folder, runtimes):
+        for runtime, batch, url, key in servers(
+            stack, work, folder, runtimes, not args.batching_only
+        ):
             chosen = RUNTIMES[runtime]
             call = over_http(url, key, photos)
             call(len(photos) - 1)  # warm up
