@@ -54,16 +54,20 @@ def test_an_export_is_made_once_and_reused(
     assert not list(export_cache.glob(".export-*"))  # no half-written exports left behind
 
 
+@pytest.mark.parametrize("architecture", ["blip", "vision_encoder_decoder"])
 def test_int8_graphs_hold_no_float_matmul_weights(
-    captioners: Captioners, export_cache: Path, folders: Folders
+    captioners: Captioners, export_cache: Path, folders: Folders, architecture: str
 ) -> None:
-    assert captioners("blip", "onnx-int8").info.backend == "onnx"
-    (export,) = export_cache.glob(f"{folders('blip').name}-int8-*")
+    """GPT-2 (in ViT+GPT-2) writes its projections as Gemm, the others as MatMul: neither kind
+    may keep a float32 weight matrix."""
+    assert captioners(architecture, "onnx-int8").info.backend == "onnx"
+    (export,) = export_cache.glob(f"{folders(architecture).name}-int8-*")
     for graph, int8_op in (("prefill.onnx", "MatMulIntegerToFloat"), ("step.onnx", "MatMulNBits")):
         model = onnx.load(str(export / graph))
         weights = {t.name for t in model.graph.initializer if len(t.dims) == 2}
-        matmuls = [n for n in model.graph.node if n.op_type == "MatMul" and n.input[1] in weights]
-        assert not matmuls
+        products = ("MatMul", "Gemm")
+        left = [n for n in model.graph.node if n.op_type in products and n.input[1] in weights]
+        assert not left
         int8 = [n for n in model.graph.node if n.op_type == int8_op]
         assert int8
         if int8_op == "MatMulNBits":

@@ -32,7 +32,7 @@ from imagecaption.models.onnx_session import create_session
 
 log = logging.getLogger(__name__)
 
-EXPORT_FORMAT = 5
+EXPORT_FORMAT = 6
 """Bump when the exported graphs or the quantisation change, so caches are rebuilt."""
 OPSET = 17
 OnnxState = DecoderState[np.ndarray]

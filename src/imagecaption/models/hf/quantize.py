@@ -68,7 +68,7 @@ def quantize_blocks(source: Path, destination: Path, bits: int = STEP_BITS) -> N
 
     logging.getLogger("onnxruntime.quantization").setLevel(logging.WARNING)  # a line per node
     quantizer = MatMulNBitsQuantizer(
-        onnx.load(str(source)),
+        gemm_as_matmul(onnx.load(str(source))),
         bits=bits,
         block_size=STEP_BLOCK,
         is_symmetric=True,
@@ -78,9 +78,43 @@ def quantize_blocks(source: Path, destination: Path, bits: int = STEP_BITS) -> N
     quantizer.model.save_model_to_file(str(destination), use_external_data_format=False)
 
 
+def gemm_as_matmul(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Every ``Gemm`` with a constant weight matrix as ``MatMul`` then ``Add``, in place.
+
+    Both quantisers look for MatMuls only, and GPT-2 writes its projections as ``Conv1D``
+    (``addmm``), which the exporter turns into Gemm: without this, ViT+GPT-2's whole decoder
+    stayed float32 in the "int8" export.
+    """
+    graph = model.graph
+    weights = {t.name: t for t in graph.initializer if len(t.dims) == 2}
+    nodes: list[onnx.NodeProto] = []
+    replaced: dict[str, onnx.TensorProto] = {}
+    for node in graph.node:
+        options = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        plain = options.get("alpha", 1.0) == 1.0 and options.get("beta", 1.0) == 1.0
+        weight = weights.get(node.input[1]) if node.op_type == "Gemm" else None
+        if weight is None or not plain or options.get("transA", 0):
+            nodes.append(node)
+            continue
+        name = weight.name
+        if options.get("transB", 0):
+            name = f"{weight.name}/transposed"
+            if name not in replaced:
+                replaced[name] = numpy_helper.from_array(numpy_helper.to_array(weight).T, name)
+        product = f"{node.output[0]}/product" if len(node.input) > 2 else node.output[0]
+        nodes.append(helper.make_node("MatMul", [node.input[0], name], [product], node.name))
+        if len(node.input) > 2:
+            bias = [product, node.input[2]]
+            nodes.append(helper.make_node("Add", bias, [node.output[0]], f"{node.name}/bias"))
+    graph.initializer.extend(replaced.values())
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return model
+
+
 def quantize_model(source: Path, destination: Path) -> int:
     """Write an int8 copy of ``source``; returns how many MatMuls were quantised."""
-    model = onnx.load(str(source))
+    model = gemm_as_matmul(onnx.load(str(source)))
     graph = model.graph
     weights = {
         tensor.name: tensor
