@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from imagecaption.models.hf.architectures import Architecture
-from imagecaption.models.hf.decoding import DecoderState
+from imagecaption.models.hf.decoding import DecoderState, select_rows
 from imagecaption.models.hf.folder import Processors, load_weights
 from imagecaption.models.hf.graphs import PrefillGraph, StepGraph
 from imagecaption.models.hf.quantize import quantize_blocks, quantize_model
@@ -175,9 +175,7 @@ class OnnxRuntime:
         return logits, DecoderState(state.static, dynamic)
 
     def select(self, state: OnnxState, rows: np.ndarray) -> OnnxState:
-        return DecoderState(
-            [array[rows] for array in state.static], [array[rows] for array in state.dynamic]
-        )
+        return select_rows(state, rows)
 
 
 class OnnxBackend:

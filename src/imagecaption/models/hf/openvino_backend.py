@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from imagecaption.models.hf.architectures import Architecture
-from imagecaption.models.hf.decoding import DecoderState
+from imagecaption.models.hf.decoding import DecoderState, select_rows
 from imagecaption.models.hf.folder import Processors
 from imagecaption.models.hf.onnx_backend import export_key, load_or_export
 from imagecaption.models.hf.spec import ModelSpec
@@ -180,9 +180,7 @@ class OpenVinoRuntime:
         return logits, DecoderState(state.static, dynamic)
 
     def select(self, state: OpenVinoState, rows: np.ndarray) -> OpenVinoState:
-        return DecoderState(
-            [array[rows] for array in state.static], [array[rows] for array in state.dynamic]
-        )
+        return select_rows(state, rows)
 
 
 class OpenVinoBackend:
