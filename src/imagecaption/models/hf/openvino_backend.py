@@ -117,7 +117,10 @@ def _compress_weights(model: Any) -> Any:
     os.environ.setdefault("NNCF_CI", "1")  # no usage reports (see the module's docstring)
     import nncf
 
-    nncf.set_log_level(logging.ERROR)
+    # Only the logger's own level: nncf.set_log_level also sets the level of every handler on
+    # NNCF's logger, and those can be the process's own (they were pytest's capture handlers,
+    # which then dropped every warning of the tests that followed).
+    logging.getLogger("nncf").setLevel(logging.ERROR)
     with contextlib.redirect_stdout(io.StringIO()):  # its progress bar, in the server's log
         return nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
 
