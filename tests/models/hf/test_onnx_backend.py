@@ -51,7 +51,7 @@ def test_an_export_is_made_once_and_reused(
     OnnxBackend(export_cache, True, 2).open(folder, kind, load_processors(folder, kind))
     assert sorted(export_cache.glob(pattern)) == exports
     assert exports[0].stat().st_mtime_ns == made
-    assert not list(export_cache.glob(".export-*"))  # no half-written exports left behind
+    assert not list(export_cache.glob(".build-*"))  # no half-written exports left behind
 
 
 @pytest.mark.parametrize("architecture", ["blip", "vision_encoder_decoder"])

@@ -66,7 +66,7 @@ def test_a_conversion_is_made_once_and_reused(
     OpenVinoBackend(cache, True, 2).open(folder, kind, load_processors(folder, kind))
     assert sorted(cache.glob(pattern)) == conversions
     assert conversions[0].stat().st_mtime_ns == made
-    assert not list(cache.glob(".convert-*"))  # no half-written conversions left behind
+    assert not list(cache.glob(".build-*"))  # no half-written conversions left behind
     assert not list(conversions[0].parent.glob("**/*.onnx"))  # the ONNX step is not kept
 
 

@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -67,6 +68,25 @@ def export_key(folder: Path, quantize: bool) -> str:
     return digest.hexdigest()[:16]
 
 
+def build_once(target: Path, build: Callable[[Path], None], what: str) -> Path:
+    """``target``, made by ``build`` into a temporary folder beside it and renamed into place,
+    so an interrupted build never leaves a half-written model behind; one that exists is
+    reused."""
+    if not (target / "export.json").is_file():
+        log.info("%s (once)", what, extra={"model": target.name})
+        target.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(dir=target.parent, prefix=".build-"))
+        try:
+            build(work)
+            os.replace(work, target)
+        except OSError:
+            if not (target / "export.json").is_file():  # not merely a concurrent build's win
+                raise
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
 def load_or_export(
     folder: Path,
     architecture: Architecture,
@@ -75,21 +95,37 @@ def load_or_export(
     quantize: bool,
 ) -> Export:
     precision = "int8" if quantize else "fp32"
-    target = cache_root / f"{folder.name}-{precision}-{export_key(folder, quantize)}"
-    if not (target / "export.json").is_file():
-        log.info("exporting the model to ONNX (once)", extra={"model": str(folder)})
-        cache_root.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(dir=cache_root, prefix=".export-"))
-        try:
-            _export(folder, architecture, processors, work, quantize)
-            os.replace(work, target)
-        except OSError:
-            if not (target / "export.json").is_file():  # not merely a concurrent export's win
-                raise
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+    target = build_once(
+        cache_root / f"{folder.name}-{precision}-{export_key(folder, quantize)}",
+        lambda work: _export(folder, architecture, processors, work, quantize),
+        "exporting the model to ONNX",
+    )
     layout = json.loads((target / "export.json").read_text())
     return Export(target, ModelSpec.load(target / "spec.json"), layout["static"], layout["dynamic"])
+
+
+@dataclass(frozen=True)
+class StepFeeds:
+    """Which tensors of a decoder state the step graph takes, under the names ``_export`` gave
+    them. The exporter drops inputs a graph never reads (e.g. the memory, once cross-attention
+    reads its cached keys), so only what the step graph declares is fed."""
+
+    static: int
+    named: tuple[tuple[int, str], ...]
+
+    @classmethod
+    def declared(cls, static: int, dynamic: int, accepted: set[str]) -> StepFeeds:
+        names = [f"static_{i}" for i in range(static)]
+        names += [f"dynamic_{i}" for i in range(dynamic)]
+        return cls(static, tuple((i, name) for i, name in enumerate(names) if name in accepted))
+
+    def state(self, outputs: list[np.ndarray]) -> DecoderState[np.ndarray]:
+        """The prefill's outputs after the logits, as a decoder state."""
+        return DecoderState(outputs[: self.static], outputs[self.static :])
+
+    def feeds(self, state: DecoderState[np.ndarray]) -> dict[str, np.ndarray]:
+        flat = [*state.static, *state.dynamic]
+        return {name: flat[index] for index, name in self.named}
 
 
 def _export(
@@ -154,23 +190,17 @@ class OnnxRuntime:
     def __init__(self, export: Export, threads: int) -> None:
         self._prefill = create_session(export.prefill, threads)
         self._step = create_session(export.step, threads)
-        self._static = export.static
         accepted = {given.name for given in self._step.get_inputs()}
-        names = [f"static_{i}" for i in range(export.static)]
-        names += [f"dynamic_{i}" for i in range(export.dynamic)]
-        # The exporter drops inputs a graph never reads (e.g. the memory, once cross-attention
-        # reads its cached keys); feed only what the step graph declares.
-        self._feeds = [(index, name) for index, name in enumerate(names) if name in accepted]
+        self._feeds = StepFeeds.declared(export.static, export.dynamic, accepted)
 
     def prefill(self, pixel_values: np.ndarray, prompt: np.ndarray) -> tuple[np.ndarray, OnnxState]:
         logits, *state = self._prefill.run(
             None, {"pixel_values": pixel_values, "input_ids": prompt}
         )
-        return logits, DecoderState(state[: self._static], state[self._static :])
+        return logits, self._feeds.state(state)
 
     def step(self, tokens: np.ndarray, state: OnnxState) -> tuple[np.ndarray, OnnxState]:
-        flat = [*state.static, *state.dynamic]
-        feeds = {name: flat[index] for index, name in self._feeds}
+        feeds = self._feeds.feeds(state)
         logits, *dynamic = self._step.run(None, {"input_ids": tokens, **feeds})
         return logits, DecoderState(state.static, dynamic)
 

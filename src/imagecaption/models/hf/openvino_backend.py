@@ -39,7 +39,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import threading
 from importlib.metadata import version
 from pathlib import Path
@@ -50,7 +49,12 @@ import numpy as np
 from imagecaption.models.hf.architectures import Architecture
 from imagecaption.models.hf.decoding import DecoderState, select_rows
 from imagecaption.models.hf.folder import Processors
-from imagecaption.models.hf.onnx_backend import export_key, load_or_export
+from imagecaption.models.hf.onnx_backend import (
+    StepFeeds,
+    build_once,
+    export_key,
+    load_or_export,
+)
 from imagecaption.models.hf.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -74,23 +78,13 @@ def load_or_convert(
     cache_root: Path,
     quantize: bool,
 ) -> Path:
-    """The folder of the converted model, made once (in a temporary folder renamed into place,
-    so an interrupted conversion never leaves a half-written model behind)."""
+    """The folder of the converted model, made once."""
     precision = "int8" if quantize else "fp32"
-    target = cache_root / f"{folder.name}-{precision}-{conversion_key(folder, quantize)}"
-    if not (target / "export.json").is_file():
-        log.info("converting the model to OpenVINO (once)", extra={"model": str(folder)})
-        cache_root.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(dir=cache_root, prefix=".convert-"))
-        try:
-            _convert(folder, architecture, processors, work, quantize)
-            os.replace(work, target)
-        except OSError:
-            if not (target / "export.json").is_file():  # not merely a concurrent conversion's win
-                raise
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    return target
+    return build_once(
+        cache_root / f"{folder.name}-{precision}-{conversion_key(folder, quantize)}",
+        lambda work: _convert(folder, architecture, processors, work, quantize),
+        "converting the model to OpenVINO",
+    )
 
 
 def _convert(
@@ -153,12 +147,8 @@ class OpenVinoRuntime:
         self._step = step.create_infer_request()
         self._lock = threading.Lock()
         layout = json.loads((converted / "export.json").read_text())
-        self._static = layout["static"]
         accepted = {name for port in step.inputs for name in port.get_names()}
-        names = [f"static_{i}" for i in range(layout["static"])]
-        names += [f"dynamic_{i}" for i in range(layout["dynamic"])]
-        # The exporter drops inputs a graph never reads; feed only what the step graph declares.
-        self._feeds = [(index, name) for index, name in enumerate(names) if name in accepted]
+        self._feeds = StepFeeds.declared(layout["static"], layout["dynamic"], accepted)
 
     def _run(self, request: Any, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
         with self._lock:
@@ -172,11 +162,10 @@ class OpenVinoRuntime:
             self._prefill,
             {"pixel_values": np.ascontiguousarray(pixel_values), "input_ids": prompt},
         )
-        return logits, DecoderState(state[: self._static], state[self._static :])
+        return logits, self._feeds.state(state)
 
     def step(self, tokens: np.ndarray, state: OpenVinoState) -> tuple[np.ndarray, OpenVinoState]:
-        flat = [*state.static, *state.dynamic]
-        feeds = {name: flat[index] for index, name in self._feeds}
+        feeds = self._feeds.feeds(state)
         logits, *dynamic = self._run(
             self._step, {"input_ids": np.ascontiguousarray(tokens), **feeds}
         )
