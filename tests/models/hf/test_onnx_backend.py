@@ -1,4 +1,5 @@
-"""The ONNX export: same tokens as torch in float32, cached, and a batch-independent int8."""
+"""The ONNX export: same tokens as torch in float32 (on ONNX Runtime and on OpenVINO), cached,
+and a batch-independent int8."""
 
 from __future__ import annotations
 
@@ -15,25 +16,38 @@ from imagecaption.models.base import CaptionOptions
 from imagecaption.models.hf.decoding import decode
 from imagecaption.models.hf.folder import check_folder, load_processors
 from imagecaption.models.hf.onnx_backend import OnnxBackend
+from imagecaption.models.hf.openvino_backend import OpenVinoBackend
 from imagecaption.models.hf.quantize import quantize_blocks, quantize_model
 from imagecaption.models.hf.torch_backend import TorchBackend
 from tests.models.hf.conftest import ARCHITECTURES, Captioners, Folders
 
+FLOAT32_RUNTIMES = {
+    "onnx": lambda cache: OnnxBackend(cache, False, 2),
+    "openvino": lambda cache: OpenVinoBackend(cache / "openvino", False, 2),
+}
+"""The runtimes of the exported graphs, each in float32: both must write torch's tokens."""
 
+
+@pytest.mark.parametrize("runtime", sorted(FLOAT32_RUNTIMES))
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
 def test_float32_export_decodes_the_same_tokens_as_torch(
-    folders: Folders, export_cache: Path, architecture: str, images: list[Image.Image]
+    folders: Folders,
+    export_cache: Path,
+    architecture: str,
+    runtime: str,
+    images: list[Image.Image],
 ) -> None:
     folder = folders(architecture)
     kind = check_folder(folder)
     processors = load_processors(folder, kind)
     pixels = processors.image(images=images, return_tensors="np")["pixel_values"]
     results = []
-    for backend in (TorchBackend(device="cpu", threads=2), OnnxBackend(export_cache, False, 2)):
-        runtime, spec = backend.open(folder, kind, processors)
+    backends = (TorchBackend(device="cpu", threads=2), FLOAT32_RUNTIMES[runtime](export_cache))
+    for backend in backends:
+        graphs, spec = backend.open(folder, kind, processors)
         prompt = np.tile(np.array(spec.prompts["brief"]), (len(images), 1))
         for options in (CaptionOptions(max_length=12), CaptionOptions(num_captions=2)):
-            hypotheses = decode(runtime, pixels, prompt, spec.generation(options))
+            hypotheses = decode(graphs, pixels, prompt, spec.generation(options))
             results.append([[h.tokens for h in found] for found in hypotheses])
     assert results[:2] == results[2:]
 
