@@ -43,19 +43,21 @@ def _torch(settings: Settings) -> Backend:
     return TorchBackend(settings.device, settings.dtype, _threads(settings))
 
 
+def _cpu_only(settings: Settings, backend: str) -> None:
+    if settings.device == "cuda":
+        raise ModelError(f"The {backend} backend runs on the CPU; for a GPU, use backend = torch.")
+
+
 def _onnx(settings: Settings) -> Backend:
     from imagecaption.models.hf.onnx_backend import OnnxBackend
 
-    if settings.device == "cuda":
-        raise ModelError("The onnx backend runs on the CPU; for a GPU, use backend = torch.")
-
+    _cpu_only(settings, "onnx")
     cache = hub.local_models_dir(settings.data_dir) / "onnx"
     return OnnxBackend(cache, settings.quantize, _threads(settings))
 
 
 def _openvino(settings: Settings) -> Backend:
-    if settings.device == "cuda":
-        raise ModelError("The openvino backend runs on the CPU; for a GPU, use backend = torch.")
+    _cpu_only(settings, "openvino")
     if importlib.util.find_spec("openvino") is None or importlib.util.find_spec("nncf") is None:
         raise ModelError(
             "backend = openvino needs the 'openvino' extra: pip install 'imagecaption[openvino]'."
