@@ -109,6 +109,8 @@ def gemm_as_matmul(model: onnx.ModelProto) -> onnx.ModelProto:
     graph.initializer.extend(replaced.values())
     del graph.node[:]
     graph.node.extend(nodes)
+    if replaced:  # the untransposed originals are read by nothing now
+        _drop_unused(graph)
     return model
 
 
