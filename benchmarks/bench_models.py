@@ -65,11 +65,6 @@ PHOTOS = ["chelsea", "coffee", "astronaut", "rocket", "grace_hopper", "cat", "ca
 PLANS = "[plans.pro]\nmonthly_credits = 100000000\n"
 
 
-def build_git_base(folder: Path) -> Path:
-    """GIT-base (the architecture of microsoft/git-base-coco), random weights, 20 tokens."""
-    return build("git", folder)
-
-
 def load_photos(count: int = len(PHOTOS)) -> list[bytes]:
     """``count`` distinct JPEGs: the photographs in turn, each variant with one pixel changed."""
     originals = [photo(name) for name in PHOTOS]
