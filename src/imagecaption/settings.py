@@ -76,6 +76,14 @@ class Settings(BaseSettings):
         description="Time a client has to send the whole request body once the server starts "
         "reading it; a slower or stalled upload is answered 408, and its credits are released.",
     )
+    return_image_memory_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=0,
+        le=32 * 1024 * 1024,
+        description="Allocations at least this large get memory of their own that is returned "
+        "to the operating system when freed (glibc), so a burst of large images does not leave "
+        "the server holding their memory; 0 leaves the C library's allocator as it is.",
+    )
     url_connect_timeout: float = Field(default=5.0, gt=0)
     url_read_timeout: float = Field(default=10.0, gt=0)
     url_max_redirects: int = Field(default=3, ge=0)

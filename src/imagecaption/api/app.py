@@ -24,6 +24,7 @@ from imagecaption.api.services import Services
 from imagecaption.engine import CaptionEngine
 from imagecaption.engine.shared_cache import NoSharedCache, RedisCaptionCache, SharedCache
 from imagecaption.images import ImageDecoder, ImageFetcher
+from imagecaption.images.heap import set_mmap_threshold
 from imagecaption.models.registry import create_captioner
 from imagecaption.observability.latency import LatencyWindow
 from imagecaption.observability.metrics import Metrics
@@ -63,6 +64,7 @@ def _shared_state(settings: Settings) -> tuple[RateLimiter, SharedCache]:
 
 def build_services(settings: Settings, metrics: Metrics) -> Services:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    set_mmap_threshold(settings.return_image_memory_bytes)  # for the whole process, once
     url = settings.resolved_database_url
     store = SqlAccountStore(
         url,
