@@ -112,11 +112,14 @@ def check_model(settings: Settings) -> None:
     """Refuse, before the server starts, a model or runtime setting that cannot serve.
 
     ``auto`` and the built-in captioners always have something to serve; a runtime that cannot
-    run here (a GPU that is not there) is refused whatever the model.
+    run here (a GPU that is not there) is refused whatever the model. A runtime left to ``auto``
+    always can, and is not checked: finding out imports torch, which took about 300 MB of an
+    offline server's memory where the models extra was installed but no full model was served.
     """
     if settings.model in BACKENDS:
         return
-    if models_extra_installed():
+    runtime_chosen = settings.backend != "auto" or settings.device != "auto"
+    if runtime_chosen and models_extra_installed():
         RUNTIMES[runtime_name(settings)](settings)
     if settings.model != "auto":
         _locator(settings, settings.model)

@@ -17,7 +17,7 @@ from PIL import Image
 
 from imagecaption.models.auto import FallbackCaptioner
 from imagecaption.models.base import Caption, Captioner, CaptionOptions, ModelError, ModelInfo
-from imagecaption.models.registry import create_captioner, runtime_name
+from imagecaption.models.registry import check_model, create_captioner, runtime_name
 from imagecaption.settings import Settings
 from tests.models.hf.conftest import Folders
 
@@ -166,3 +166,31 @@ def test_the_runtime_follows_the_device(tmp_path: Path) -> None:
     assert runtime_name(settings(tmp_path, device="cpu")) == "onnx"
     assert runtime_name(settings(tmp_path, device="cuda")) == "torch"
     assert runtime_name(settings(tmp_path, device="cpu", backend="torch")) == "torch"
+
+
+def test_checking_auto_does_not_import_torch(offline_hub: dict[str, str], tmp_path: Path) -> None:
+    """torch took about 300 MB of an offline server that only checked which runtime ``auto``
+    would pick."""
+    code = (
+        "import sys\n"
+        "from imagecaption.models.registry import check_model\n"
+        "from imagecaption.settings import Settings\n"
+        f"check_model(Settings(data_dir={str(tmp_path)!r}))\n"
+        "print('torch' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **offline_hub},
+        check=True,
+    )
+    assert result.stdout.strip() == "False"
+
+
+def test_a_runtime_asked_for_is_checked_even_when_auto_chooses(
+    offline_hub: dict[str, str], tmp_path: Path
+) -> None:
+    with pytest.raises(ModelError, match="runs on the CPU"):
+        check_model(settings(tmp_path, backend="onnx", device="cuda"))
