@@ -185,6 +185,23 @@ def test_the_classifier_corrects_a_box_it_is_sure_of(writer: SentenceWriter) -> 
     assert caption(writer, puppy, crops=suited) == "A person wearing a suit."
 
 
+def test_details_name_each_box_as_the_caption_does(writer: SentenceWriter) -> None:
+    """``objects`` once showed the detector's word ("giraffe") beside a caption that had
+    corrected it; every box stays listed, under the caption's names."""
+    boxes = [
+        Box("giraffe", 0.7, 0.2, 0.2, 0.5, 0.9),
+        Box("cat", 0.8, 0.55, 0.2, 0.9, 0.9),
+        Box("cat", 0.75, 0.6, 0.6, 0.9, 0.95),
+    ]
+    crops = {"giraffe": probabilities(c207=0.9), "cat": probabilities(c281=0.6, c282=0.3)}
+    result = write(writer, boxes, crops=crops)
+    assert result.text == "Two cats next to a golden retriever."
+    assert [found.label for found in result.objects or ()] == ["cat", "cat", "golden retriever"]
+    alone = write(writer, boxes[1:2], crops=crops)
+    assert alone.text == "A tabby cat."
+    assert [found.label for found in alone.objects or ()] == ["tabby cat"]
+
+
 @pytest.mark.parametrize(
     ("scene", "expected"),
     [

@@ -22,7 +22,6 @@ from imagecaption.models.offline.compose.kind import PictureStats, picture_stats
 from imagecaption.models.offline.compose.sentence import (
     Findings,
     SentenceWriter,
-    detected_objects,
 )
 from imagecaption.models.offline.compose.things import Thing, find_things
 from imagecaption.models.offline.compose.vocabulary import Noun, load_nouns
@@ -134,7 +133,7 @@ class OfflineCaptioner(Captioner):
             lines = self._read(item, scene, views_of, things, options)
             findings = Findings(things, portrait, scene, views_of, item.stats, lines or ())
             caption = models.writer.write(findings, options)
-            captions.append(replace(caption, objects=detected_objects(things), text_lines=lines))
+            captions.append(replace(caption, text_lines=lines))
         return captions
 
     def _read(

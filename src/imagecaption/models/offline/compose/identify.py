@@ -16,7 +16,7 @@ from dataclasses import replace
 import numpy as np
 
 from imagecaption.models.offline.compose.naming import ANIMALS, SETTINGS, ClassNames, Named
-from imagecaption.models.offline.compose.things import Thing
+from imagecaption.models.offline.compose.things import Thing, without_article
 from imagecaption.models.offline.compose.vocabulary import Noun
 
 # A box's fine-grained name replaces the detector's word only when the classifier puts this
@@ -82,10 +82,8 @@ class BoxNamer:
 def _corrected(thing: Thing, seen: Named) -> Thing:
     """``thing``'s largest box, renamed as the classifier saw it (one of them: its phrase has
     no plural)."""
-    words = seen.phrase.split(" ", 1)
-    label = words[-1] if words[0] in ("a", "an") else seen.phrase
     noun = Noun(
-        label=label,
+        label=without_article(seen.phrase),
         singular=seen.phrase,
         plural=seen.phrase,
         roles=frozenset({ROLE_OF_CATEGORY.get(seen.label.category, "thing")}),

@@ -11,7 +11,7 @@ described by kind ("a landscape", "a page of text").
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -72,7 +72,8 @@ class SentenceWriter:
 
     def write(self, findings: Findings, options: CaptionOptions) -> Caption:
         """Caption one picture. ``max_length`` counts words, which is what a reader notices."""
-        things = self._identify(findings)
+        identified = self._identify(findings)
+        things = _distinct(identified)
         setting = self.names.setting(findings.scene)
         kind = picture_kind(findings.picture, self.names, findings.scene)
         first, others = describe(self.names, findings.scene, setting)
@@ -87,10 +88,12 @@ class SentenceWriter:
         wording = drafts[0].forms[0]
         if is_grey(findings.picture) and wording != kind and not wording.startswith(AN_IMAGE):
             drafts[0] = _in_black_and_white(drafts[0])
-        return _caption(with_text(drafts, findings.text), options)
+        caption = _caption(with_text(drafts, findings.text), options)
+        return replace(caption, objects=detected_objects(identified))
 
     def _identify(self, findings: Findings) -> tuple[Thing, ...]:
-        """The detected things as the classifier's closer look names them.
+        """The detected things as the classifier's closer look names them, every one, so that
+        ``details`` lists each box under the name the caption gives it.
 
         A correction into something another box already is ("a coffee mug" for the cat beside
         a mug) means the crop caught its neighbour, so the detector's word stays there.
@@ -104,7 +107,7 @@ class SentenceWriter:
             others = {other.phrase() for other in seen if other is not thing}
             corrected = thing.noun is not original.noun
             kept.append(original if corrected and thing.phrase() in others else thing)
-        return _distinct(kept)
+        return tuple(kept)
 
     def _classifier_leads(
         self, things: Sequence[Thing], scene: np.ndarray, first: Draft | None
@@ -266,7 +269,7 @@ def detected_objects(things: Sequence[Thing]) -> tuple[DetectedObject, ...]:
     """Every counted box, for ``details=true``: the words the caption used, with the boxes."""
     return tuple(
         DetectedObject(
-            label=thing.noun.label,
+            label=thing.label,
             score=box.score,
             box=(box.left, box.top, box.right, box.bottom),
         )

@@ -93,6 +93,11 @@ class Thing:
     def animate(self) -> bool:
         return self.has("person") or self.has("animal")
 
+    @property
+    def label(self) -> str:
+        """The name without its article ("tabby cat"), or the kind's ("cat")."""
+        return without_article(self.name) if self.count == 1 and self.name else self.noun.label
+
     def phrase(self) -> str:
         """How a sentence names these: "a tabby cat", "two dogs", "a group of people"."""
         if self.count == 1 and self.name:
@@ -101,6 +106,11 @@ class Thing:
 
     def named(self, name: str | None) -> Thing:
         return replace(self, name=name)
+
+
+def without_article(phrase: str) -> str:
+    words = phrase.split(" ", 1)
+    return words[-1] if words[0] in ("a", "an") else phrase
 
 
 def find_things(
