@@ -202,10 +202,10 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores, {pages:.0f} GiB; Python {python}, {libraries}"
 
 
-def server_config(folder: Path, runtime: str, batch: int, quantize: bool) -> str:
+def server_config(folder: Path, runtime: str, batch: int, quantize: bool, extra: str = "") -> str:
     return (
         f'model = "{folder}"\nbackend = "{runtime}"\nquantize = {str(quantize).lower()}\n'
-        f"cache_size = 0\nmax_batch_size = {batch}\nmax_batch_wait_ms = 5\n{PLANS}"
+        f"cache_size = 0\nmax_batch_size = {batch}\nmax_batch_wait_ms = 5\n{extra}{PLANS}"
     )
 
 
@@ -217,12 +217,28 @@ class Runtime:
     backend: str
     quantize: bool
     precision: str
+    settings: str = ""
+    """More of the server's settings, as TOML lines."""
+    variant: str = ""
+    """What ``settings`` change, for the table's rows."""
+
+    @property
+    def row(self) -> str:
+        return ", ".join(filter(None, ["ours", self.backend, self.variant, "HTTP"]))
 
 
+# Large buffers go back to the OS as they are freed (``return_image_memory_bytes``); these show
+# what that costs the full models, whose activations can be that large.
+GLIBC_DEFAULT = "return_image_memory_bytes = 0\n"
+INT8 = "int8 (per-token prefill, 8-bit blocks in the step)"
 RUNTIMES = {  # our runtimes: adding one is one entry
     "torch": Runtime("torch float32", "torch", False, "float32"),
-    "onnx": Runtime(
-        "onnx int8", "onnx", True, "int8 (per-token prefill, 8-bit blocks in the step)"
+    "torch-glibc": Runtime(
+        "torch float32, glibc malloc", "torch", False, "float32", GLIBC_DEFAULT, "glibc malloc"
+    ),
+    "onnx": Runtime("onnx int8", "onnx", True, INT8),
+    "onnx-glibc": Runtime(
+        "onnx int8, glibc malloc", "onnx", True, INT8, GLIBC_DEFAULT, "glibc malloc"
     ),
     "onnx-fp32": Runtime("onnx float32", "onnx", False, "float32"),
     "openvino": Runtime("openvino int8", "openvino", True, "int8 weights, dynamic activations"),
@@ -239,7 +255,7 @@ def servers(
         chosen = RUNTIMES[runtime]
         for batch in (8, 1) if unbatched else (8,):
             # One data dir per runtime, started one after the other: the onnx export is made once.
-            config = server_config(folder, chosen.backend, batch, chosen.quantize)
+            config = server_config(folder, chosen.backend, batch, chosen.quantize, chosen.settings)
             server = stack.enter_context(run_server(scratch / f"server-{runtime}", config, 900))
             yield runtime, batch, server.url, server.create_key("pro")
 
@@ -383,7 +399,7 @@ def main() -> None:
             chosen = RUNTIMES[runtime]
             call = over_http(url, key, photos)
             call(len(photos) - 1)  # warm up
-            ours = f"ours, {chosen.backend}, HTTP"
+            ours = chosen.row
             if batch == 8:
                 add(
                     f"ours {chosen.label}, HTTP, concurrency 1",
