@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from benchmarks.peers.environment import REPO_ROOT
+from benchmarks.throughput import busy_window
 
 
 class PeerWorker:
@@ -77,8 +78,10 @@ class PeerMeasurement:
     start: int
     concurrency: int
     latencies: list[float] = field(default_factory=list)
-    seconds: float = 0.0
     calls: int = 0
+    answered: int = 0
+    seconds: float = 0.0
+    """Answers and seconds while every client was busy (``busy_window``)."""
 
     def run(self, calls: int) -> None:
         first = self.start + self.calls
@@ -86,9 +89,11 @@ class PeerMeasurement:
             {"run": list(range(first, first + calls)), "concurrency": self.concurrency}
         )
         self.latencies += answer["latencies_ms"]
-        self.seconds += answer["seconds"]
+        answered, seconds = busy_window(answer["finished_s"], self.concurrency)
+        self.answered += answered
+        self.seconds += seconds
         self.calls += calls
 
     @property
     def throughput(self) -> float:
-        return self.calls / self.seconds if self.seconds else 0.0
+        return self.answered / self.seconds if self.seconds else 0.0

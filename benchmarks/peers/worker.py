@@ -4,9 +4,9 @@ Started by ``client.py``; answers on stdout in JSON lines, one per command read 
 
 - first, unasked: ``{"ready": true, "precision": ..., "export_seconds": ...}`` once the model is
   exported, loaded and warmed up, or ``{"unsupported": reason}`` (then it exits);
-- ``{"run": [image indices], "concurrency": N}`` -> ``{"latencies_ms": [...], "seconds": wall}``:
-  each call is what the plain script does (decode the JPEG, processor, ``generate()``), from N
-  threads of this process;
+- ``{"run": [image indices], "concurrency": N}`` -> ``{"latencies_ms": [...], "finished_s":
+  [...]}`` (each call's time, and when it finished from the run's start): each call is what the
+  plain script does (decode the JPEG, processor, ``generate()``), from N threads of this process;
 - ``{"quit": true}`` -> exits.
 
 Libraries print to stdout too: the answers keep the original stdout, everything else goes to
@@ -50,17 +50,22 @@ class Runner:
         self._photos = photos
         self._pools: dict[int, ThreadPoolExecutor] = {}
 
-    def _one(self, index: int) -> float:
+    def _one(self, index: int) -> tuple[float, float]:
+        """The call's milliseconds, and when it finished (``perf_counter``)."""
         caption = self._prepared.caption_in_thread()
         started = time.perf_counter()
         caption(self._photos[index % len(self._photos)])
-        return (time.perf_counter() - started) * 1000
+        finished = time.perf_counter()
+        return (finished - started) * 1000, finished
 
     def run(self, indices: list[int], concurrency: int) -> dict[str, Any]:
         pool = self._pools.setdefault(concurrency, ThreadPoolExecutor(max_workers=concurrency))
         started = time.perf_counter()
-        latencies = list(pool.map(self._one, indices))
-        return {"latencies_ms": latencies, "seconds": time.perf_counter() - started}
+        timings = list(pool.map(self._one, indices))
+        return {
+            "latencies_ms": [latency for latency, _ in timings],
+            "finished_s": [finished - started for _, finished in timings],
+        }
 
 
 def main() -> None:
