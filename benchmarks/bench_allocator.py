@@ -14,6 +14,7 @@ number of calls; about three minutes on 2 cores.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import tempfile
@@ -48,21 +49,19 @@ def main() -> None:
     sets = uploads()
     loads = [(name, concurrency) for name in sets for concurrency in (1, 8)]
     latencies: dict[tuple[str, str, int], list[float]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        servers = {}
-        with (
-            run_server(Path(tmp) / "a", CONFIG) as shipped,
-            run_server(Path(tmp) / "b", CONFIG + SERVERS["allocator default"]) as default,
-        ):
-            servers = {"as shipped (4 MB)": shipped, "allocator default": default}
-            keys = {label: server.create_key("pro") for label, server in servers.items()}
-            for _ in range(args.rounds):
-                for label, server in servers.items():
-                    for name, concurrency in loads:
-                        times, _ = run_load(
-                            server.url, keys[label], sets[name], args.calls, concurrency
-                        )
-                        latencies.setdefault((label, name, concurrency), []).extend(times)
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        servers = {
+            label: stack.enter_context(run_server(Path(tmp) / str(index), CONFIG + settings))
+            for index, (label, settings) in enumerate(SERVERS.items())
+        }
+        keys = {label: server.create_key("pro") for label, server in servers.items()}
+        for _ in range(args.rounds):
+            for label, server in servers.items():
+                for name, concurrency in loads:
+                    times, _ = run_load(
+                        server.url, keys[label], sets[name], args.calls, concurrency
+                    )
+                    latencies.setdefault((label, name, concurrency), []).extend(times)
     print(f"cores: {os.cpu_count()}, {args.calls} calls x {args.rounds} rounds per cell, HTTP p50")
     print("| uploads | concurrency | as shipped (4 MB) | allocator default | ratio |")
     print("|---|---|---|---|---|")
