@@ -113,7 +113,7 @@ def check_model(settings: Settings) -> None:
 
     ``auto`` and the built-in captioners always have something to serve; a runtime that cannot
     run here (a GPU that is not there) is refused whatever the model. A runtime left to ``auto``
-    always can, and is not checked: finding out imports torch, which took about 300 MB of an
+    always can, and is not checked: finding out imports torch, which took about 250 MB of an
     offline server's memory where the models extra was installed but no full model was served.
     """
     if settings.model in BACKENDS:

@@ -169,7 +169,7 @@ def test_the_runtime_follows_the_device(tmp_path: Path) -> None:
 
 
 def test_checking_auto_does_not_import_torch(offline_hub: dict[str, str], tmp_path: Path) -> None:
-    """torch took about 300 MB of an offline server that only checked which runtime ``auto``
+    """torch took about 250 MB of an offline server that only checked which runtime ``auto``
     would pick."""
     code = (
         "import sys\n"
