@@ -4,7 +4,7 @@ glibc's malloc serves a large allocation with its own mapping and unmaps it on f
 raises that threshold to the size of each such block freed (up to 32 MB), so after the first
 large image, Pillow's image blocks (up to 16 MB each) come from the heaps of the worker threads
 that decoded them, where they stay after they are freed. Measured with eight 40-megapixel WebP
-images at once on an offline server: 260-280 MB more resident after the burst than before it,
+images at once on an offline server: 261 MB more resident after the burst than before it,
 and a peak 117 MB higher; with a fixed threshold, the memory returns to what it was. Setting the
 threshold also ends glibc's dynamic adjustment, which is the point.
 
