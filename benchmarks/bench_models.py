@@ -23,7 +23,9 @@ Every call sends an image no other call sends (the photographs, each re-encoded 
 changed), so neither the caption cache nor in-flight de-duplication can answer for the model.
 Shared 2-core machines drift between fast and slow spells that last tens of seconds, so the
 measurements are interleaved: every server runs for the whole benchmark, and each round gives
-every measurement its share of the calls; the figures pool all rounds.
+every measurement its share of the calls; the figures pool all rounds. At concurrency 8 a
+round is at least 4 calls a client, and throughput counts the answers given while all 8 were
+busy (``benchmarks/throughput.py``).
 
     python -m benchmarks.bench_models [--architecture git] [--calls 16] [--rounds 4]
         [--runtimes torch,onnx,onnx-fp32] [--peers optimum-ort,openvino-int8,... | --no-peers]
@@ -329,7 +331,9 @@ def table(entries: list[Entry]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--architecture", choices=sorted(ARCHITECTURES), default="git")
-    parser.add_argument("--calls", type=int, default=16, help="calls per measurement")
+    parser.add_argument(
+        "--calls", type=int, default=16, help="calls per measurement at concurrency 1"
+    )
     parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds")
     parser.add_argument(
         "--runtimes",
