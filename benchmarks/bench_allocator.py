@@ -58,10 +58,8 @@ def main() -> None:
         for _ in range(args.rounds):
             for label, server in servers.items():
                 for name, concurrency in loads:
-                    times, _ = run_load(
-                        server.url, keys[label], sets[name], args.calls, concurrency
-                    )
-                    latencies.setdefault((label, name, concurrency), []).extend(times)
+                    load = run_load(server.url, keys[label], sets[name], args.calls, concurrency)
+                    latencies.setdefault((label, name, concurrency), []).extend(load.latencies)
     print(f"cores: {os.cpu_count()}, {args.calls} calls x {args.rounds} rounds per cell, HTTP p50")
     print("| uploads | concurrency | as shipped (4 MB) | allocator default | ratio |")
     print("|---|---|---|---|---|")

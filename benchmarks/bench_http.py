@@ -5,7 +5,8 @@ captioner as it ships (object detector, faces, classifier) and the same without 
 detector (classifier and faces only), and measures them in alternating rounds so that both see
 the same machine. Sends a bounded number of calls to loopback only, and prints medians and
 percentiles beside the hosted service's published figures, plus the model's own time measured
-in the same run, so the HTTP overhead shows as a ratio.
+in the same run, so the HTTP overhead shows as a ratio. Throughput at concurrency 8 counts the
+answers given while all 8 clients were busy (``benchmarks/throughput.py``).
 
     python -m benchmarks.bench_http [--calls 200] [--rounds 4]
 """
@@ -28,6 +29,7 @@ from tests.conftest import photo
 from tests.e2e.server import run_server
 
 from benchmarks.quality.photos import photo as corpus_photo
+from benchmarks.throughput import busy_window, calls_per_run
 from imagecaption.models.base import CaptionOptions
 from imagecaption.models.offline import OfflineCaptioner
 from imagecaption.observability.latency import percentile
@@ -51,20 +53,28 @@ def load_photos() -> list[bytes]:
     return [jpeg(photo(name)) for name in PHOTOS] + [jpeg(corpus_photo(name)) for name in SCENES]
 
 
-def run_load(
-    url: str, key: str, images: list[bytes], calls: int, concurrency: int
-) -> tuple[list[float], float]:
-    """Latencies of ``calls`` calls, and the seconds they took together."""
+@dataclass(frozen=True)
+class Load:
+    """A run's latencies, and the answers and seconds while every client was busy."""
 
-    def one(index: int) -> float:
-        started = time.perf_counter()
+    latencies: list[float]
+    answered: int
+    seconds: float
+
+
+def run_load(url: str, key: str, images: list[bytes], calls: int, concurrency: int) -> Load:
+    """``calls`` calls from ``concurrency`` clients (throughput as ``busy_window`` counts it)."""
+
+    def one(index: int) -> tuple[float, float]:
+        called = time.perf_counter()
         response = client.post(
             "/v1/imagecaption",
             headers={"X-API-Key": key},
             files={"image": ("p.jpg", images[index % len(images)])},
         )
         assert response.status_code == 200, response.text
-        return (time.perf_counter() - started) * 1000
+        finished = time.perf_counter()
+        return (finished - called) * 1000, finished
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     with httpx.Client(base_url=url, timeout=60, limits=limits) as client:
@@ -72,9 +82,9 @@ def run_load(
             one(index)
         started = time.perf_counter()
         with ThreadPoolExecutor(concurrency) as pool:
-            latencies = list(pool.map(one, range(calls)))
-        elapsed = time.perf_counter() - started
-    return latencies, elapsed
+            timings = list(pool.map(one, range(calls_per_run(calls, concurrency))))
+    answered, seconds = busy_window([end - started for _, end in timings], concurrency)
+    return Load([latency for latency, _ in timings], answered, seconds)
 
 
 def model_only(images: list[bytes], rounds: int, objects: bool) -> list[float]:
@@ -103,10 +113,15 @@ class Pipeline:
     label: str
     objects: bool
     model: list[float] = field(default_factory=list)
-    c1: list[float] = field(default_factory=list)
-    c8: list[float] = field(default_factory=list)
-    seconds_c1: float = 0.0
-    seconds_c8: float = 0.0
+    loads: dict[int, list[Load]] = field(default_factory=dict)
+    """By concurrency."""
+
+    def latencies(self, concurrency: int) -> list[float]:
+        return [value for load in self.loads[concurrency] for value in load.latencies]
+
+    def throughput(self, concurrency: int) -> float:
+        loads = self.loads[concurrency]
+        return sum(load.answered for load in loads) / sum(load.seconds for load in loads)
 
 
 def main() -> None:
@@ -132,31 +147,28 @@ def main() -> None:
         for _ in range(args.rounds):
             for pipeline, (server, key) in zip(pipelines, servers, strict=True):
                 pipeline.model += model_only(images, per_round, pipeline.objects)
-                latencies, elapsed = run_load(server.url, key, images, per_round, 1)
-                pipeline.c1 += latencies
-                pipeline.seconds_c1 += elapsed
-                latencies, elapsed = run_load(server.url, key, images, per_round, 8)
-                pipeline.c8 += latencies
-                pipeline.seconds_c8 += elapsed
+                for concurrency in (1, 8):
+                    load = run_load(server.url, key, images, per_round, concurrency)
+                    pipeline.loads.setdefault(concurrency, []).append(load)
     for pipeline in pipelines:
         report(pipeline)
     whole, classifier = pipelines
     print(
         "whole pipeline / classifier only, HTTP p50 at concurrency 1: "
-        f"{statistics.median(whole.c1) / statistics.median(classifier.c1):.2f}x"
+        f"{statistics.median(whole.latencies(1)) / statistics.median(classifier.latencies(1)):.2f}x"
     )
 
 
 def report(pipeline: Pipeline) -> None:
-    t1 = len(pipeline.c1) / pipeline.seconds_c1
-    t8 = len(pipeline.c8) / pipeline.seconds_c8
-    p50_c1 = statistics.median(pipeline.c1)
-    p99_c1 = percentile(sorted(pipeline.c1), 0.99)
+    c1, c8 = pipeline.latencies(1), pipeline.latencies(8)
+    t1, t8 = pipeline.throughput(1), pipeline.throughput(8)
+    p50_c1 = statistics.median(c1)
+    p99_c1 = percentile(sorted(c1), 0.99)
     hosted = "hosted service (published)"
     print(f"-- {pipeline.label}")
     print(describe("model only (in process, batch 1)", pipeline.model))
-    print(describe("HTTP, concurrency 1", pipeline.c1, t1))
-    print(describe("HTTP, concurrency 8", pipeline.c8, t8))
+    print(describe("HTTP, concurrency 1", c1, t1))
+    print(describe("HTTP, concurrency 8", c8, t8))
     print(f"{hosted:<34} p50 {HOSTED_P50_MS:7.1f} ms  p99 {HOSTED_P99_MS:7.1f} ms")
     print(f"hosted p50 / our p50 at concurrency 1: {HOSTED_P50_MS / p50_c1:.1f}x")
     print(f"hosted p99 / our p99 at concurrency 1: {HOSTED_P99_MS / p99_c1:.1f}x")
