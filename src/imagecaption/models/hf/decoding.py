@@ -30,13 +30,6 @@ class DecoderState(Generic[Array]):
     dynamic: list[Array]
 
 
-def select_rows(state: DecoderState[np.ndarray], rows: np.ndarray) -> DecoderState[np.ndarray]:
-    """``Runtime.select`` for the runtimes that keep their state as numpy arrays."""
-    return DecoderState(
-        [array[rows] for array in state.static], [array[rows] for array in state.dynamic]
-    )
-
-
 class Runtime(Protocol[State]):
     """What decoding needs from a backend; arrays are numpy on this side of the interface."""
 

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from imagecaption.models.hf.architectures import Architecture
-from imagecaption.models.hf.decoding import DecoderState, select_rows
 from imagecaption.models.hf.folder import Processors, load_weights
+from imagecaption.models.hf.graph_runtime import GraphRuntime, StepFeeds
 from imagecaption.models.hf.graphs import PrefillGraph, StepGraph
 from imagecaption.models.hf.quantize import quantize_blocks, quantize_model
 from imagecaption.models.hf.spec import ModelSpec, describe
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 EXPORT_FORMAT = 6
 """Bump when the exported graphs or the quantisation change, so caches are rebuilt."""
 OPSET = 17
-OnnxState = DecoderState[np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -104,30 +103,6 @@ def load_or_export(
     return Export(target, ModelSpec.load(target / "spec.json"), layout["static"], layout["dynamic"])
 
 
-@dataclass(frozen=True)
-class StepFeeds:
-    """Which tensors of a decoder state the step graph takes, under the names ``_export`` gave
-    them. The exporter drops inputs a graph never reads (e.g. the memory, once cross-attention
-    reads its cached keys), so only what the step graph declares is fed."""
-
-    static: int
-    named: tuple[tuple[int, str], ...]
-
-    @classmethod
-    def declared(cls, static: int, dynamic: int, accepted: set[str]) -> StepFeeds:
-        names = [f"static_{i}" for i in range(static)]
-        names += [f"dynamic_{i}" for i in range(dynamic)]
-        return cls(static, tuple((i, name) for i, name in enumerate(names) if name in accepted))
-
-    def state(self, outputs: list[np.ndarray]) -> DecoderState[np.ndarray]:
-        """The prefill's outputs after the logits, as a decoder state."""
-        return DecoderState(outputs[: self.static], outputs[self.static :])
-
-    def feeds(self, state: DecoderState[np.ndarray]) -> dict[str, np.ndarray]:
-        flat = [*state.static, *state.dynamic]
-        return {name: flat[index] for index, name in self.named}
-
-
 def _export(
     folder: Path, architecture: Architecture, processors: Processors, work: Path, quantize: bool
 ) -> None:
@@ -186,26 +161,18 @@ def _export(
     (work / "export.json").write_text(json.dumps({"static": len(static), "dynamic": len(dynamic)}))
 
 
-class OnnxRuntime:
+class OnnxRuntime(GraphRuntime):
     def __init__(self, export: Export, threads: int) -> None:
         self._prefill = create_session(export.prefill, threads)
         self._step = create_session(export.step, threads)
         accepted = {given.name for given in self._step.get_inputs()}
-        self._feeds = StepFeeds.declared(export.static, export.dynamic, accepted)
+        super().__init__(StepFeeds.declared(export.static, export.dynamic, accepted))
 
-    def prefill(self, pixel_values: np.ndarray, prompt: np.ndarray) -> tuple[np.ndarray, OnnxState]:
-        logits, *state = self._prefill.run(
-            None, {"pixel_values": pixel_values, "input_ids": prompt}
-        )
-        return logits, self._feeds.state(state)
+    def _run_prefill(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return list(self._prefill.run(None, inputs))
 
-    def step(self, tokens: np.ndarray, state: OnnxState) -> tuple[np.ndarray, OnnxState]:
-        feeds = self._feeds.feeds(state)
-        logits, *dynamic = self._step.run(None, {"input_ids": tokens, **feeds})
-        return logits, DecoderState(state.static, dynamic)
-
-    def select(self, state: OnnxState, rows: np.ndarray) -> OnnxState:
-        return select_rows(state, rows)
+    def _run_step(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return list(self._step.run(None, inputs))
 
 
 class OnnxBackend:

@@ -47,10 +47,9 @@ from typing import Any
 import numpy as np
 
 from imagecaption.models.hf.architectures import Architecture
-from imagecaption.models.hf.decoding import DecoderState, select_rows
 from imagecaption.models.hf.folder import Processors
+from imagecaption.models.hf.graph_runtime import GraphRuntime, StepFeeds
 from imagecaption.models.hf.onnx_backend import (
-    StepFeeds,
     build_once,
     export_key,
     load_or_export,
@@ -61,7 +60,6 @@ log = logging.getLogger(__name__)
 
 CONVERSION_FORMAT = 1
 """Bump when the conversion or the weight compression changes, so caches are rebuilt."""
-OpenVinoState = DecoderState[np.ndarray]
 
 
 def conversion_key(folder: Path, quantize: bool) -> str:
@@ -132,7 +130,7 @@ def compile_options(threads: int) -> dict[str, Any]:
     return options
 
 
-class OpenVinoRuntime:
+class OpenVinoRuntime(GraphRuntime):
     """Prefill and step on two compiled models; each keeps one inference request, used by one
     batch at a time (the lock only guards against a caller that would overlap them)."""
 
@@ -148,31 +146,19 @@ class OpenVinoRuntime:
         self._lock = threading.Lock()
         layout = json.loads((converted / "export.json").read_text())
         accepted = {name for port in step.inputs for name in port.get_names()}
-        self._feeds = StepFeeds.declared(layout["static"], layout["dynamic"], accepted)
+        super().__init__(StepFeeds.declared(layout["static"], layout["dynamic"], accepted))
 
     def _run(self, request: Any, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        inputs = {name: np.ascontiguousarray(value) for name, value in inputs.items()}
         with self._lock:
             results = request.infer(inputs, share_inputs=True)
         return [np.asarray(value) for value in results.to_tuple()]
 
-    def prefill(
-        self, pixel_values: np.ndarray, prompt: np.ndarray
-    ) -> tuple[np.ndarray, OpenVinoState]:
-        logits, *state = self._run(
-            self._prefill,
-            {"pixel_values": np.ascontiguousarray(pixel_values), "input_ids": prompt},
-        )
-        return logits, self._feeds.state(state)
+    def _run_prefill(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return self._run(self._prefill, inputs)
 
-    def step(self, tokens: np.ndarray, state: OpenVinoState) -> tuple[np.ndarray, OpenVinoState]:
-        feeds = self._feeds.feeds(state)
-        logits, *dynamic = self._run(
-            self._step, {"input_ids": np.ascontiguousarray(tokens), **feeds}
-        )
-        return logits, DecoderState(state.static, dynamic)
-
-    def select(self, state: OpenVinoState, rows: np.ndarray) -> OpenVinoState:
-        return select_rows(state, rows)
+    def _run_step(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return self._run(self._step, inputs)
 
 
 class OpenVinoBackend:
