@@ -52,20 +52,32 @@ def test_float32_export_decodes_the_same_tokens_as_torch(
     assert results[:2] == results[2:]
 
 
+INT8_RUNTIMES = {
+    "onnx": (lambda cache: cache, OnnxBackend, True),
+    "openvino": (lambda cache: cache / "openvino", OpenVinoBackend, False),
+}
+"""Where each int8 runtime keeps its models, its backend, and whether the ONNX graphs stay."""
+
+
+@pytest.mark.parametrize("runtime", sorted(INT8_RUNTIMES))
 def test_an_export_is_made_once_and_reused(
-    captioners: Captioners, export_cache: Path, folders: Folders
+    captioners: Captioners, export_cache: Path, folders: Folders, runtime: str
 ) -> None:
-    captioners("git", "onnx-int8")  # exported (or already) by now
+    place, backend, keeps_onnx = INT8_RUNTIMES[runtime]
+    assert captioners("git", f"{runtime}-int8").info.backend == runtime  # made by now
+    cache = place(export_cache)
     folder = folders("git")
     pattern = f"{folder.name}-int8-*/export.json"
-    exports = sorted(export_cache.glob(pattern))
+    exports = sorted(cache.glob(pattern))
     assert len(exports) == 1
     made = exports[0].stat().st_mtime_ns
     kind = check_folder(folder)
-    OnnxBackend(export_cache, True, 2).open(folder, kind, load_processors(folder, kind))
-    assert sorted(export_cache.glob(pattern)) == exports
+    backend(cache, True, 2).open(folder, kind, load_processors(folder, kind))
+    assert sorted(cache.glob(pattern)) == exports
     assert exports[0].stat().st_mtime_ns == made
-    assert not list(export_cache.glob(".build-*"))  # no half-written exports left behind
+    assert not list(cache.glob(".build-*"))  # no half-written exports left behind
+    # OpenVINO keeps its own models only, not the ONNX step it converted them from
+    assert bool(list(exports[0].parent.glob("**/*.onnx"))) is keeps_onnx
 
 
 @pytest.mark.parametrize("architecture", ["blip", "vision_encoder_decoder"])

@@ -1,5 +1,5 @@
-"""The OpenVINO backend: cached, int8 weights whose rows do not depend on their batch, refused
-where it cannot run, and served over HTTP (its float32 tokens are checked against torch's
+"""The OpenVINO backend: int8 weights whose rows do not depend on their batch, refused where it
+cannot run, and served over HTTP (its float32 tokens against torch's, and its cache, are checked
 beside the onnx export's, in test_onnx_backend)."""
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ import pytest
 from openvino import opset13 as ops
 
 from imagecaption.models.base import ModelError
-from imagecaption.models.hf.folder import check_folder, load_processors
 from imagecaption.models.hf.openvino_backend import (
-    OpenVinoBackend,
     _compress_weights,
     compile_options,
 )
@@ -26,24 +24,6 @@ from imagecaption.settings import Settings
 from tests.conftest import encode, photo
 from tests.e2e.server import RunningServer, run_server
 from tests.models.hf.conftest import Captioners, Folders
-
-
-def test_a_conversion_is_made_once_and_reused(
-    captioners: Captioners, export_cache: Path, folders: Folders
-) -> None:
-    assert captioners("git", "openvino-int8").info.backend == "openvino"
-    cache = export_cache / "openvino"
-    folder = folders("git")
-    pattern = f"{folder.name}-int8-*/export.json"
-    conversions = sorted(cache.glob(pattern))
-    assert len(conversions) == 1
-    made = conversions[0].stat().st_mtime_ns
-    kind = check_folder(folder)
-    OpenVinoBackend(cache, True, 2).open(folder, kind, load_processors(folder, kind))
-    assert sorted(cache.glob(pattern)) == conversions
-    assert conversions[0].stat().st_mtime_ns == made
-    assert not list(cache.glob(".build-*"))  # no half-written conversions left behind
-    assert not list(conversions[0].parent.glob("**/*.onnx"))  # the ONNX step is not kept
 
 
 def test_int8_models_hold_int8_weights(
