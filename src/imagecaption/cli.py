@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from imagecaption.settings import Settings, load_settings
+from imagecaption.settings import BackendName, Settings, load_settings
 
 if TYPE_CHECKING:
     from imagecaption.accounts.store import AccountStore
@@ -45,7 +45,7 @@ ModelOption = Annotated[
     ),
 ]
 BackendOption = Annotated[
-    Literal["auto", "torch", "onnx", "openvino"] | None,
+    BackendName | None,
     typer.Option(
         help="How a full model runs: onnx (CPU, int8), openvino (CPU, int8 weights; the "
         "openvino extra) or torch (CPU or GPU)."

@@ -22,6 +22,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+BackendName = Literal["auto", "torch", "onnx", "openvino"]
+"""How a full model runs; the CLI's --backend takes the same names."""
+
 ENV_PREFIX = "IMAGECAPTION_"
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
 
@@ -134,7 +137,7 @@ class Settings(BaseSettings):
         "pictures, by the offline captioner's reader run beside it (a few milliseconds per "
         "picture without text, a few hundred with).",
     )
-    backend: Literal["auto", "torch", "onnx", "openvino"] = Field(
+    backend: BackendName = Field(
         default="auto",
         description="How a full model runs: 'onnx' (CPU; exported once, int8 if quantize), "
         "'openvino' (CPU, the 'openvino' extra; converted once, int8 weights if quantize: "
