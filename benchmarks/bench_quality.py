@@ -7,6 +7,10 @@ apart so that tuning the captioner on the rest can be checked against pictures i
 on. Save a run with ``--json`` and compare a later one with ``--compare``.
 
     python -m benchmarks.bench_quality [--markdown FILE] [--json FILE] [--compare OLD.json]
+
+Held-out captions are hidden unless ``--show-held-out`` is given: while tuning, only the
+held-out set's mean and its count of wrong words are seen, so its pictures stay unseen by the
+one doing the tuning. Show them once, for the final report.
 """
 
 from __future__ import annotations
@@ -90,9 +94,22 @@ def _set_summary(results: list[Result]) -> dict[str, Any]:
     }
 
 
+HIDDEN = "(held out: caption hidden)"
+
+
+def hide_held_out(results: list[Result]) -> list[Result]:
+    """The results with every held-out caption and its missing groups blanked out."""
+    return [
+        Result(r.case, HIDDEN, r.hit_rate, [], r.forbidden, r.ms) if r.case.held_out else r
+        for r in results
+    ]
+
+
 def print_table(results: list[Result]) -> None:
     print(f"{'id':<24} {'set':<8} {'hit':>5}  caption")
     for result in results:
+        if result.case.held_out and result.caption == HIDDEN:
+            continue
         flag = f"  [wrong: {', '.join(result.forbidden)}]" if result.forbidden else ""
         print(
             f"{result.case.id:<24} {_set_name(result.case):<8} {result.hit_rate:5.2f}  "
@@ -149,11 +166,12 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> None:
     for case in new["cases"]:
         was = before.get(case["id"])
         if was is None:
-            print(f"{case['id']:<24} new case  {case['hit_rate']:.2f}  {case['caption']}")
+            caption = "" if case["caption"] == HIDDEN else case["caption"]
+            print(f"{case['id']:<24} new case  {case['hit_rate']:.2f}  {caption}")
             continue
         delta = case["hit_rate"] - was["hit_rate"]
         print(f"{case['id']:<24} {was['hit_rate']:.2f} -> {case['hit_rate']:.2f} ({delta:+.2f})")
-        if was["caption"] != case["caption"]:
+        if was["caption"] != case["caption"] and case["caption"] != HIDDEN:
             print(f"{'':<26}{was['caption']}\n{'':<26}{case['caption']}")
     for name in (*SETS, "all"):
         was, now = old["summary"][name], new["summary"][name]
@@ -181,6 +199,11 @@ def main() -> None:
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="write a Markdown table")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the results as JSON")
     parser.add_argument("--compare", type=Path, metavar="OLD", help="a JSON file of an older run")
+    parser.add_argument(
+        "--show-held-out",
+        action="store_true",
+        help="print and save the held-out captions too (for the final report only)",
+    )
     args = parser.parse_args()
 
     cases = load_cases()
@@ -193,6 +216,8 @@ def main() -> None:
         cases, args.threads, objects=not args.no_objects, read_text=not args.no_read_text
     )
     totals = summary(results)
+    if not args.show_held_out:
+        results = hide_held_out(results)
     print_table(results)
     print_summary(totals)
     report = as_json(results, totals, args.label)

@@ -17,7 +17,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-CASES_FILE = Path(__file__).with_name("cases.toml")
+CASES_DIR = Path(__file__).parent
+# The corpus is every ``cases*.toml`` beside this file, read in name order: one file per group
+# of sources, so that groups added later keep their own held-out draw on record.
+CASES_GLOB = "cases*.toml"
 KINDS = frozenset(
     {
         "people", "animal", "food", "vehicle", "street", "indoor", "landscape", "building",
@@ -52,7 +55,16 @@ class Case:
     frame: int | None = None
 
 
-def load_cases(path: Path = CASES_FILE) -> list[Case]:
+def load_cases(folder: Path = CASES_DIR) -> list[Case]:
+    cases = [case for path in sorted(folder.glob(CASES_GLOB)) for case in load_case_file(path)]
+    ids = [case.id for case in cases]
+    duplicated = sorted({case_id for case_id in ids if ids.count(case_id) > 1})
+    if duplicated:
+        raise ValueError(f"case ids used twice: {', '.join(duplicated)}")
+    return cases
+
+
+def load_case_file(path: Path) -> list[Case]:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     sources = {
         name: Source(name, entry["package"], entry["version"], entry["licence"])
