@@ -63,6 +63,15 @@ class TextLine:
 
 
 @dataclass(frozen=True)
+class Tag:
+    """A thing, setting or activity the model found, as the hosted vision APIs tag pictures
+    beside their captions: a word or short phrase and how likely it is there, from 0 to 1."""
+
+    name: str
+    score: float
+
+
+@dataclass(frozen=True)
 class Caption:
     """One image's result: the sentence, and alternatives with scores when asked for.
 
@@ -76,6 +85,8 @@ class Caption:
     candidates: tuple[Candidate, ...] = field(default_factory=tuple)
     objects: tuple[DetectedObject, ...] | None = None
     text_lines: tuple[TextLine, ...] | None = None
+    tags: tuple[Tag, ...] | None = None
+    """None for models that do not tag; ``details=true`` then leaves the field out."""
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from imagecaption.models.offline.compose.setting import setting_of
 from imagecaption.models.offline.compose.text import with_text
 from imagecaption.models.offline.compose.things import Thing
 from imagecaption.models.offline.compose.vocabulary import Noun
+from imagecaption.models.offline.evidence import Colour, Pose, Surroundings
 from imagecaption.models.offline.labels import Label
 
 # Other things are mentioned only when at least this salient next to the main subject.
@@ -52,7 +53,9 @@ class Findings:
     """What the detection and classification stages found in one picture.
 
     ``crops`` holds the classifier's probabilities for the largest box of some things, by COCO
-    label ("person" for the main person's body); ``text`` the lines the read stage found.
+    label ("person" for the main person's body); ``text`` the lines the read stage found;
+    ``poses`` what the detected people do; ``surroundings`` where the picture was taken;
+    ``colours`` the clear colour of the largest box of some things, by COCO label.
     """
 
     things: tuple[Thing, ...]
@@ -61,6 +64,9 @@ class Findings:
     crops: Mapping[str, np.ndarray] = field(default_factory=dict)
     picture: PictureStats | None = None
     text: tuple[TextLine, ...] = ()
+    poses: tuple[Pose, ...] = ()
+    surroundings: Surroundings | None = None
+    colours: Mapping[str, Colour] = field(default_factory=dict)
 
 
 class SentenceWriter:
