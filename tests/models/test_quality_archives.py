@@ -58,6 +58,7 @@ class Registry:
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "cache"
     monkeypatch.setattr(archives, "CACHE_DIR", folder)
+    monkeypatch.setattr(archives, "_UNAVAILABLE", {})
     return folder
 
 
@@ -141,3 +142,20 @@ def test_a_failing_registry_client_makes_the_source_unavailable(
     monkeypatch.setenv("PATH", str(bin_dir))
     with pytest.raises(SourceUnavailable, match="network request failed"):
         archives.fetch("npm", "demo", "1.0.0", "0" * 64)
+
+
+def test_a_registry_out_of_reach_is_asked_once_per_run(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many cases share one archive: without a network, each must not wait on the client again."""
+    calls: list[str] = []
+
+    def unreachable(package: str, version: str, destination: Path) -> Path:
+        calls.append(package)
+        raise SourceUnavailable("npm pack demo@1.0.0 failed: ECONNREFUSED")
+
+    monkeypatch.setitem(archives.FETCHERS, "npm", unreachable)
+    for member in ["package/a.jpg", "package/b.jpg"]:
+        with pytest.raises(SourceUnavailable, match="ECONNREFUSED"):
+            archives.extract("npm", "demo", "1.0.0", "0" * 64, member)
+    assert calls == ["demo"]
