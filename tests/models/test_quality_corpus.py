@@ -1,4 +1,4 @@
-"""The caption quality corpus loads from the installed packages, and its scorer scores right.
+"""The caption quality corpus loads from its packages, and its scorer scores right.
 
 No captioning here: this guards the benchmark's inputs and arithmetic, so a number it reports
 can be trusted to come from the pictures and words on record.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from benchmarks.quality.photos import KINDS, Case, load_cases, load_image
+from benchmarks.quality.photos import KINDS, Case, SourceUnavailable, load_cases, load_image
 from benchmarks.quality.scoring import mentions, score
 from PIL import Image
 
@@ -38,7 +38,10 @@ def test_every_case_is_well_formed(case: Case) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_every_picture_loads_as_a_photo_sized_rgb_image(case: Case) -> None:
-    image = load_image(case)
+    try:
+        image = load_image(case)
+    except SourceUnavailable as error:  # a Debian package where apt cannot fetch it
+        pytest.skip(str(error))
     assert isinstance(image, Image.Image)
     assert image.mode == "RGB"
     assert min(image.size) >= 160, image.size
