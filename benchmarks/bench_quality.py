@@ -9,6 +9,10 @@ on. Save a run with ``--json`` and compare a later one with ``--compare``.
 
     python -m benchmarks.bench_quality [--markdown FILE] [--json FILE] [--compare OLD.json]
 
+The pictures of ``cases_debian.toml`` ship in Debian packages: the first run fetches them with
+``apt-get download`` (about 150 MB, 270 MB unpacked) into the user cache folder, and later runs
+reuse it.
+
 Held-out captions are hidden unless ``--show-held-out`` is given: while tuning, only the
 held-out set's mean and its count of wrong words are seen, so its pictures stay unseen by the
 one doing the tuning. Show them once, for the final report.

@@ -27,7 +27,8 @@ from platformdirs import user_cache_dir
 from benchmarks.quality import qt_resources
 
 APT_TIMEOUT_S = 600
-# Packages that could not be fetched in this process, with the reason: not tried again per case.
+# Packages (by cache folder) that could not be fetched in this process, with the reason: not
+# tried again for each of their cases.
 _unavailable: dict[str, str] = {}
 
 
@@ -88,11 +89,15 @@ def unpacked(package: Package, cache: Path | None = None) -> Path:
     root = folder / "root"
     if root.is_dir():
         return root
-    if package.key in _unavailable:
-        raise Unavailable(_unavailable[package.key])
+    if str(folder) in _unavailable:
+        raise Unavailable(_unavailable[str(folder)])
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder, prefix="fetch-") as scratch:
-        deb = download(package, Path(scratch), cache or cache_root())
+        try:
+            deb = download(package, Path(scratch), cache or cache_root())
+        except Unavailable as error:
+            _unavailable[str(folder)] = str(error)
+            raise
         check(package, deb)
         staging = Path(scratch) / "root"
         _run(["dpkg", "-x", str(deb), str(staging)], Path(scratch), what=f"dpkg -x {deb.name}")
@@ -173,8 +178,7 @@ def _run(command: list[str], cwd: Path, what: str) -> None:
 
 
 def _give_up(package: Package, reason: str) -> NoReturn:
-    _unavailable[package.key] = reason
-    raise Unavailable(reason)
+    raise Unavailable(f"{package.name} {package.version}: {reason}")
 
 
 def _last_line(text: str) -> str:
