@@ -30,6 +30,8 @@ APT_TIMEOUT_S = 600
 # Packages (by cache folder) that could not be fetched in this process, with the reason: not
 # tried again for each of their cases.
 _unavailable: dict[str, str] = {}
+# Package lists of our own, by folder, refreshed in this process: "" or why that failed.
+_refreshed: dict[str, str] = {}
 
 
 class Unavailable(RuntimeError):
@@ -141,19 +143,27 @@ def check(package: Package, deb: Path) -> None:
 
 def _own_lists(package: Package, cache: Path) -> list[str]:
     """apt options that point at package lists in the cache, refreshed from the machine's
-    sources; nothing of the machine's own apt state is touched, and no root is needed."""
+    sources once per process; nothing of the machine's own apt state is touched, and no root
+    is needed."""
     base = cache / "apt"
-    for folder in ("lists/partial", "cache/archives/partial"):
-        (base / folder).mkdir(parents=True, exist_ok=True)
-    options = [
+    if str(base) not in _refreshed:
+        for folder in ("lists/partial", "cache/archives/partial"):
+            (base / folder).mkdir(parents=True, exist_ok=True)
+        result = _apt([*_options(base), "update"], base)
+        _refreshed[str(base)] = (
+            "" if result.returncode == 0 else f"apt-get update failed: {_last_line(result.stderr)}"
+        )
+    if _refreshed[str(base)]:
+        _give_up(package, _refreshed[str(base)])
+    return _options(base)
+
+
+def _options(base: Path) -> list[str]:
+    return [
         "-o", f"Dir::State::Lists={base / 'lists'}",
         "-o", f"Dir::Cache={base / 'cache'}",
         "-o", "Debug::NoLocking=1",
     ]  # fmt: skip
-    result = _apt([*options, "update"], base)
-    if result.returncode != 0:
-        _give_up(package, f"apt-get update failed: {_last_line(result.stderr)}")
-    return options
 
 
 def _apt(arguments: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
