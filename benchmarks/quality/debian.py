@@ -5,7 +5,9 @@ that ``.deb`` into a per-user cache folder, its SHA-256 is checked against the o
 the corpus is the same bytes on every machine), and ``dpkg -x`` unpacks it there; later runs
 reuse the unpacked copy and run no apt at all. Where apt is missing or cannot fetch that version
 (another distribution, no network), the package is :class:`Unavailable` and the reason says why,
-so that the cases it carries are skipped rather than failed.
+so that the cases it carries are skipped rather than failed. A version that Debian has since
+replaced (in a point release) leaves the mirrors too: its cases then skip, saying so, until the
+case file records the new version and its SHA-256 (and its pictures are checked again).
 
 Some packages keep their pictures inside Qt resource bundles; a case then also names the
 ``member``, which is read out once (:mod:`benchmarks.quality.qt_resources`) and cached beside.
