@@ -12,7 +12,11 @@ count and time.
 from __future__ import annotations
 
 import json
+import os
+import resource
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,7 +28,7 @@ import pytest
 from tests.conftest import encode, photo
 from tests.e2e.few_descriptors_serve import DESCRIPTORS
 from tests.e2e.memory import LINUX, peak_rss_mb, reset_peak, rss_mb
-from tests.e2e.server import RunningServer, run_server
+from tests.e2e.server import REPO_ROOT, RunningServer, run_server
 
 pytestmark = pytest.mark.skipif(not LINUX, reason="reads memory and descriptors from /proc")
 
@@ -300,6 +304,11 @@ def few_descriptors_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield running
 
 
+def launcher_path() -> str:
+    """PYTHONPATH for a test launcher run with ``python -m``, as ``run_server`` sets it."""
+    return os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+
+
 def open_descriptors(pid: int) -> int:
     return len(list(Path(f"/proc/{pid}/fd").iterdir()))
 
@@ -331,3 +340,46 @@ def test_more_silent_connections_than_descriptors_leave_real_calls_served(
     finally:
         for sock in silent:
             sock.close()
+
+
+# At start: the connection limit against the descriptor limit.
+
+
+def test_serve_says_in_one_line_when_descriptors_leave_no_room_for_connections(
+    tmp_path: Path,
+) -> None:
+    """With the default 256 descriptors reserved, a process limited to 200 could hold no
+    connection at all; it used to start and fail its calls."""
+    command = ["serve", "--port", "0", "--data-dir", str(tmp_path)]
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.e2e.few_descriptors_serve", *command],
+        env={**os.environ, "RLIMIT_NOFILE": "200", "PYTHONPATH": launcher_path()},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.stderr[-2000:]
+    assert "may open 200 files" in lines[0]
+    assert "reserved_descriptors" in lines[0]
+
+
+def test_a_low_soft_descriptor_limit_is_raised_towards_the_hard_one() -> None:
+    script = (
+        "import resource\n"
+        "from imagecaption.api.connections import connection_budget\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (100, hard))\n"
+        "budget = connection_budget(400, 50)\n"
+        "print(budget, resource.getrlimit(resource.RLIMIT_NOFILE)[0], hard)\n"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    budget, soft, hard = (int(word) for word in output.split())
+    if hard != resource.RLIM_INFINITY and hard < 450:
+        pytest.skip(f"the hard descriptor limit here is {hard}")
+    assert (budget, soft) == (400, 450)
