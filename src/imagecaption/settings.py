@@ -95,7 +95,8 @@ class Settings(BaseSettings):
     max_url_bytes: int = Field(
         default=8 * 1024,
         ge=256,
-        description="Request target (path and query); a longer one is answered 414.",
+        description="Request target (path and query); a longer one is answered 414. It counts "
+        "towards max_header_bytes too.",
     )
     header_read_timeout_seconds: float = Field(
         default=10.0,
