@@ -126,14 +126,17 @@ def serve(
         prepare_schema(settings.resolved_database_url, migrate=settings.auto_migrate)
     except SchemaOutdated as error:
         _fail(str(error))
-    if settings.workers > 1:
-        from imagecaption.api.workers import run_workers
+    from imagecaption.api.connections import DescriptorLimitTooLow
+    from imagecaption.api.workers import run_workers, server_options
 
-        run_workers(settings, overrides)
-        return
-    from imagecaption.api.workers import server_options
-
-    uvicorn.run(create_app(settings), **server_options(settings))
+    try:
+        if settings.workers > 1:
+            run_workers(settings, overrides)
+            return
+        options = server_options(settings)
+    except DescriptorLimitTooLow as error:
+        _fail(str(error))
+    uvicorn.run(create_app(settings), **options)
 
 
 @keys_app.command("create")

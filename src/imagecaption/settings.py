@@ -70,6 +70,46 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     graceful_shutdown_seconds: float = Field(default=30.0, ge=0)
 
+    # Connections (per server process; see docs/reliability.md for what each costs)
+    max_connections: int = Field(
+        default=1024,
+        ge=1,
+        description="Open connections per process; at the limit a new one closes the one that "
+        "has waited longest for a request, or is answered 503 if every one is busy. Lowered "
+        "at start to what the descriptor limit (ulimit -n) allows after reserved_descriptors.",
+    )
+    reserved_descriptors: int = Field(
+        default=256,
+        ge=0,
+        description="File descriptors kept out of the connection limit, for the database, "
+        "model files, logs and outgoing image downloads.",
+    )
+    max_header_bytes: int = Field(
+        default=32 * 1024,
+        ge=1024,
+        description="Request line and header fields together; a larger head is answered 431.",
+    )
+    max_header_count: int = Field(
+        default=100, ge=1, description="Header fields in one request; more are answered 431."
+    )
+    max_url_bytes: int = Field(
+        default=8 * 1024,
+        ge=256,
+        description="Request target (path and query); a longer one is answered 414. It counts "
+        "towards max_header_bytes too.",
+    )
+    header_read_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Time to send a request's line and headers, from the connection's start or "
+        "the first byte of a following request; then 408, or a quiet close if nothing came.",
+    )
+    keep_alive_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How long a connection may stay open with no request after an answer.",
+    )
+
     # Images
     max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
     max_pixels: int = Field(default=40_000_000, ge=1)

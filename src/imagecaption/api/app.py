@@ -118,10 +118,12 @@ async def _release_expired_forever(svc: Services) -> None:
 
 def create_app_from_env() -> FastAPI:
     """The app factory of each ``serve --workers N`` process: settings come from the environment."""
+    from imagecaption.api import connections
     from imagecaption.observability.logging import configure_logging
 
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
+    connections.configure(settings)
     return create_app(settings)
 
 

@@ -56,8 +56,12 @@ def run_workers(settings: Settings, overrides: dict[str, Any]) -> None:
 
 def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn options shared by one process and many: our logs replace uvicorn's own, and
-    requests it cannot parse are answered in the envelope (see ``protocol``)."""
+    connections are bounded and answered in the envelope (see ``protocol``). Sets this
+    process's connection limits, which ``--workers`` processes inherit and set again."""
+    from imagecaption.api import connections
     from imagecaption.api.protocol import ENVELOPE_PROTOCOL
+
+    connections.configure(settings)
 
     return {
         "http": ENVELOPE_PROTOCOL,
@@ -67,4 +71,5 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "access_log": False,
         "server_header": False,
         "timeout_graceful_shutdown": int(settings.graceful_shutdown_seconds),
+        "timeout_keep_alive": settings.keep_alive_timeout_seconds,
     }
