@@ -32,7 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.quality.archives import SourceUnavailable
-from benchmarks.quality.photos import Case, Source, available, load_cases, load_image
+from benchmarks.quality.photos import (
+    INSTALLED,
+    Case,
+    Source,
+    available,
+    load_cases,
+    load_image,
+)
 from benchmarks.quality.scoring import score
 from imagecaption.models.base import CaptionOptions
 from imagecaption.models.offline import OfflineCaptioner
@@ -195,7 +202,7 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> None:
 
 def _version(source: Source) -> str:
     """The installed version of a PyPI source; a fetched source is the exact one on record."""
-    if source.kind == "pypi":
+    if source.kind == INSTALLED:
         return importlib.metadata.version(source.package)
     return source.version
 
