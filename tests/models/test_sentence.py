@@ -69,7 +69,10 @@ PERSON = Box("person", 0.8, 0.35, 0.1, 0.6, 0.95)
 @pytest.mark.parametrize(
     ("boxes", "expected"),
     [
-        ([PERSON, Box("sports ball", 0.7, 0.55, 0.85, 0.62, 0.93)], "A person with a ball."),
+        (
+            [PERSON, Box("sports ball", 0.7, 0.55, 0.85, 0.62, 0.93)],
+            "A person playing with a ball.",
+        ),
         ([PERSON, Box("bicycle", 0.8, 0.3, 0.5, 0.7, 0.98)], "A person riding a bicycle."),
         ([PERSON, Box("horse", 0.8, 0.2, 0.4, 0.8, 0.99)], "A person riding a horse."),
         ([PERSON, Box("surfboard", 0.7, 0.3, 0.85, 0.7, 0.97)], "A person on a surfboard."),

@@ -22,6 +22,10 @@ from imagecaption.models.offline.compose.vocabulary import Noun
 # A box's fine-grained name replaces the detector's word only when the classifier puts this
 # much probability on it within the classes that agree with the detector.
 REFINE_CONFIDENCE = 0.55
+# ImageNet has no SUV or hatchback, so the classifier puts their crops on the nearest of its
+# kinds of car (a convertible, a station wagon, a jeep) with some confidence: a vehicle keeps
+# the detector's broad word unless the classifier is much surer.
+VEHICLE_REFINE_CONFIDENCE = 0.7
 # The classifier overrules the detector when it names one kind of thing with its usual
 # confidence (a dalmatian), or a group of them (some dog) with more confidence than the
 # detector has in its own word by this margin: a confident detection of a horse's silhouette
@@ -54,7 +58,8 @@ class BoxNamer:
             return thing
         mask = self._masks.get(thing.noun.label)
         if mask is not None and thing.count == 1:
-            refined = self._names.refine(crop, mask, REFINE_CONFIDENCE)
+            confidence = VEHICLE_REFINE_CONFIDENCE if thing.has("vehicle") else REFINE_CONFIDENCE
+            refined = self._names.refine(crop, mask, confidence)
             if refined is not None:
                 return thing.named(refined.phrase)
         seen = self._names.subject(crop, levels=1)

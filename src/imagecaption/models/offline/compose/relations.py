@@ -66,7 +66,7 @@ def relate(subject: Thing, other: Thing) -> str | None:
         if other.animate and _side_by_side(me, it):
             return "next to"
         return None
-    if other.has("table") and _rests_on(me, it):
+    if other.has("table") and rests_on(me, it):
         return "on"
     return None
 
@@ -96,7 +96,7 @@ def _sits(sitter: Box, seat: Box) -> bool:
     return lower.inside(seat) >= SEAT_OVERLAP and sitter.top < seat.bottom
 
 
-def _rests_on(thing: Box, surface: Box) -> bool:
+def rests_on(thing: Box, surface: Box) -> bool:
     """A thing's bottom edge lies within a table's box."""
     x = thing.centre[0]
     return surface.left <= x <= surface.right and surface.top <= thing.bottom <= surface.bottom

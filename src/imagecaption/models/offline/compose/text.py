@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from imagecaption.models.base import TextLine
-from imagecaption.models.offline.compose.drafts import Draft, forms
+from imagecaption.models.offline.compose.drafts import Draft
 from imagecaption.models.offline.text import GAP
 
 # A quote holds at most this many words and characters; a reader skims longer ones.
@@ -53,9 +53,7 @@ def with_text(drafts: Sequence[Draft], lines: Sequence[TextLine]) -> list[Draft]
     reworded = []
     for draft in drafts:
         wording = read_into(draft.forms[0], lines)
-        reworded.append(
-            draft if wording is None else Draft(forms(wording, *draft.forms), draft.score)
-        )
+        reworded.append(draft if wording is None else draft.reworded(wording))
     return reworded
 
 

