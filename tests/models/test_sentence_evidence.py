@@ -9,6 +9,13 @@ import numpy as np
 import pytest
 
 from imagecaption.models.base import Caption, CaptionOptions
+from imagecaption.models.offline.compose.confidence import (
+    CALIBRATION,
+    CEILING,
+    FLOOR,
+    calibrated,
+)
+from imagecaption.models.offline.compose.drafts import Draft, Source
 from imagecaption.models.offline.compose.kind import PictureStats
 from imagecaption.models.offline.compose.sentence import Findings, SentenceWriter
 from imagecaption.models.offline.compose.things import find_things
@@ -194,3 +201,22 @@ def test_a_clear_colour_names_the_subject(writer: SentenceWriter) -> None:
     brown = {"dog": Colour("brown", 0.9)}
     assert caption(writer, [dog], colours=brown, crops=crops) == "A golden retriever."
     assert caption(writer, [dog], colours=brown) == "A brown dog."
+
+
+def test_the_main_caption_comes_first_with_the_highest_score(writer: SentenceWriter) -> None:
+    """The classifier sure of "a dog" but less of its breed: the broader alternative was once
+    scored above the caption (0.9 against 0.5), so the scores said nothing a user could use."""
+    result = write(writer, scene=probabilities(c207=0.5, c208=0.2, c209=0.2), num_captions=5)
+    assert result.text == "A golden retriever."
+    scores = [candidate.score for candidate in result.candidates]
+    assert result.candidates[0].text == result.text
+    assert scores[0] == result.score == max(scores)
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 < value < 1.0 for value in scores)
+
+
+@pytest.mark.parametrize("source", sorted(CALIBRATION))
+def test_a_higher_raw_score_never_means_a_lower_chance(source: Source) -> None:
+    chances = [calibrated(Draft(("a dog",), raw, source)) for raw in np.linspace(0, 1, 21)]
+    assert chances == sorted(chances)
+    assert all(FLOOR <= chance <= CEILING for chance in chances)
