@@ -220,3 +220,44 @@ def test_a_higher_raw_score_never_means_a_lower_chance(source: Source) -> None:
     chances = [calibrated(Draft(("a dog",), raw, source)) for raw in np.linspace(0, 1, 21)]
     assert chances == sorted(chances)
     assert all(FLOOR <= chance <= CEILING for chance in chances)
+
+
+def test_tags_list_every_thing_setting_and_activity_found(writer: SentenceWriter) -> None:
+    dog = Box("dog", 0.8, 0.62, 0.4, 0.85, 0.95)
+    vase = Box("vase", 0.3, 0.0, 0.0, 0.1, 0.1)  # below the detector's bar for vases
+    result = write(
+        writer,
+        [PERSON, dog, vase],
+        poses=[pose(PERSON, "walking", 0.7)],
+        surroundings=Surroundings(
+            indoors=0.1, ground=(Place("grass", 0.8),), background=(Place("trees", 0.2),)
+        ),
+        crops={"dog": probabilities(c207=0.9)},
+    )
+    assert result.text == "A person walking next to a golden retriever on the grass."
+    tags = {tag.name: tag.score for tag in result.tags or ()}
+    assert tags == {
+        "person": 0.8,
+        "golden retriever": 0.8,
+        "dog": 0.8,
+        "grass": 0.8,
+        "outdoor": 0.9,
+        "walking": 0.7,
+    }
+    scores = [tag.score for tag in result.tags or ()]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_tags_carry_what_the_sentence_says_things_do(writer: SentenceWriter) -> None:
+    cows = [Box("cow", 0.8, 0.1 * i, 0.4, 0.1 * i + 0.09, 0.6) for i in range(3)]
+    result = write(writer, cows, surroundings=ground("field", 0.7))
+    assert result.text == "Three cows grazing in a field."
+    tags = {tag.name: tag.score for tag in result.tags or ()}
+    assert tags["cow"] == 0.8
+    assert tags["grazing"] == tags["field"] == 0.7
+    # the classifier's setting comes before the surroundings: no pasture said, no grazing
+    beach = write(writer, cows, surroundings=ground("field", 0.7), scene=probabilities(c978=0.4))
+    assert beach.text == "Three cows on a beach."
+    tags = {tag.name: tag.score for tag in beach.tags or ()}
+    assert tags["beach"] == 0.4
+    assert "grazing" not in tags

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from imagecaption.models.base import Tag
+
 ARTICLES = ("a", "an")
 
 Source = Literal["scene", "subject", "classifier", "hedge", "kind", "group", "guess", "unclear"]
@@ -23,6 +25,8 @@ class Draft:
     forms: tuple[str, ...]
     score: float
     source: Source = "scene"
+    activities: tuple[Tag, ...] = ()
+    """What the sentence says its subject does ("walking", "grazing"), for the tags."""
 
     def reworded(self, *wordings: str) -> Draft:
         """The same draft with ``wordings`` put before its own forms."""

@@ -15,8 +15,16 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from imagecaption.models.base import Candidate, Caption, CaptionOptions, DetectedObject, TextLine
+from imagecaption.models.base import (
+    Candidate,
+    Caption,
+    CaptionOptions,
+    DetectedObject,
+    Tag,
+    TextLine,
+)
 from imagecaption.models.offline.compose.activities import (
+    Doing,
     grazing,
     playing,
     posture,
@@ -33,6 +41,7 @@ from imagecaption.models.offline.compose.naming import ANIMALS, SETTINGS, ClassN
 from imagecaption.models.offline.compose.places import Bearer, place_of
 from imagecaption.models.offline.compose.relations import relate
 from imagecaption.models.offline.compose.setting import setting_of
+from imagecaption.models.offline.compose.tags import tags_of
 from imagecaption.models.offline.compose.text import with_text
 from imagecaption.models.offline.compose.things import Thing
 from imagecaption.models.offline.compose.vocabulary import Noun
@@ -89,8 +98,18 @@ class SentenceWriter:
     def write(self, findings: Findings, options: CaptionOptions) -> Caption:
         """Caption one picture. ``max_length`` counts words, which is what a reader notices."""
         identified = self._identify(findings)
-        caption = _caption(self.drafts(findings, identified), options)
-        return replace(caption, objects=detected_objects(identified))
+        drafts = self.drafts(findings, identified)
+        caption = _caption(drafts, options)
+        activities = [tag for draft in drafts for tag in draft.activities]
+        tags = tags_of(
+            identified,
+            self.names,
+            findings.scene,
+            findings.poses,
+            findings.surroundings,
+            activities,
+        )
+        return replace(caption, objects=detected_objects(identified), tags=tags)
 
     def drafts(
         self, findings: Findings, identified: tuple[Thing, ...] | None = None
@@ -218,7 +237,7 @@ class SentenceWriter:
         if companion is not None:
             head = f"{head} and {companion.phrase()}"
             score *= companion.score
-        relation, used, evidence = _relation(subject, others, related, findings)
+        relation, used, evidence, related_doing = _relation(subject, others, related, findings)
         score *= evidence
         attribute = not relation and people.relation is not None
         if attribute and people.relation is not None and people.attribute is not None:
@@ -227,10 +246,14 @@ class SentenceWriter:
         where, ground, evidence = _where(subject, findings, setting, used)
         score *= evidence
         doing = grazing(subject, ground) if not relation else None
-        if doing is None and not attribute:
-            doing = with_posture(posture(subject, findings.poses), relation, bool(where))
         if doing is not None:
-            score *= doing.score
+            doing = replace(doing, score=evidence)  # grazing is as likely as the pasture
+        elif not attribute:
+            doing = with_posture(posture(subject, findings.poses), relation, bool(where))
+            score *= doing.score if doing is not None else 1.0
+        activities = tuple(
+            Tag(done.name, done.score) for done in (related_doing, doing) if done is not None
+        )
         activity_words = doing.words if doing is not None else ""
         clauses = [head, activity_words, relation, where]
         return Draft(
@@ -241,6 +264,7 @@ class SentenceWriter:
                 subject.phrase(),
             ),
             score,
+            activities=activities,
         )
 
 
@@ -249,21 +273,23 @@ def _relation(
     others: Sequence[Thing],
     related: tuple[Thing, str] | None,
     findings: Findings,
-) -> tuple[str, set[str], float]:
+) -> tuple[str, set[str], float, Doing | None]:
     """How the subject relates to another thing, in words ("playing with a ball", "riding a
-    bicycle", "lying on a couch"), the COCO labels those words name, and their evidence."""
+    bicycle", "lying on a couch"), the COCO labels those words name, their evidence, and the
+    activity they say, if any."""
     play = playing(subject, others)
     if play is not None:
         toy, doing = play
-        return doing.words, {toy.noun.label}, doing.score
+        return doing.words, {toy.noun.label}, doing.score, doing
     if related is None:
-        return "", set(), 1.0
+        return "", set(), 1.0, None
     other, verb = related
     aspect = findings.picture.aspect if findings.picture else 1.0
     activity = related_activity(subject, other, verb, findings.things, aspect)
     if activity is None:
-        return f"{verb} {other.phrase()}", {other.noun.label}, other.score
-    return activity.words, {other.noun.label}, other.score * activity.score
+        return f"{verb} {other.phrase()}", {other.noun.label}, other.score, None
+    evidence = other.score * activity.score
+    return activity.words, {other.noun.label}, evidence, replace(activity, score=evidence)
 
 
 def _where(
