@@ -261,3 +261,29 @@ def test_tags_carry_what_the_sentence_says_things_do(writer: SentenceWriter) -> 
     tags = {tag.name: tag.score for tag in beach.tags or ()}
     assert tags["beach"] == 0.4
     assert "grazing" not in tags
+
+
+def test_buildings_are_placed_by_what_lies_behind_them(writer: SentenceWriter) -> None:
+    yurt = probabilities(c915=0.8)  # the classifier sure of a yurt, nothing detected
+    grass = Surroundings(indoors=0.05, ground=(Place("grass", 0.9),))
+    assert caption(writer, scene=yurt, surroundings=grass) == "A yurt."
+    trees = Surroundings(
+        indoors=0.05, ground=(Place("grass", 0.9),), background=(Place("trees", 0.8),)
+    )
+    assert caption(writer, scene=yurt, surroundings=trees) == "A yurt in front of trees."
+
+
+def test_a_small_unsure_box_the_classifier_sees_nothing_of_is_left_out(
+    writer: SentenceWriter,
+) -> None:
+    """A pile of coins was "a clock": the detector unsure, the box small, and nothing like a
+    clock in the classifier's closer look."""
+    clock = Box("clock", 0.56, 0.2, 0.1, 0.3, 0.25)
+    nothing_like_it = {"clock": probabilities(c111=0.3)}  # a roundworm
+    result = write(writer, [clock], crops=nothing_like_it)
+    assert "clock" not in result.text.lower()
+    assert result.objects == ()
+    like_it = {"clock": probabilities(c409=0.3)}  # an analog clock, if unsure which
+    assert caption(writer, [clock], crops=like_it) == "A clock."
+    big = Box("clock", 0.56, 0.1, 0.1, 0.6, 0.7)
+    assert caption(writer, [big], crops=nothing_like_it) == "A clock."

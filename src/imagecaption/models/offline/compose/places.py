@@ -14,7 +14,7 @@ from typing import Literal
 
 from imagecaption.models.offline.evidence import Place, Surroundings
 
-Bearer = Literal["person", "animal", "vehicle", "boat", "aircraft", "thing"]
+Bearer = Literal["person", "animal", "vehicle", "boat", "aircraft", "building", "thing"]
 """What kind of subject a place is said of: the words differ ("in the water", "on the water")."""
 
 # How likely a ground or background must be before a caption names it.
@@ -40,6 +40,9 @@ BACKGROUND = {
     "water": "by the water",
 }
 IN_THE_SKY: frozenset[Bearer] = frozenset({"aircraft"})
+# Buildings stand on the ground they are built on: "a cottage on the grass" reads as a toy's
+# place, and a room is inside them. Only what lies behind them is said.
+ONLY_BEHIND: frozenset[Bearer] = frozenset({"building"})
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ def place_of(bearer: Bearer, surroundings: Surroundings | None) -> Placed | None
     if surroundings is None:
         return None
     ground = _likeliest(surroundings.ground)
-    if ground is not None and ground.name in GROUND:
+    if ground is not None and ground.name in GROUND and bearer not in ONLY_BEHIND:
         if ground.name == "water" and bearer in ON_WATER:
             return Placed("on the water", ground.score, ground.name)
         if not (ground.name == "floor" and bearer in NOT_ON_FLOOR):
@@ -69,7 +72,7 @@ def place_of(bearer: Bearer, surroundings: Surroundings | None) -> Placed | None
         if background.name in BACKGROUND:
             return Placed(BACKGROUND[background.name], background.score, background.name)
     indoors = surroundings.indoors
-    if indoors is not None and indoors >= INDOORS:
+    if indoors is not None and indoors >= INDOORS and bearer not in ONLY_BEHIND:
         return Placed("in a room", indoors, "indoors")
     return None
 

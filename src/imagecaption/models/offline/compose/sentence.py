@@ -140,18 +140,22 @@ class SentenceWriter:
         return with_text(drafts, findings.text)
 
     def _identify(self, findings: Findings) -> tuple[Thing, ...]:
-        """The detected things as the classifier's closer look names them, every one, so that
-        ``details`` lists each box under the name the caption gives it.
+        """The detected things as the classifier's closer look names them, every one it does
+        not rule out, so that ``details`` lists each box under the name the caption gives it.
 
         A correction into something another box already is ("a coffee mug" for the cat beside
         a mug) means the crop caught its neighbour, so the detector's word stays there.
         """
-        seen = [
-            self._namer.identify(thing, findings.crops.get(thing.noun.label))
+        found = [
+            thing
             for thing in findings.things
+            if not self._namer.unseen(thing, findings.crops.get(thing.noun.label))
+        ]
+        seen = [
+            self._namer.identify(thing, findings.crops.get(thing.noun.label)) for thing in found
         ]
         kept = []
-        for original, thing in zip(findings.things, seen, strict=True):
+        for original, thing in zip(found, seen, strict=True):
             others = {other.phrase() for other in seen if other is not thing}
             corrected = thing.noun is not original.noun
             kept.append(original if corrected and thing.phrase() in others else thing)
@@ -321,14 +325,20 @@ def _bearer(thing: Thing) -> Bearer:
     return "vehicle" if thing.has("vehicle") else "thing"
 
 
+BEARER_OF_CATEGORY: dict[str, Bearer] = {
+    "person": "person",
+    "vehicle": "vehicle",
+    "ride": "vehicle",
+    "boat": "boat",
+    "aircraft": "aircraft",
+    "building": "building",
+}
+
+
 def _bearer_of_category(category: str) -> Bearer:
     if category in ANIMALS:
         return "animal"
-    if category == "person":
-        return "person"
-    if category in ("boat", "aircraft"):
-        return "boat" if category == "boat" else "aircraft"
-    return "vehicle" if category in ("vehicle", "ride") else "thing"
+    return BEARER_OF_CATEGORY.get(category, "thing")
 
 
 def _table(things: Sequence[Thing]) -> Thing | None:
