@@ -37,6 +37,8 @@ MIN_FLAT = 5
 # The classifier's guesses beyond those that ``num_captions`` (at most 10) can show are not
 # counted: hundreds of unlikely guesses would drown the other rules in the pooled line.
 SHOWN_GUESSES = 9
+# The bands of score that the documentation describes, checked on the main captions.
+BANDS = ((0.0, 0.3), (0.3, 0.5), (0.5, 1.01))
 
 
 @contextmanager
@@ -126,6 +128,11 @@ def main() -> None:
             f"{name}: mean squared error raw {raw_error:.3f}, calibrated as shipped {now:.3f}; "
             f"mean hit rate {mean_hit:.3f}, mean calibrated score {mean_now:.3f}"
         )
+    mains = [(calibrated(draft), hit) for draft, hit, main in found if main]
+    for low, high in BANDS:
+        band = [hit for value, hit in mains if low <= value < high]
+        mean = f"{statistics.fmean(band):.3f}" if band else "-"
+        print(f"main captions scored {low:.1f} to {high:.1f}: {len(band):3d}, mean hit rate {mean}")
     print("CALIBRATION = {")
     for source, (intercept, slope) in table.items():
         print(f'    "{source}": ({intercept:.3f}, {slope:.3f}),')
