@@ -2,8 +2,12 @@
 
 Templates, not a language model: a 135M-parameter model tried earlier invented details and was a
 hundred times slower. The subject and the other things come from the detector, their precise
-names from the classifier where the two agree, relations from the boxes, the setting from the
-objects or the classifier's scene classes. What the detector does not know (a rocket, a cup of
+names from the classifier where the two agree, their colour from the colour stage
+(``colouring.py``), relations from the boxes (``relations.py``), what people and animals do from
+the boxes and the pose stage (``activities.py``), the setting from the objects or the
+classifier's scene classes, else from the surroundings stage (``places.py``). Every draft's raw
+score is put on one scale (``confidence.py``), and everything found becomes a tag
+(``tags.py``). What the detector does not know (a rocket, a cup of
 espresso, a lighthouse) is left to the classifier, and pictures with no subject at all are
 described by kind ("a landscape", "a page of text").
 """
