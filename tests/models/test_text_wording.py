@@ -46,6 +46,13 @@ MENU = [line(word, top=0.1 + n * 0.05, height=0.03) for n, word in enumerate(["H
         ("a tabby cat", [line("Grand Opening")], 'a tabby cat with the words "Grand Opening"'),
         ("an image that may show an envelope", [line("EXIT")], 'the words "EXIT"'),
         ("a black and white photo", [line("EXIT")], 'the words "EXIT"'),
+        # large print across the picture with nothing else named: the words are a sign's
+        (
+            "an image that may show an envelope",
+            [line("EXIT", height=0.3)],
+            'a sign that reads "EXIT"',
+        ),
+        ("an unclear image", [line("NO", height=0.3, left=0.6)], 'the words "NO"'),  # narrow
         (
             "an image with no clearly recognizable subject",
             PAGE,

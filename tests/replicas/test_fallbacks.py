@@ -12,7 +12,14 @@ from imagecaption.engine.shared_cache import (
     encode_caption,
     redis_key,
 )
-from imagecaption.models.base import Candidate, Caption, CaptionOptions, DetectedObject, TextLine
+from imagecaption.models.base import (
+    Candidate,
+    Caption,
+    CaptionOptions,
+    DetectedObject,
+    Tag,
+    TextLine,
+)
 from tests.e2e.server import free_port
 
 KEY = ("abc", "offline", CaptionOptions(max_length=20, num_captions=2))
@@ -30,6 +37,7 @@ def test_caption_round_trips_through_json() -> None:
         0.8,
         objects=(DetectedObject("stop sign", 0.7, (0.1, 0.2, 0.5, 0.6)),),
         text_lines=(TextLine("Main St", 0.99, (0.2, 0.3, 0.4, 0.35)),),
+        tags=(Tag("stop sign", 0.7), Tag("outdoor", 0.65)),
     )
     assert decode_caption(encode_caption(found)) == found
     nothing_read = Caption("A cat.", 0.9, text_lines=())

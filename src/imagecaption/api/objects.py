@@ -1,12 +1,12 @@
-"""Detected objects and text as ``details=true`` shows them: boxes in pixels of the image as
-sent."""
+"""Detected objects, text and tags as ``details=true`` shows them: boxes in pixels of the image
+as sent."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from imagecaption.models.base import DetectedObject, TextLine
+from imagecaption.models.base import DetectedObject, Tag, TextLine
 
 
 def objects_in_pixels(
@@ -34,6 +34,11 @@ def text_in_pixels(lines: Sequence[TextLine], width: int, height: int) -> list[d
         {"text": line.text, "score": round(line.score, 4), "box": _pixels(line.box, width, height)}
         for line in lines
     ]
+
+
+def tags_as_listed(tags: Sequence[Tag]) -> list[dict[str, Any]]:
+    """``{name, score}`` per tag, likeliest first, as Azure's image analysis lists tags."""
+    return [{"name": tag.name, "score": round(tag.score, 4)} for tag in tags]
 
 
 def _pixels(box: tuple[float, float, float, float], width: int, height: int) -> dict[str, int]:

@@ -21,7 +21,7 @@ from imagecaption.accounts.store import KeyRecord
 from imagecaption.api.auth import authenticated
 from imagecaption.api.envelope import error, ok, render
 from imagecaption.api.inputs import read_image_request
-from imagecaption.api.objects import objects_in_pixels, text_in_pixels
+from imagecaption.api.objects import objects_in_pixels, tags_as_listed, text_in_pixels
 from imagecaption.api.schemas import CaptionJsonBody, Envelope
 from imagecaption.api.services import Services, services
 from imagecaption.errors import RateLimited, RequestTimeout, ServiceError
@@ -163,6 +163,8 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
             data["objects"] = objects_in_pixels(caption.objects, *picture.size_as_sent)
         if caption.text_lines is not None:
             data["text"] = text_in_pixels(caption.text_lines, *picture.size_as_sent)
+        if caption.tags is not None:
+            data["tags"] = tags_as_listed(caption.tags)
     response = render(ok(data), request.headers.get("accept"))
     response.headers.update(request.state.response_headers | credit_headers(record))
     return response

@@ -23,8 +23,9 @@ class CaptionParams(BaseModel):
     details: bool = Field(
         default=False,
         description="Add model name, timings and, for models that detect them, the objects "
-        "found (label, score, box in pixels) to data, and the text read in the picture "
-        "(text, score, box in pixels) where it was read.",
+        "found (label, score, box in pixels) to data, the text read in the picture "
+        "(text, score, box in pixels) where it was read, and tags (name, score) for every "
+        "thing, setting and activity found, for models that tag.",
     )
     detail: Detail | None = Field(
         default=None,
@@ -79,6 +80,7 @@ class CaptionData(BaseModel):
     timing_ms: dict[str, float] | None = None
     objects: list[dict[str, Any]] | None = None
     text: list[dict[str, Any]] | None = None
+    tags: list[dict[str, Any]] | None = None
 
 
 class Envelope(BaseModel):

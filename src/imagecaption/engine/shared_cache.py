@@ -12,7 +12,14 @@ import logging
 from dataclasses import asdict
 from typing import Protocol
 
-from imagecaption.models.base import Candidate, Caption, CaptionOptions, DetectedObject, TextLine
+from imagecaption.models.base import (
+    Candidate,
+    Caption,
+    CaptionOptions,
+    DetectedObject,
+    Tag,
+    TextLine,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +66,7 @@ def decode_caption(raw: str | bytes) -> Caption:
     data = json.loads(raw)
     objects = data.get("objects")
     lines = data.get("text_lines")
+    tags = data.get("tags")
     return Caption(
         text=data["text"],
         score=data.get("score"),
@@ -69,6 +77,7 @@ def decode_caption(raw: str | bytes) -> Caption:
         text_lines=None
         if lines is None
         else tuple(TextLine(t["text"], t["score"], tuple(t["box"])) for t in lines),
+        tags=None if tags is None else tuple(Tag(t["name"], t["score"]) for t in tags),
     )
 
 

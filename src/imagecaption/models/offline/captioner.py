@@ -4,7 +4,9 @@ Five stages, one module each, data flowing one way: ``preprocess`` resizes for e
 the engine's thread pool); the detectors find objects and faces (``objects.py``, ``faces.py``);
 the classifier names the whole picture and the boxes worth a closer look (``classifier.py``);
 the reader reads the words in pictures that seem to have some (``text_cues.py``, ``text.py``);
-``compose/`` turns what was found into sentences.
+the evidence stages say what the largest people do (``pose.py``), where the picture was taken
+(``surroundings.py``) and the clear colours of things (``colours.py``); ``compose/`` turns what
+was found into sentences.
 """
 
 from __future__ import annotations
@@ -18,17 +20,22 @@ from PIL import Image
 
 from imagecaption.models.base import Caption, Captioner, CaptionOptions, ModelInfo, TextLine
 from imagecaption.models.offline.classifier import Classifier, classifier_input, region_input
-from imagecaption.models.offline.compose.kind import PictureStats, picture_stats
+from imagecaption.models.offline.colours import thing_colours
+from imagecaption.models.offline.compose.kind import PictureStats, is_grey, picture_stats
 from imagecaption.models.offline.compose.sentence import (
     Findings,
     SentenceWriter,
 )
 from imagecaption.models.offline.compose.things import Thing, find_things
 from imagecaption.models.offline.compose.vocabulary import Noun, load_nouns
+from imagecaption.models.offline.evidence import Colour, Pose, Surroundings
 from imagecaption.models.offline.faces import FaceDetector, Letterboxed, letterbox
 from imagecaption.models.offline.labels import load_labels
 from imagecaption.models.offline.objects import ObjectDetector, detector_input
+from imagecaption.models.offline.pixels import PixelGrid, pixel_grid
+from imagecaption.models.offline.pose import PoseReader
 from imagecaption.models.offline.regions import Box
+from imagecaption.models.offline.surroundings import SurroundingsReader
 from imagecaption.models.offline.text import TextReader, load_reader
 from imagecaption.models.offline.text_cues import TextCues
 
@@ -49,12 +56,15 @@ class OfflineCaptioner(Captioner):
 
     All models ship in the package as ONNX files, so nothing is built or downloaded at start.
     ``threads`` is how many cores each model may use (0: all of them); without ``objects`` the
-    object detector is not run, and captions come from the classifier and faces alone.
+    object detector is not run, and captions come from the classifier and faces alone. Without
+    ``evidence`` the pose, surroundings and colour stages are not run (the captioner as it was
+    before them, which the benchmarks compare against).
     """
 
-    def __init__(self, threads: int = 0, *, objects: bool = True) -> None:
+    def __init__(self, threads: int = 0, *, objects: bool = True, evidence: bool = True) -> None:
         self._threads = threads
         self._objects = objects
+        self._evidence = evidence
         self._models: _Models | None = None
 
     @property
@@ -80,6 +90,8 @@ class OfflineCaptioner(Captioner):
             writer=SentenceWriter(labels, nouns),
             cues=TextCues(labels),
             reader=load_reader(self._threads),
+            poses=PoseReader(self._threads) if self._evidence else None,
+            surroundings=SurroundingsReader(labels) if self._evidence else None,
         )
 
     def preprocess(self, image: Image.Image) -> Prepared:
@@ -92,6 +104,7 @@ class OfflineCaptioner(Captioner):
             faces_input=letterbox(rgb),
             objects_input=detector_input(rgb) if self._objects else None,
             stats=picture_stats(rgb),
+            grid=pixel_grid(rgb) if self._evidence else None,
         )
 
     def caption_batch(
@@ -131,7 +144,18 @@ class OfflineCaptioner(Captioner):
         ):
             views_of = {label: next(probabilities) for label, _ in crops}
             lines = self._read(item, scene, views_of, things, options)
-            findings = Findings(things, portrait, scene, views_of, item.stats, lines or ())
+            poses, surroundings, colours = self._evidence_of(item, scene, things)
+            findings = Findings(
+                things,
+                portrait,
+                scene,
+                views_of,
+                item.stats,
+                lines or (),
+                poses=poses,
+                surroundings=surroundings,
+                colours=colours,
+            )
             caption = models.writer.write(findings, options)
             captions.append(replace(caption, text_lines=lines))
         return captions
@@ -154,6 +178,23 @@ class OfflineCaptioner(Captioner):
             return ()
         return reader.read(item.rgb) if reader.has_text(item.rgb) else ()
 
+    def _evidence_of(
+        self, item: Prepared, scene: np.ndarray, things: Sequence[Thing]
+    ) -> tuple[tuple[Pose, ...], Surroundings | None, dict[str, Colour]]:
+        """What the largest people do, where the picture was taken, and the things' clear
+        colours (none in a black and white picture, where every thing would be grey)."""
+        models = self._models
+        assert models is not None
+        if models.poses is None or models.surroundings is None or item.grid is None:
+            return (), None, {}
+        people = next((thing.boxes for thing in things if thing.has("person")), ())
+        poses = models.poses.poses(item.rgb, people) if people else ()
+        surroundings = models.surroundings.read(item.grid, scene, things)
+        colours: dict[str, Colour] = {}
+        if not is_grey(item.stats):
+            colours = thing_colours(item.grid, [(thing.noun.label, thing.main) for thing in things])
+        return poses, surroundings, colours
+
     @staticmethod
     def _crops(things: Sequence[Thing]) -> list[tuple[str, Box]]:
         """The boxes the classifier looks at closely: the most salient ones, to name them
@@ -174,6 +215,8 @@ class _Models:
     writer: SentenceWriter
     cues: TextCues
     reader: TextReader | None
+    poses: PoseReader | None
+    surroundings: SurroundingsReader | None
 
 
 @dataclass(frozen=True)
@@ -185,6 +228,7 @@ class Prepared:
     faces_input: Letterboxed
     objects_input: Any
     stats: PictureStats
+    grid: PixelGrid | None = None
 
 
 def _pixels(box: Box, image: Image.Image) -> tuple[float, float, float, float]:

@@ -63,20 +63,22 @@ def describe(
             first = Draft(
                 forms(HEDGE.format(best.phrase), SHORT_HEDGE.format(best.phrase), best.phrase),
                 best.score,
+                "hedge",
             )
     elif setting is not None and subject.label.category not in SETTINGS:
         first = Draft(
             forms(f"{subject.phrase} {setting.label.context}", subject.phrase),
             subject.score * setting.score,
+            "classifier",
         )
     elif subject.label.category in SETTINGS and subject.phrase == GENERIC.get(
         subject.label.category
     ):
         first = _landscape(names, scene, subject)
     else:
-        first = Draft((subject.phrase,), subject.score)
-    others = [Draft((group.phrase,), group.score)] if group is not None else []
-    others += [Draft((named.phrase,), named.score) for named in ranked]
+        first = Draft((subject.phrase,), subject.score, "classifier")
+    others = [Draft((group.phrase,), group.score, "group")] if group is not None else []
+    others += [Draft((named.phrase,), named.score, "guess") for named in ranked]
     return first, others
 
 
@@ -90,9 +92,11 @@ def _landscape(names: ClassNames, scene: np.ndarray, subject: Named) -> Draft:
         feature = names.group_of(scene, feature)
         if feature.score >= LANDSCAPE_FEATURE:
             return Draft(
-                forms(f"{subject.phrase} with {feature.phrase}", subject.phrase), subject.score
+                forms(f"{subject.phrase} with {feature.phrase}", subject.phrase),
+                subject.score,
+                "classifier",
             )
-    return Draft((subject.phrase,), subject.score)
+    return Draft((subject.phrase,), subject.score, "classifier")
 
 
 @dataclass(frozen=True)

@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from imagecaption.models.base import Tag
 
 ARTICLES = ("a", "an")
+
+Source = Literal["scene", "subject", "classifier", "hedge", "kind", "group", "guess", "unclear"]
+"""Which rule wrote a draft: the detector's scene ("scene"), another detected subject's
+("subject"), the classifier's confident reading of the whole picture ("classifier"), its hedge
+("hedge"), the kind of picture ("kind"), the classifier's likeliest group ("group") or one of
+its next guesses ("guess"), or the admission that nothing is clear ("unclear"). Each rule's raw
+scores mean something different, so each is calibrated on its own (``confidence.py``)."""
 
 
 @dataclass(frozen=True)
 class Draft:
-    """A caption as lower-case forms, longest first, and how likely it is to be right."""
+    """A caption as lower-case forms, longest first, the rule's raw score (the product of
+    the evidence it used), and which rule wrote it."""
 
     forms: tuple[str, ...]
     score: float
+    source: Source = "scene"
+    activities: tuple[Tag, ...] = ()
+    """What the sentence says its subject does ("walking", "grazing"), for the tags."""
+
+    def reworded(self, *wordings: str) -> Draft:
+        """The same draft with ``wordings`` put before its own forms."""
+        return replace(self, forms=forms(*wordings, *self.forms))
 
     def render(self, max_words: int | None) -> str:
         """The longest form within ``max_words``, else the last form cut down to its head.

@@ -22,11 +22,22 @@ from imagecaption.models.offline.compose.vocabulary import Noun
 # A box's fine-grained name replaces the detector's word only when the classifier puts this
 # much probability on it within the classes that agree with the detector.
 REFINE_CONFIDENCE = 0.55
+# ImageNet has no SUV or hatchback, so the classifier puts their crops on the nearest of its
+# kinds of car (a convertible, a station wagon, a jeep) with some confidence: a vehicle keeps
+# the detector's broad word unless the classifier is much surer.
+VEHICLE_REFINE_CONFIDENCE = 0.7
 # The classifier overrules the detector when it names one kind of thing with its usual
 # confidence (a dalmatian), or a group of them (some dog) with more confidence than the
 # detector has in its own word by this margin: a confident detection of a horse's silhouette
 # is not undone by a classifier that spreads its guesses over twenty breeds of dog.
 CORRECT_MARGIN = 0.15
+# A small box the detector is unsure of, in which the classifier's closer look sees nothing of
+# its kind (under this much probability for all the agreeing classes together), is left out: a
+# pile of coins the detector calls a clock. Big or confident boxes stay, as the classifier
+# often misses a kind it has few photos of (a sleeping cat seen from above).
+UNSEEN_MASS = 0.01
+UNSEEN_SCORE = 0.6
+UNSEEN_AREA = 0.05
 # Kinds of vehicle the two models name differently (a motorcycle the classifier calls a moped)
 # are not corrections: the detector's broad word is right.
 VEHICLES = frozenset({"vehicle", "ride", "boat", "aircraft"})
@@ -49,12 +60,22 @@ class BoxNamer:
             noun.label: names.mask(noun.agrees_with) for noun in nouns.values() if noun.imagenet
         }
 
+    def unseen(self, thing: Thing, crop: np.ndarray | None) -> bool:
+        """Whether the classifier's closer look at a small, unsure box finds nothing of the
+        detector's kind in it."""
+        mask = self._masks.get(thing.noun.label)
+        if crop is None or mask is None:
+            return False
+        small = thing.main.area < UNSEEN_AREA and thing.score < UNSEEN_SCORE
+        return small and float(crop[mask].sum()) < UNSEEN_MASS
+
     def identify(self, thing: Thing, crop: np.ndarray | None) -> Thing:
         if crop is None:
             return thing
         mask = self._masks.get(thing.noun.label)
         if mask is not None and thing.count == 1:
-            refined = self._names.refine(crop, mask, REFINE_CONFIDENCE)
+            confidence = VEHICLE_REFINE_CONFIDENCE if thing.has("vehicle") else REFINE_CONFIDENCE
+            refined = self._names.refine(crop, mask, confidence)
             if refined is not None:
                 return thing.named(refined.phrase)
         seen = self._names.subject(crop, levels=1)

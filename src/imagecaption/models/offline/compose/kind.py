@@ -43,6 +43,9 @@ class PictureStats:
     ink: float
     detail: float
     detail_spread: float
+    aspect: float = 1.0
+    """Width over height, so that rules reading box shapes (a dog lying down is wide) can
+    tell shapes in pixels from shapes in fractions of the picture."""
 
 
 def picture_stats(image: Image.Image) -> PictureStats:
@@ -58,7 +61,8 @@ def picture_stats(image: Image.Image) -> PictureStats:
     tiles = edges[: 16 * 5, : 16 * 5].reshape(5, 16, 5, 16).mean(axis=(1, 3))
     detail = float(tiles.mean())
     spread = float(tiles.std() / detail) if detail > 0 else 0.0
-    return PictureStats(chroma, float(grey.mean()), background, ink, detail, spread)
+    aspect = image.width / image.height if image.height else 1.0
+    return PictureStats(chroma, float(grey.mean()), background, ink, detail, spread, aspect)
 
 
 def is_grey(stats: PictureStats | None) -> bool:

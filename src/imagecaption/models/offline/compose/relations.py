@@ -26,6 +26,8 @@ BACKDROP_SIZE = 1.5
 # Two things side by side: similar heights, horizontal gap under one subject width.
 SIDE_BY_SIDE_GAP = 1.0
 
+# Seats that several people or animals share.
+SHARED_SEATS = frozenset({"couch", "bench", "bed"})
 # Boards are ridden standing on them: they lie under the feet, not under the body.
 BOARDS = frozenset({"skis", "snowboard", "surfboard", "skateboard"})
 # The feet: this bottom share of a person's box.
@@ -55,7 +57,7 @@ def relate(subject: Thing, other: Thing) -> str | None:
             if other.has("held") and _held(me, it):
                 return HELD_VERBS.get(other.noun.label, "holding")
     if subject.animate:
-        if other.has("seat") and _sits(me, it):
+        if other.has("seat") and _sits(me, it) and _room_for(subject, other):
             return "sitting on" if subject.has("person") else "on"
         if other.has("ball") and _near(me, it):
             return "with"
@@ -66,9 +68,15 @@ def relate(subject: Thing, other: Thing) -> str | None:
         if other.animate and _side_by_side(me, it):
             return "next to"
         return None
-    if other.has("table") and _rests_on(me, it):
+    if other.has("table") and rests_on(me, it):
         return "on"
     return None
+
+
+def _room_for(sitters: Thing, seats: Thing) -> bool:
+    """Whether the seats hold the sitters: one each, or several on a couch, a bench or a bed
+    ("four people sitting on a chair" was said of four people round a chair)."""
+    return sitters.count <= seats.count or seats.noun.label in SHARED_SEATS
 
 
 def _rides(rider: Box, ridden: Box) -> bool:
@@ -96,7 +104,7 @@ def _sits(sitter: Box, seat: Box) -> bool:
     return lower.inside(seat) >= SEAT_OVERLAP and sitter.top < seat.bottom
 
 
-def _rests_on(thing: Box, surface: Box) -> bool:
+def rests_on(thing: Box, surface: Box) -> bool:
     """A thing's bottom edge lies within a table's box."""
     x = thing.centre[0]
     return surface.left <= x <= surface.right and surface.top <= thing.bottom <= surface.bottom

@@ -2,8 +2,12 @@
 
 Templates, not a language model: a 135M-parameter model tried earlier invented details and was a
 hundred times slower. The subject and the other things come from the detector, their precise
-names from the classifier where the two agree, relations from the boxes, the setting from the
-objects or the classifier's scene classes. What the detector does not know (a rocket, a cup of
+names from the classifier where the two agree, their colour from the colour stage
+(``colouring.py``), relations from the boxes (``relations.py``), what people and animals do from
+the boxes and the pose stage (``activities.py``), the setting from the objects or the
+classifier's scene classes, else from the surroundings stage (``places.py``). Every draft's raw
+score is put on one scale (``confidence.py``), and everything found becomes a tag
+(``tags.py``). What the detector does not know (a rocket, a cup of
 espresso, a lighthouse) is left to the classifier, and pictures with no subject at all are
 described by kind ("a landscape", "a page of text").
 """
@@ -15,14 +19,33 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from imagecaption.models.base import Candidate, Caption, CaptionOptions, DetectedObject, TextLine
+from imagecaption.models.base import (
+    Candidate,
+    Caption,
+    CaptionOptions,
+    DetectedObject,
+    Tag,
+    TextLine,
+)
+from imagecaption.models.offline.compose.activities import (
+    Doing,
+    grazing,
+    playing,
+    posture,
+    related_activity,
+    with_posture,
+)
 from imagecaption.models.offline.compose.classified import PersonView, describe, person_view
+from imagecaption.models.offline.compose.colouring import colour_of, coloured
+from imagecaption.models.offline.compose.confidence import calibrated
 from imagecaption.models.offline.compose.drafts import Draft, forms
 from imagecaption.models.offline.compose.identify import BoxNamer
 from imagecaption.models.offline.compose.kind import PictureStats, is_grey, picture_kind
-from imagecaption.models.offline.compose.naming import ANIMALS, ClassNames, Named
+from imagecaption.models.offline.compose.naming import ANIMALS, SETTINGS, ClassNames, Named
+from imagecaption.models.offline.compose.places import Bearer, place_of
 from imagecaption.models.offline.compose.relations import relate
 from imagecaption.models.offline.compose.setting import setting_of
+from imagecaption.models.offline.compose.tags import tags_of
 from imagecaption.models.offline.compose.text import with_text
 from imagecaption.models.offline.compose.things import Thing
 from imagecaption.models.offline.compose.vocabulary import Noun
@@ -79,6 +102,26 @@ class SentenceWriter:
     def write(self, findings: Findings, options: CaptionOptions) -> Caption:
         """Caption one picture. ``max_length`` counts words, which is what a reader notices."""
         identified = self._identify(findings)
+        drafts = self.drafts(findings, identified)
+        caption = _caption(drafts, options)
+        activities = [tag for draft in drafts for tag in draft.activities]
+        tags = tags_of(
+            identified,
+            self.names,
+            findings.scene,
+            findings.poses,
+            findings.surroundings,
+            activities,
+        )
+        return replace(caption, objects=detected_objects(identified), tags=tags)
+
+    def drafts(
+        self, findings: Findings, identified: tuple[Thing, ...] | None = None
+    ) -> list[Draft]:
+        """Every caption the rules can write for the picture, the main one first, with their
+        raw scores (``confidence.py`` puts those on one scale)."""
+        if identified is None:
+            identified = self._identify(findings)
         things = _distinct(identified)
         setting = self.names.setting(findings.scene)
         kind = picture_kind(findings.picture, self.names, findings.scene)
@@ -87,29 +130,36 @@ class SentenceWriter:
             drafts = self._scene(things, findings, setting, kind)
             drafts += [first] if first is not None else []
         else:
-            lead = first or (Draft((kind,), 0.5) if kind else Draft(UNCLEAR, 0.0))
-            drafts = [_on_table(lead, things) if first is not None else lead]
+            lead = first or (
+                Draft((kind,), 0.5, "kind") if kind else Draft(UNCLEAR, 0.0, "unclear")
+            )
+            if first is not None:
+                lead = _on_table(lead, things) if _table(things) else self._placed(lead, findings)
+            drafts = [lead]
             drafts += self._scene(things, findings, setting, kind) if things else []
         drafts += others  # the classifier's other guesses: the likeliest make the cut
         wording = drafts[0].forms[0]
         if is_grey(findings.picture) and wording != kind and not wording.startswith(AN_IMAGE):
             drafts[0] = _in_black_and_white(drafts[0])
-        caption = _caption(with_text(drafts, findings.text), options)
-        return replace(caption, objects=detected_objects(identified))
+        return with_text(drafts, findings.text)
 
     def _identify(self, findings: Findings) -> tuple[Thing, ...]:
-        """The detected things as the classifier's closer look names them, every one, so that
-        ``details`` lists each box under the name the caption gives it.
+        """The detected things as the classifier's closer look names them, every one it does
+        not rule out, so that ``details`` lists each box under the name the caption gives it.
 
         A correction into something another box already is ("a coffee mug" for the cat beside
         a mug) means the crop caught its neighbour, so the detector's word stays there.
         """
-        seen = [
-            self._namer.identify(thing, findings.crops.get(thing.noun.label))
+        found = [
+            thing
             for thing in findings.things
+            if not self._namer.unseen(thing, findings.crops.get(thing.noun.label))
+        ]
+        seen = [
+            self._namer.identify(thing, findings.crops.get(thing.noun.label)) for thing in found
         ]
         kept = []
-        for original, thing in zip(findings.things, seen, strict=True):
+        for original, thing in zip(found, seen, strict=True):
             others = {other.phrase() for other in seen if other is not thing}
             corrected = thing.noun is not original.noun
             kept.append(original if corrected and thing.phrase() in others else thing)
@@ -149,10 +199,25 @@ class SentenceWriter:
         drafts = [self._sentence(subject, others, findings, setting, people)]
         for other in others[:ALTERNATIVE_SUBJECTS]:
             rest = [t for t in things if t is not other]
-            drafts.append(self._sentence(other, rest, findings, setting, PersonView(None, None)))
+            alternative = self._sentence(other, rest, findings, setting, PersonView(None, None))
+            drafts.append(replace(alternative, source="subject"))
         if kind is not None and not subject.animate:
-            drafts.append(Draft((kind,), 0.3))
+            drafts.append(Draft((kind,), 0.3, "kind"))
         return drafts
+
+    def _placed(self, draft: Draft, findings: Findings) -> Draft:
+        """The classifier's subject with the place the surroundings give, where it has no
+        setting yet: "a bullmastiff on the grass"."""
+        seen = self.names.subject(findings.scene)
+        if draft.source != "classifier" or seen is None or draft.forms[0] != seen.phrase:
+            return draft
+        if seen.label.category in SETTINGS:
+            return draft
+        placed = place_of(_bearer_of_category(seen.label.category), findings.surroundings)
+        if placed is None:
+            return draft
+        wording = f"{draft.forms[0]} {placed.words}"
+        return replace(draft.reworded(wording), score=draft.score * placed.score)
 
     def _sentence(
         self,
@@ -162,50 +227,135 @@ class SentenceWriter:
         setting: Named | None,
         people: PersonView,
     ) -> Draft:
+        """Subject, what it does or how it relates to another thing, and where: "a person
+        walking on a road", "two dogs lying on a couch", "cows grazing in a field"."""
         head = subject.phrase()
+        score = subject.score
+        colour = colour_of(subject, findings.colours)
         if people.kind is not None and subject.count == 1:
             head = people.kind.phrase  # "a scuba diver" says more than "a person"
+        elif colour is not None:
+            head = coloured(head, colour)
+            score *= colour.score
         if findings.portrait and subject.has("person"):
             head = PORTRAIT.format(head)
-        score = subject.score
         related = next(((t, v) for t in others if (v := relate(subject, t)) is not None), None)
         salient = [t for t in others if t.salience >= MENTION * subject.salience]
         companion = _companion(subject, salient, related)
         if companion is not None:
             head = f"{head} and {companion.phrase()}"
             score *= companion.score
-        used: set[str] = set()
-        relation = ""
-        if related is not None:
-            other, verb = related
-            relation = f"{verb} {other.phrase()}"
-            used.add(other.noun.label)
-            score *= other.score
-        if not relation and people.relation is not None and people.attribute is not None:
+        relation, used, evidence, related_doing = _relation(subject, others, related, findings)
+        score *= evidence
+        attribute = not relation and people.relation is not None
+        if attribute and people.relation is not None and people.attribute is not None:
             relation = people.relation
             score *= people.attribute.score
-        where = setting_of(findings.things, setting, used) or ""
-        if where and setting is not None and where == setting.label.context:
-            score *= setting.score
-        clauses = [head, relation, where]
+        where, ground, evidence = _where(subject, findings, setting, used)
+        score *= evidence
+        doing = grazing(subject, ground) if not relation else None
+        if doing is not None:
+            doing = replace(doing, score=evidence)  # grazing is as likely as the pasture
+        elif not attribute:
+            doing = with_posture(posture(subject, findings.poses), relation, bool(where))
+            score *= doing.score if doing is not None else 1.0
+        activities = tuple(
+            Tag(done.name, done.score) for done in (related_doing, doing) if done is not None
+        )
+        activity_words = doing.words if doing is not None else ""
+        clauses = [head, activity_words, relation, where]
         return Draft(
             forms(
                 _join(clauses),
-                _join([head, relation]),
+                _join([head, activity_words, relation]),
                 _join([subject.phrase(), relation]),
                 subject.phrase(),
             ),
             score,
+            activities=activities,
         )
+
+
+def _relation(
+    subject: Thing,
+    others: Sequence[Thing],
+    related: tuple[Thing, str] | None,
+    findings: Findings,
+) -> tuple[str, set[str], float, Doing | None]:
+    """How the subject relates to another thing, in words ("playing with a ball", "riding a
+    bicycle", "lying on a couch"), the COCO labels those words name, their evidence, and the
+    activity they say, if any."""
+    play = playing(subject, others)
+    if play is not None:
+        toy, doing = play
+        return doing.words, {toy.noun.label}, doing.score, doing
+    if related is None:
+        return "", set(), 1.0, None
+    other, verb = related
+    aspect = findings.picture.aspect if findings.picture else 1.0
+    activity = related_activity(subject, other, verb, findings.things, aspect)
+    if activity is None:
+        return f"{verb} {other.phrase()}", {other.noun.label}, other.score, None
+    evidence = other.score * activity.score
+    return activity.words, {other.noun.label}, evidence, replace(activity, score=evidence)
+
+
+def _where(
+    subject: Thing, findings: Findings, setting: Named | None, used: set[str]
+) -> tuple[str, str | None, float]:
+    """Where the picture was taken, in words: from the objects or the classifier's setting
+    first, else from the surroundings; with the ground's name, if it came from there, and the
+    evidence for it."""
+    where = setting_of(findings.things, setting, used)
+    if where:
+        from_classifier = setting is not None and where == setting.label.context
+        return where, None, setting.score if setting is not None and from_classifier else 1.0
+    placed = place_of(_bearer(subject), findings.surroundings)
+    if placed is None:
+        return "", None, 1.0
+    return placed.words, placed.name, placed.score
+
+
+def _bearer(thing: Thing) -> Bearer:
+    """What kind of subject a place is said of, for the words that fit it."""
+    if thing.has("person"):
+        return "person"
+    if thing.has("animal"):
+        return "animal"
+    if thing.noun.label == "boat":
+        return "boat"
+    if thing.noun.label == "airplane":
+        return "aircraft"
+    return "vehicle" if thing.has("vehicle") else "thing"
+
+
+BEARER_OF_CATEGORY: dict[str, Bearer] = {
+    "person": "person",
+    "vehicle": "vehicle",
+    "ride": "vehicle",
+    "boat": "boat",
+    "aircraft": "aircraft",
+    "building": "building",
+}
+
+
+def _bearer_of_category(category: str) -> Bearer:
+    if category in ANIMALS:
+        return "animal"
+    return BEARER_OF_CATEGORY.get(category, "thing")
+
+
+def _table(things: Sequence[Thing]) -> Thing | None:
+    return next((thing for thing in things if thing.has("table")), None)
 
 
 def _on_table(draft: Draft, things: Sequence[Thing]) -> Draft:
     """The classifier's subject placed on the table the detector found under it: "a cup of
     espresso on a table". Only for things that stand on tables, never for animals or scenes."""
-    table = next((thing for thing in things if thing.has("table")), None)
+    table = _table(things)
     if table is None or draft.forms[0].startswith(AN_IMAGE):
         return draft
-    return Draft(forms(f"{draft.forms[0]} on {table.phrase()}", *draft.forms), draft.score)
+    return draft.reworded(f"{draft.forms[0]} on {table.phrase()}")
 
 
 def _in_black_and_white(draft: Draft) -> Draft:
@@ -216,7 +366,7 @@ def _in_black_and_white(draft: Draft) -> Draft:
         wording = "a black and white " + first.removeprefix("a ")
     else:
         wording = f"a black and white photo of {first}"
-    return Draft(forms(wording, *draft.forms), draft.score)
+    return draft.reworded(wording)
 
 
 def _distinct(things: Iterable[Thing]) -> tuple[Thing, ...]:
@@ -255,14 +405,23 @@ def _join(clauses: Sequence[str]) -> str:
 
 
 def _caption(drafts: Sequence[Draft], options: CaptionOptions) -> Caption:
-    """The first draft is the caption; the others, best first, are its alternatives."""
+    """The first draft is the caption; the others, likeliest first, are its alternatives.
+
+    Every score is the calibrated chance that the wording is right (``confidence.py``). The
+    main caption was chosen by the rules for saying the most that the evidence allows, so no
+    alternative is scored above it: a broader one that would be ("a wild animal" beside "a
+    wombat") is shown at the main caption's score.
+    """
     texts: dict[str, float] = {}
     for draft in drafts:
-        texts.setdefault(draft.render(options.max_length), draft.score)
+        texts.setdefault(draft.render(options.max_length), calibrated(draft))
     primary, score = next(iter(texts.items()))
     if options.num_captions <= 1:
         return Caption(text=primary, score=score)
-    others = sorted(list(texts.items())[1:], key=lambda item: -item[1])
+    others = sorted(
+        ((text, min(value, score)) for text, value in list(texts.items())[1:]),
+        key=lambda item: -item[1],
+    )
     chosen = [(primary, score), *others][: options.num_captions]
     return Caption(
         text=primary,

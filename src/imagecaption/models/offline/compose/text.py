@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from imagecaption.models.base import TextLine
-from imagecaption.models.offline.compose.drafts import Draft, forms
+from imagecaption.models.offline.compose.drafts import Draft
 from imagecaption.models.offline.text import GAP
 
 # A quote holds at most this many words and characters; a reader skims longer ones.
@@ -25,6 +25,11 @@ SAME_SIZE = 0.75
 # classifier guessed a screenshot but the lines run on like prose (this many words, median).
 PAGE_LINES = 4
 PROSE_WORDS = 4
+# Words alone in a picture, in at most this many lines of print at least this tall and spread
+# over this much of the picture's width (fractions of its height and width), are a sign's.
+SIGN_LINES = 3
+SIGN_PRINT = 0.12
+SIGN_WIDTH = 0.5
 # Subjects that hold words, said with "that reads", and screens, said with "showing".
 READABLE = (
     "a street sign", "a sign", "a scoreboard", "a menu", "a book cover", "a comic book",
@@ -53,9 +58,7 @@ def with_text(drafts: Sequence[Draft], lines: Sequence[TextLine]) -> list[Draft]
     reworded = []
     for draft in drafts:
         wording = read_into(draft.forms[0], lines)
-        reworded.append(
-            draft if wording is None else Draft(forms(wording, *draft.forms), draft.score)
-        )
+        reworded.append(draft if wording is None else draft.reworded(wording))
     return reworded
 
 
@@ -81,6 +84,8 @@ def read_into(wording: str, lines: Sequence[TextLine]) -> str | None:
         return f'a page of printed text beginning "{quote(ordered, ellipsis=True)}"'
     if screenshot:
         return f'a screenshot of a page titled "{title}"'
+    if _fills_like_a_sign(ordered):
+        return f'a sign that reads "{prominent}"'
     return f'the words "{prominent}"'
 
 
@@ -117,6 +122,18 @@ def _prominent(ordered: Sequence[TextLine]) -> list[TextLine]:
     page's title rather than its small print."""
     tallest = max(_height(line) for line in ordered)
     return [line for line in ordered if _height(line) >= SAME_SIZE * tallest]
+
+
+def _fills_like_a_sign(ordered: Sequence[TextLine]) -> bool:
+    """A few lines of large print across most of the picture: what a sign looks like, when
+    nothing else in the picture was named."""
+    prominent = _prominent(ordered)
+    wide = max(line.box[2] for line in prominent) - min(line.box[0] for line in prominent)
+    return (
+        len(prominent) <= SIGN_LINES
+        and max(_height(line) for line in prominent) >= SIGN_PRINT
+        and wide >= SIGN_WIDTH
+    )
 
 
 def _names(wording: str, phrases: Sequence[str]) -> bool:

@@ -1,0 +1,37 @@
+"""Every caption's score on one scale: how likely the sentence is right.
+
+Each rule's raw score is the product of the probabilities of the evidence it used (the
+detector's score for the subject, the classifier's for a name, the surroundings' for a place),
+which ranks one rule's drafts well but means different things for different rules: a
+classifier's 0.4 for a breed is right far less often than a detector's 0.4 for a person. So each
+rule's raw scores are mapped by a straight line, fitted by least squares on the quality
+benchmark's tuning pictures (``benchmarks/calibrate_scores.py``), to the share of the expected
+words its captions got right there, with no plainly wrong word. A score of 0.6 means that
+captions scored so mentioned about 60% of what a person describing the picture would.
+"""
+
+from __future__ import annotations
+
+from imagecaption.models.offline.compose.drafts import Draft, Source
+
+# (intercept, slope) per rule, from ``python -m benchmarks.calibrate_scores`` on the tuning set
+# (111 pictures). A slope of 0 is a rule whose raw scores did not predict its hit rate there (the
+# detector is as sure of "a person" as of "a person riding a horse"): it gets its mean.
+CALIBRATION: dict[Source, tuple[float, float]] = {
+    "classifier": (-0.060, 0.593),
+    "group": (0.022, 0.611),
+    "guess": (0.057, 0.367),
+    "hedge": (0.239, 0.000),
+    "kind": (-0.088, 0.509),
+    "scene": (0.478, 0.000),
+    "subject": (0.308, 0.000),
+    "unclear": (0.073, 0.492),
+}
+# No caption is certain, and none is hopeless enough to show as zero.
+FLOOR, CEILING = 0.01, 0.95
+
+
+def calibrated(draft: Draft) -> float:
+    """The chance that ``draft`` is right, from its rule's raw score."""
+    intercept, slope = CALIBRATION[draft.source]
+    return round(min(CEILING, max(FLOOR, intercept + slope * draft.score)), 4)

@@ -1,0 +1,105 @@
+"""The surroundings stage on made-up pictures and evidence, and on real photographs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from imagecaption.models.offline.compose.things import Thing
+from imagecaption.models.offline.compose.vocabulary import load_nouns
+from imagecaption.models.offline.labels import NUM_CLASSES, load_labels
+from imagecaption.models.offline.pixels import pixel_grid
+from imagecaption.models.offline.regions import Box
+from imagecaption.models.offline.surroundings import SurroundingsReader
+
+SUBJECT = Box(0.35, 0.3, 0.65, 0.75, 0.9)
+
+
+@pytest.fixture(scope="module")
+def reader() -> SurroundingsReader:
+    return SurroundingsReader(load_labels())
+
+
+def thing(label: str, box: Box = SUBJECT) -> Thing:
+    return Thing(load_nouns()[label], (box,))
+
+
+def scene(**probabilities: float) -> np.ndarray:
+    """Classifier probabilities: the named classes (by WordNet ID) and the rest spread evenly."""
+    wnids = [label.wnid for label in load_labels()]
+    result = np.zeros(NUM_CLASSES)
+    for wnid, probability in probabilities.items():
+        result[wnids.index(wnid)] = probability
+    rest = 1.0 - result.sum()
+    result[result == 0] = rest / (result == 0).sum()
+    return result
+
+
+def sky_over_grass() -> Image.Image:
+    """Smooth blue sky above, textured green grass below."""
+    rng = np.random.default_rng(5)
+    pixels = np.zeros((300, 400, 3), dtype=np.float64)
+    pixels[:150] = (110, 160, 225)
+    # Blades a few pixels wide: brightness varying in 4-pixel patches, as grass does.
+    patches = rng.uniform(0.5, 1.4, (150 // 3, 400 // 4, 1)).repeat(3, axis=0).repeat(4, axis=1)
+    pixels[150:] = np.array([70, 140, 40]) * patches
+    return Image.fromarray(pixels.clip(0, 255).astype(np.uint8))
+
+
+def white_backdrop() -> Image.Image:
+    return Image.fromarray(np.full((300, 400, 3), 252, dtype=np.uint8))
+
+
+def names(places: tuple[object, ...]) -> set[str]:
+    return {place.name for place in places}  # type: ignore[attr-defined]
+
+
+def test_sky_and_grass_around_a_horse(reader: SurroundingsReader) -> None:
+    found = reader.read(pixel_grid(sky_over_grass()), scene(), [thing("horse")])
+    assert found.indoors is not None
+    assert found.indoors < 0.1
+    assert names(found.ground) == {"grass"}
+    assert names(found.background) == {"sky"}
+    assert all(0.5 <= place.score <= 1.0 for place in found.ground + found.background)
+
+
+def test_pixels_alone_name_no_sky(reader: SurroundingsReader) -> None:
+    """A blue backdrop above something green is not evidence enough of a sky: nothing says
+    the picture is outdoors. The grass below still shows, as grass needs no sky."""
+    found = reader.read(pixel_grid(sky_over_grass()), scene(), [])
+    assert found.indoors is None
+    assert names(found.background) == set()
+
+
+def test_a_white_backdrop_is_neither_snow_nor_sky(reader: SurroundingsReader) -> None:
+    found = reader.read(pixel_grid(white_backdrop()), scene(), [thing("horse")])
+    assert names(found.ground) == set()
+    assert names(found.background) == set()
+
+
+def test_the_classifier_names_beaches_and_mountains(reader: SurroundingsReader) -> None:
+    beach = reader.read(pixel_grid(white_backdrop()), scene(n09428293=0.6), [])
+    assert names(beach.ground) == {"sand"}
+    assert names(beach.background) == {"water"}
+    assert beach.indoors is not None
+    assert beach.indoors < 0.5
+    alp = reader.read(pixel_grid(sky_over_grass()), scene(n09193705=0.5), [])
+    assert "mountains" in names(alp.background)
+    unsure = reader.read(pixel_grid(white_backdrop()), scene(n09193705=0.1), [])
+    assert names(unsure.background) == set()
+
+
+def test_never_against_the_classifiers_setting(reader: SurroundingsReader) -> None:
+    """A restaurant, says the classifier; a blue ceiling and a kite say otherwise: the stage
+    then says nothing about indoors rather than contradict the classifier."""
+    found = reader.read(pixel_grid(sky_over_grass()), scene(n04081281=0.3), [thing("kite")])
+    assert found.indoors is None or found.indoors > 0.5
+    assert "sky" not in names(found.background)
+
+
+def test_an_oven_is_indoors(reader: SurroundingsReader) -> None:
+    found = reader.read(pixel_grid(white_backdrop()), scene(), [thing("oven")])
+    assert found.indoors is not None
+    assert found.indoors > 0.8
+    assert found.ground == found.background == ()
