@@ -388,3 +388,38 @@ def test_a_server_without_the_models_extra_serves_the_export_over_http(
                 assert [c["caption"] for c in data["captions"]] == [
                     c.text for c in expected.candidates
                 ]
+
+
+def _without_the_extra(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tests.models.hf.without_models_extra", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
+        check=False,
+    )
+
+
+def test_pull_and_list_take_an_export_without_the_models_extra(
+    exports: Exports, tmp_path: Path
+) -> None:
+    data = str(tmp_path / "data")
+    exported = exports("git", True)
+    pulled = _without_the_extra("models", "pull", str(exported), "--data-dir", data)
+    assert pulled.returncode == 0, pulled.stderr
+    assert Path(pulled.stdout.strip()) == tmp_path / "data" / "models" / exported.name
+    listed = _without_the_extra(
+        "models", "list", "--json", "--data-dir", data, IMAGECAPTION_FULL_MODEL=exported.name
+    )
+    assert listed.returncode == 0, listed.stderr
+    listing = json.loads(listed.stdout)
+    assert listing["serving"] == exported.name
+    assert listing["fallback"] is None
+    rows = {row["name"]: row for row in listing["models"]}
+    assert rows[exported.name]["source"] == "export"
+    assert rows[exported.name]["model_type"] == "git"
+    assert rows[exported.name]["serving"]
+    refused = _without_the_extra("models", "pull", str(tmp_path / "nothing"), "--data-dir", data)
+    assert refused.returncode == 1
+    assert "needs" in refused.stderr or "extra" in refused.stderr
