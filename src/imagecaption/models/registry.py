@@ -208,8 +208,11 @@ def _auto(settings: Settings) -> Captioner:
         return FallbackCaptioner(None, offline, choice.reason)
     folder = choice.folder
     if choice.exported and folder is not None:
-        name = _name(choice.model, folder)
-        return FallbackCaptioner(_exported(settings, name, folder), offline, None)
+        try:
+            exported = _exported(settings, _name(choice.model, folder), folder)
+        except ModelError as exc:  # auto promises a captioner: a backend it cannot run on
+            return FallbackCaptioner(None, offline, str(exc))
+        return FallbackCaptioner(exported, offline, None)
 
     def locate() -> Path:
         return folder if folder is not None else hub.download(choice.model, timeout)
