@@ -358,6 +358,32 @@ def models_pull(
     typer.echo(str(folder))
 
 
+@models_app.command("export")
+def models_export(
+    source: Annotated[str, typer.Argument(help="A model-hub id, or a model folder.")],
+    out: Annotated[Path, typer.Option("--out", help="The folder to write (must not exist).")],
+    quantize: Annotated[
+        bool, typer.Option("--quantize/--no-quantize", help="int8 (default) or float32 graphs.")
+    ] = True,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Export a model once (needs the models extra) into a folder that the base install serves
+    with ONNX Runtime alone: serve --model DIR --backend onnx. Prints the folder."""
+    from imagecaption.models.base import ModelError
+    from imagecaption.models.registry import models_extra_installed
+
+    if not models_extra_installed():
+        _fail("Exporting a model needs the 'models' extra: pip install 'imagecaption[models]'.")
+    from imagecaption.models.hf.export import export_model
+
+    try:
+        folder = export_model(source, out, quantize, _settings(config, data_dir))
+    except ModelError as error:
+        _fail(str(error))
+    typer.echo(str(folder))
+
+
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
     """Apply the schema migrations this version ships (safe while other servers run)."""

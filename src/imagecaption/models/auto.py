@@ -37,12 +37,17 @@ class Choice:
     folder: Path | None = None
     reason: str | None = None
     """Why the offline captioner serves instead of ``model``."""
+    exported: bool = False
+    """``folder`` is an exported model (served without the models extra)."""
 
 
 def choose(
     full_model: str, data_dir: Path, hub_timeout: float | None, extra_installed: bool
 ) -> Choice:
     """What ``auto`` serves; ``hub_timeout=None`` decides without the network (for listings)."""
+    exported = _exported_choice(full_model, data_dir)
+    if exported is not None:
+        return exported
     if not extra_installed:
         return Choice(
             "offline",
@@ -69,6 +74,22 @@ def choose(
             f"run 'imagecaption models pull {full_model}' where the hub is reachable",
         )
     return Choice("download", full_model)
+
+
+def _exported_choice(full_model: str, data_dir: Path) -> Choice | None:
+    """``full_model`` as an exported folder (a path, or a name in ``<data_dir>/models``)."""
+    from imagecaption.models.hf.exported import check_exported, is_exported
+
+    given = Path(full_model).expanduser()
+    named = hub.local_models_dir(data_dir) / full_model
+    folder = given if given.is_dir() else named if "/" not in full_model else None
+    if folder is None or not folder.is_dir() or not is_exported(folder):
+        return None
+    try:
+        check_exported(folder)
+    except ModelError as exc:
+        return Choice("offline", full_model, folder, f"{full_model} is unusable: {exc}")
+    return Choice("local", full_model, folder, exported=True)
 
 
 class FallbackCaptioner(Captioner):

@@ -104,7 +104,7 @@ def download(repo_id: str, timeout: float) -> Path:
 class LocalModel:
     name: str
     source: str
-    """``hub cache`` or ``folder``."""
+    """``hub cache``, ``folder`` or ``export`` (written by ``imagecaption models export``)."""
     path: Path
     model_type: str | None
 
@@ -118,6 +118,8 @@ def list_local(data_dir: Path) -> list[LocalModel]:
             kind = model_type(folder)
             if kind is not None:
                 found.append(LocalModel(folder.name, "folder", folder, kind))
+            elif (exported := exported_model_type(folder)) is not None:
+                found.append(LocalModel(folder.name, "export", folder, exported))
     return found
 
 
@@ -150,4 +152,14 @@ def model_type(folder: Path) -> str | None:
     except (OSError, ValueError):
         return None
     kind = config.get("model_type") if isinstance(config, dict) else None
+    return str(kind) if kind else None
+
+
+def exported_model_type(folder: Path) -> str | None:
+    """The ``model_type`` in an exported folder's manifest.json, or None when there is none."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    kind = manifest.get("model_type") if isinstance(manifest, dict) else None
     return str(kind) if kind else None

@@ -72,13 +72,20 @@ def pull(source: str, settings: Settings) -> Path:
     """Download a hub model into the hub cache, or import a folder into ``<data_dir>/models``.
 
     Either way the result is checked like a model about to be served, so a broken download or
-    folder is reported now rather than when the server starts.
+    folder is reported now rather than when the server starts. An exported folder needs no
+    extra: it is checked by its manifest.
     """
-    if not models_extra_installed():
-        raise ModelError("Models need the 'models' extra: pip install 'imagecaption[models]'.")
+    from imagecaption.models.hf.exported import check_exported, is_exported
+
     given = Path(source).expanduser()
+    exported = given.is_dir() and is_exported(given)
+    if not exported and not models_extra_installed():
+        raise ModelError("Models need the 'models' extra: pip install 'imagecaption[models]'.")
     if given.is_dir():
-        _check(given)
+        if exported:
+            check_exported(given)
+        else:
+            _check(given)
         target = hub.local_models_dir(settings.data_dir) / given.resolve().name
         if target.resolve() != given.resolve():
             if target.exists():

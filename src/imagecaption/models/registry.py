@@ -1,8 +1,9 @@
 """Which captioner serves, and on which runtime; adding either is one entry here.
 
-``model`` is ``auto``, a built-in captioner (``offline``), a model-hub id or a model folder.
-Full models run on a runtime from ``RUNTIMES``. transformers and its companions are an optional
-extra, imported only once a full model is asked for.
+``model`` is ``auto``, a built-in captioner (``offline``), a model-hub id, a model folder or an
+exported folder (``imagecaption models export``). Full models run on a runtime from ``RUNTIMES``.
+transformers and its companions are an optional extra, imported only once a full model is asked
+for; an exported folder needs none of them (ONNX Runtime and ``tokenizers`` only).
 """
 
 from __future__ import annotations
@@ -105,7 +106,31 @@ def create_captioner(settings: Settings) -> Captioner:
         return BACKENDS[settings.model](settings)
     if settings.model == "auto":
         return _auto(settings)
+    exported = _exported_folder(settings, settings.model)
+    if exported is not None:
+        return _exported(settings, _name(settings.model, exported), exported)
     return _full(settings, *_locator(settings, settings.model))
+
+
+def _exported_folder(settings: Settings, reference: str) -> Path | None:
+    """The folder ``reference`` names when it is an exported model, else None."""
+    from imagecaption.models.hf.exported import is_exported
+
+    folder = hub.find_local(reference, settings.data_dir)
+    return folder if folder is not None and is_exported(folder) else None
+
+
+def _exported(settings: Settings, name: str, folder: Path) -> Captioner:
+    """An exported folder runs on ONNX Runtime alone: the onnx backend's graphs, on the CPU."""
+    from imagecaption.models.hf.exported import ExportedCaptioner
+
+    if settings.backend not in ("auto", "onnx"):
+        raise ModelError(
+            f"{name} is an exported model, served by the onnx backend only; "
+            f"backend = {settings.backend} needs the model folder it was exported from."
+        )
+    _cpu_only(settings, "onnx")
+    return _reading(settings, ExportedCaptioner(name, folder, _threads(settings)))
 
 
 def check_model(settings: Settings) -> None:
@@ -118,6 +143,9 @@ def check_model(settings: Settings) -> None:
     """
     if settings.model in BACKENDS:
         return
+    if settings.model != "auto" and _exported_folder(settings, settings.model) is not None:
+        create_captioner(settings)  # checks the folder and the backend; loads nothing
+        return
     runtime_chosen = settings.backend != "auto" or settings.device != "auto"
     if runtime_chosen and models_extra_installed():
         RUNTIMES[runtime_name(settings)](settings)
@@ -129,6 +157,10 @@ def _full(settings: Settings, name: str, locate: Callable[[], Path]) -> Captione
     from imagecaption.models.hf.captioner import TransformersCaptioner
 
     full = TransformersCaptioner(name, locate, RUNTIMES[runtime_name(settings)](settings))
+    return _reading(settings, full)
+
+
+def _reading(settings: Settings, full: Captioner) -> Captioner:
     if not settings.full_model_reads_text:
         return full
     from imagecaption.models.reading import TextReadingCaptioner
@@ -175,6 +207,12 @@ def _auto(settings: Settings) -> Captioner:
     if choice.kind == "offline":
         return FallbackCaptioner(None, offline, choice.reason)
     folder = choice.folder
+    if choice.exported and folder is not None:
+        try:
+            exported = _exported(settings, _name(choice.model, folder), folder)
+        except ModelError as exc:  # auto promises a captioner: a backend it cannot run on
+            return FallbackCaptioner(None, offline, str(exc))
+        return FallbackCaptioner(exported, offline, None)
 
     def locate() -> Path:
         return folder if folder is not None else hub.download(choice.model, timeout)

@@ -86,3 +86,19 @@ def test_auto_downloads_the_full_model_at_start_and_serves_it(
     assert response.json()["data"]["model"] == REPO
     assert "model.safetensors" in hub.fetched()
     assert (tmp_path / "hf" / "hub" / "models--acme--git-tiny" / "snapshots" / COMMIT).is_dir()
+
+
+def test_models_export_takes_a_hub_id_and_records_its_revision(
+    hub: LocalHub, hub_env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "git-tiny-onnx"
+    data = ["--data-dir", str(tmp_path / "data")]
+    exported = cli(hub_env, "models", "export", REPO, "--out", str(out), *data)
+    assert exported.returncode == 0, exported.stderr
+    assert Path(exported.stdout.strip()) == out
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["source"], manifest["revision"]) == (REPO, COMMIT)
+    assert manifest["precision"] == "int8"
+    again = cli(hub_env, "models", "export", REPO, "--out", str(out), *data)
+    assert again.returncode == 1
+    assert "already exists" in again.stderr

@@ -1,6 +1,8 @@
 """Full captioning models through transformers: one captioner, small per-architecture adapters,
 and two runtimes (torch, and an ONNX Runtime export with optional int8).
 
-Everything here needs the ``models`` extra; the registry imports it only when a full model is
-asked for.
+Most of it needs the ``models`` extra, which the registry imports only when a full model is asked
+for; an exported folder (``exported``) is served by the modules that import neither torch nor
+transformers: ``exported``, ``captioner``, ``preprocessing``, ``onnx_graphs``, ``graph_runtime``,
+``decoding`` and ``spec``.
 """

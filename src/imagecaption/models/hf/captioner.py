@@ -1,30 +1,37 @@
-"""One captioner for every transformers architecture and both runtimes.
+"""One captioner for every transformers architecture and every runtime.
 
-The architecture (``architectures``) says how to call the model, the backend (torch or onnx) says
-who runs it, and decoding (``decoding``) is shared; this class only wires them to the Captioner
-interface: image pre-processing in ``preprocess`` (called in the engine's thread pool), and
-batched decoding plus detokenising in ``caption_prepared`` (the worker's critical path).
+The architecture (``architectures``) says how to call the model, the backend (torch, onnx or
+openvino) says who runs it, and decoding (``decoding``) is shared; these classes only wire them to
+the Captioner interface: image pre-processing in ``preprocess`` (called in the engine's thread
+pool), and batched decoding plus detokenising in ``caption_prepared`` (the worker's critical
+path). ``TransformersCaptioner`` loads a model folder with transformers; an exported folder is
+served by ``exported.ExportedCaptioner`` over the same decoding, without torch or transformers,
+so nothing here imports them at module level.
 """
 
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from PIL import Image
 
 from imagecaption.models.base import Candidate, Caption, Captioner, CaptionOptions, ModelInfo
-from imagecaption.models.hf.architectures import Architecture
 from imagecaption.models.hf.decoding import Runtime, decode
-from imagecaption.models.hf.folder import Processors, check_folder, load_processors
+from imagecaption.models.hf.preprocessing import centre_band
 from imagecaption.models.hf.spec import ModelSpec
 
+if TYPE_CHECKING:
+    from imagecaption.models.hf.architectures import Architecture
+    from imagecaption.models.hf.folder import Processors
+
 PREFERRED_BATCH_SIZE = 8
-MAX_ASPECT = 4
+__all__ = ["Backend", "DecodingCaptioner", "Loaded", "TransformersCaptioner", "centre_band"]
 
 
 class Backend(Protocol):
@@ -38,55 +45,52 @@ class Backend(Protocol):
     ) -> tuple[Runtime[Any], ModelSpec]: ...
 
 
-@dataclass
-class _Loaded:
-    processors: Processors
+@dataclass(frozen=True)
+class Loaded:
+    """A loaded model, whoever loaded it."""
+
+    preprocess: Callable[[Image.Image], np.ndarray]
+    """Pixels (channels, height, width) for one image."""
+    detokenize: Callable[[list[int]], str]
+    """Text of the tokens, special tokens left out."""
     runtime: Runtime[Any]
     spec: ModelSpec
 
 
-class TransformersCaptioner(Captioner):
-    """A transformers image-to-text model; ``locate`` returns its folder (downloading it first
-    if that is how it is configured), and is only called by ``load``."""
+class DecodingCaptioner(Captioner):
+    """Pre-processing, batched decoding and detokenising over a ``Loaded`` model."""
 
-    def __init__(self, name: str, locate: Callable[[], Path], backend: Backend) -> None:
+    def __init__(self, name: str, backend: str, device: str) -> None:
         self._name = name
-        self._locate = locate
-        self._backend = backend
-        self._loaded: _Loaded | None = None
+        self._backend_name = backend
+        self._device = device
+        self._loaded: Loaded | None = None
 
     @property
     def info(self) -> ModelInfo:
         levels = self._loaded.spec.detail_levels if self._loaded else ("brief",)
         return ModelInfo(
             name=self._name,
-            backend=self._backend.name,
-            device=self._backend.device,
+            backend=self._backend_name,
+            device=self._device,
             preferred_batch_size=PREFERRED_BATCH_SIZE,
             detail_levels=levels,
         )
 
     def load(self) -> None:
-        folder = self._locate()
-        architecture = check_folder(folder)
-        processors = load_processors(folder, architecture)
-        runtime, spec = self._backend.open(folder, architecture, processors)
-        self._loaded = _Loaded(processors, runtime, spec)
+        self._loaded = self._open()
 
-    def _ready(self) -> _Loaded:
+    @abstractmethod
+    def _open(self) -> Loaded: ...
+
+    def _ready(self) -> Loaded:
         if self._loaded is None:
-            raise RuntimeError("TransformersCaptioner.load() must be called before captioning")
+            raise RuntimeError(f"{type(self).__name__}.load() must be called before captioning")
         return self._loaded
 
     def preprocess(self, image: Image.Image) -> np.ndarray:
         """Resized, normalised pixels (channels, height, width), as the model was trained."""
-        processor = self._ready().processors.image
-        if "shortest_edge" in (getattr(processor, "size", None) or {}):
-            image = centre_band(image)
-        pixels: np.ndarray = processor(images=image.convert("RGB"), return_tensors="np")[
-            "pixel_values"
-        ][0]
-        return pixels
+        return self._ready().preprocess(image)
 
     def caption_batch(
         self, images: Sequence[Image.Image], options: CaptionOptions
@@ -104,14 +108,10 @@ class TransformersCaptioner(Captioner):
             np.tile(np.array(prompt, dtype=np.int64), (len(inputs), 1)),
             loaded.spec.generation(options),
         )
-        decode_text = loaded.processors.tokenizer.decode
         captions = []
         for hypotheses in results:
             candidates = tuple(
-                Candidate(
-                    _tidy(decode_text(list(h.tokens), skip_special_tokens=True), options),
-                    math.exp(h.score),
-                )
+                Candidate(_tidy(loaded.detokenize(list(h.tokens)), options), math.exp(h.score))
                 for h in hypotheses
             )
             # Hypotheses that differ only in tokens that read the same (or in words cut by
@@ -124,26 +124,36 @@ class TransformersCaptioner(Captioner):
         return captions
 
 
-def centre_band(image: Image.Image) -> Image.Image:
-    """At most MAX_ASPECT times as long as it is wide, cut from the middle.
+class TransformersCaptioner(DecodingCaptioner):
+    """A transformers image-to-text model; ``locate`` returns its folder (downloading it first
+    if that is how it is configured), and is only called by ``load``."""
 
-    Processors that scale the short side to the model's size and then keep the centre (CLIP's,
-    which GIT uses) would first blow a 20000 x 2 pixel image up to 2,240,000 x 224: 13 s and 5 GB
-    for an upload of a few hundred bytes. Only the centre square is kept in the end, so a band
-    around it, wide enough for the resampling filter at its edges, gives the model the same
-    pixels up to where a fraction of a pixel falls (the processor rounds the scaled length);
-    ordinary photos are not touched.
-    """
-    width, height = image.size
-    short = min(width, height)
-    keep = math.ceil(MAX_ASPECT * short)
-    if max(width, height) <= keep:
-        return image
-    if width > height:
-        left = (width - keep) // 2
-        return image.crop((left, 0, left + keep, height))
-    top = (height - keep) // 2
-    return image.crop((0, top, width, top + keep))
+    def __init__(self, name: str, locate: Callable[[], Path], backend: Backend) -> None:
+        super().__init__(name, backend.name, backend.device)
+        self._locate = locate
+        self._backend = backend
+
+    def _open(self) -> Loaded:
+        from imagecaption.models.hf.folder import check_folder, load_processors
+
+        folder = self._locate()
+        architecture = check_folder(folder)
+        processors = load_processors(folder, architecture)
+        runtime, spec = self._backend.open(folder, architecture, processors)
+        image, tokenizer = processors.image, processors.tokenizer
+
+        def preprocess(picture: Image.Image) -> np.ndarray:
+            if "shortest_edge" in (getattr(image, "size", None) or {}):
+                picture = centre_band(picture)
+            pixels: np.ndarray = image(images=picture.convert("RGB"), return_tensors="np")[
+                "pixel_values"
+            ][0]
+            return pixels
+
+        def detokenize(tokens: list[int]) -> str:
+            return str(tokenizer.decode(tokens, skip_special_tokens=True))
+
+        return Loaded(preprocess, detokenize, runtime, spec)
 
 
 def _tidy(text: str, options: CaptionOptions) -> str:

@@ -16,7 +16,6 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
@@ -25,33 +24,16 @@ import torch
 
 from imagecaption.models.hf.architectures import Architecture
 from imagecaption.models.hf.folder import Processors, load_weights
-from imagecaption.models.hf.graph_runtime import GraphRuntime, StepFeeds
 from imagecaption.models.hf.graphs import PrefillGraph, StepGraph
+from imagecaption.models.hf.onnx_graphs import Export, OnnxRuntime
 from imagecaption.models.hf.quantize import quantize_blocks, quantize_model
 from imagecaption.models.hf.spec import ModelSpec, describe
-from imagecaption.models.onnx_session import create_session
 
 log = logging.getLogger(__name__)
 
 EXPORT_FORMAT = 6
 """Bump when the exported graphs or the quantisation change, so caches are rebuilt."""
 OPSET = 17
-
-
-@dataclass(frozen=True)
-class Export:
-    folder: Path
-    spec: ModelSpec
-    static: int
-    dynamic: int
-
-    @property
-    def prefill(self) -> Path:
-        return self.folder / "prefill.onnx"
-
-    @property
-    def step(self) -> Path:
-        return self.folder / "step.onnx"
 
 
 def export_key(folder: Path, quantize: bool) -> str:
@@ -96,14 +78,13 @@ def load_or_export(
     precision = "int8" if quantize else "fp32"
     target = build_once(
         cache_root / f"{folder.name}-{precision}-{export_key(folder, quantize)}",
-        lambda work: _export(folder, architecture, processors, work, quantize),
+        lambda work: export_graphs(folder, architecture, processors, work, quantize),
         "exporting the model to ONNX",
     )
-    layout = json.loads((target / "export.json").read_text())
-    return Export(target, ModelSpec.load(target / "spec.json"), layout["static"], layout["dynamic"])
+    return Export.read(target)
 
 
-def _export(
+def export_graphs(
     folder: Path, architecture: Architecture, processors: Processors, work: Path, quantize: bool
 ) -> None:
     model = load_weights(folder, architecture)
@@ -159,20 +140,6 @@ def _export(
         leftover.unlink()
     spec.save(work / "spec.json")
     (work / "export.json").write_text(json.dumps({"static": len(static), "dynamic": len(dynamic)}))
-
-
-class OnnxRuntime(GraphRuntime):
-    def __init__(self, export: Export, threads: int) -> None:
-        self._prefill = create_session(export.prefill, threads)
-        self._step = create_session(export.step, threads)
-        accepted = {given.name for given in self._step.get_inputs()}
-        super().__init__(StepFeeds.declared(export.static, export.dynamic, accepted))
-
-    def _run_prefill(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
-        return list(self._prefill.run(None, inputs))
-
-    def _run_step(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
-        return list(self._step.run(None, inputs))
 
 
 class OnnxBackend:

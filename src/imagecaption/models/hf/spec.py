@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imagecaption.models.base import CaptionOptions, Detail
-from imagecaption.models.hf.architectures import Architecture, Model
 from imagecaption.models.hf.decoding import Generation
+
+if TYPE_CHECKING:  # torch: an exported model is served without it
+    from imagecaption.models.hf.architectures import Architecture, Model
 
 DEFAULT_NEW_TOKENS: dict[Detail, int] = {"brief": 30, "detailed": 96, "more_detailed": 192}
 """Caption length limits when neither the request nor the model's generation config sets one."""
