@@ -17,6 +17,7 @@ from imagecaption.accounts.ratelimit import RateLimiter
 from imagecaption.accounts.schema import migrates_itself
 from imagecaption.accounts.sql_store import SqlAccountStore
 from imagecaption.api import health, routes
+from imagecaption.api.clients import trust_proxies
 from imagecaption.api.errors import install_error_handlers
 from imagecaption.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from imagecaption.api.openapi import install_openapi
@@ -179,4 +180,5 @@ def create_app(settings: Settings) -> FastAPI:
         expose_headers=EXPOSED_HEADERS,
         max_age=600,
     )
+    trust_proxies(app, settings.trusted_proxies)
     return app

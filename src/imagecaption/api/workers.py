@@ -56,7 +56,9 @@ def run_workers(settings: Settings, overrides: dict[str, Any]) -> None:
 
 def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn options shared by one process and many: our logs replace uvicorn's own, and
-    requests it cannot parse are answered in the envelope (see ``protocol``)."""
+    requests it cannot parse are answered in the envelope (see ``protocol``). uvicorn's own
+    proxy-headers handling is off: it would trust any loopback peer; the app trusts only
+    ``trusted_proxies`` (see ``clients``)."""
     from imagecaption.api.protocol import ENVELOPE_PROTOCOL
 
     return {
@@ -66,5 +68,6 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "log_config": None,
         "access_log": False,
         "server_header": False,
+        "proxy_headers": False,
         "timeout_graceful_shutdown": int(settings.graceful_shutdown_seconds),
     }
