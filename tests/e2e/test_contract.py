@@ -173,8 +173,9 @@ def test_csv(client: httpx.Client, pro_key: str, photos: dict[str, bytes]) -> No
     assert response.status_code == 200
     rows = list(csv.reader(io.StringIO(response.text)))
     assert rows[0] == ["key", "value"]
-    assert rows[1][0] == "caption"
-    assert "cat" in rows[1][1].lower()
+    assert rows[1] == ["status", "ok"], "the status row, as on errors"
+    assert rows[2][0] == "caption"
+    assert "cat" in rows[2][1].lower()
 
 
 def test_csv_error(client: httpx.Client) -> None:

@@ -162,8 +162,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(health.router)
     app.include_router(web.router)
-    if web.admin_enabled(settings):
-        app.include_router(web.admin_router)
+    app.include_router(web.admin_router if web.admin_enabled(settings) else web.admin_off_router)
     app.mount(web.STATIC_PATH, web.StaticAssets(), name="static")
     # Added innermost first: CORS ends up outermost so that even crash answers carry its headers.
     app.add_middleware(
