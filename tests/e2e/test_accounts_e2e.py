@@ -58,6 +58,31 @@ def test_rate_limit_on_the_free_plan(server: RunningServer, photos: dict[str, by
         assert response.headers["x-api-remaining-tokens"] == str(1500 - 50), "429s are not charged"
 
 
+def test_refused_calls_count_in_the_usage_report(
+    server: RunningServer, photos: dict[str, bytes]
+) -> None:
+    """A 429 and a wrong method (405) with a known key are the key's calls too, uncharged."""
+    key, key_id = server.create_key_with_id("free")
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        statuses = [
+            client.post(
+                ENDPOINT, headers={"X-API-Key": key}, files={"image": ("c", photos["cat"])}
+            ).status_code
+            for _ in range(6)
+        ]
+        assert statuses == [200] * 5 + [429]
+        wrong = client.get(ENDPOINT, headers={"X-API-Key": key})
+        assert wrong.status_code == 405
+        assert wrong.headers["allow"] == "POST"
+        assert wrong.json() == {"status": "error", "error": "Method not allowed.", "data": None}
+        assert client.get(ENDPOINT).status_code == 405, "405 without a key too"
+    report = json.loads(server.cli("usage", "--key", key_id, "--json"))
+    assert report["by_status"] == {"200": 5, "405": 1, "429": 1}
+    assert report["calls"] == 7
+    assert report["charged_calls"] == 5
+    assert "by status: 200: 5, 405: 1, 429: 1" in server.cli("usage", "--key", key_id)
+
+
 def test_paid_plan_is_not_throttled(server: RunningServer, photos: dict[str, bytes]) -> None:
     key = server.create_key("pro")
     with httpx.Client(base_url=server.url, timeout=60) as client:

@@ -55,6 +55,10 @@ requests_per_minute = 30
 [plans.pro]
 monthly_credits = 10000000
 
+[plans.slow]
+monthly_credits = 1000
+requests_per_minute = 2
+
 [plans.warn]
 monthly_credits = 100
 cost_per_call = 10

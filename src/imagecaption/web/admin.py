@@ -77,6 +77,7 @@ def operator_page(svc: Services, web: WebState, session: Session) -> Response:
         latency=svc.latency.stats(),
         usage=svc.store.usage(None, since),
         usage_days=USAGE_DAYS,
+        without_key=svc.metrics.unauthenticated_counts(),
         keys=list(reversed(svc.store.list_keys())),
         plans=svc.settings.plans,
         plan_offers={name: plan_offer(name, plan) for name, plan in svc.settings.plans.items()},
