@@ -141,8 +141,9 @@ def test_the_sign_up_bonus_is_explained_on_both_pages(
         "in this first period."
     )
     admin_sign_in(page)
-    free = page.get_by_label("Plan", exact=True).locator("option[value=free]")
-    expect(free).to_have_text("free: 1,000 credits/month + 500 once, at creation")
+    expect(page.locator("#plan-offers li").first).to_have_text(
+        "free: 1,000 credits/month + 500 once, at creation"
+    )
     expect(page.locator("#plan-terms")).to_contain_text("one-off sign-up bonus")
 
 
@@ -191,6 +192,13 @@ def test_the_api_docs_are_linked_both_ways_and_have_an_authorize_button(
     expect(page.locator(".auth-container")).to_contain_text("Authorized")
     page.locator(".auth-btn-wrapper .btn-done").click()
     operation.locator(".opblock-summary-control").click()
+    parameters = operation.locator(".parameters")
+    for name in ("num_captions", "max_length", "details", "read_text"):
+        row = parameters.locator(f"tr[data-param-name={name}]")
+        expect(row).to_contain_text("(query)")
+        expect(row.locator(".parameter__type")).to_contain_text(
+            "boolean" if name in ("details", "read_text") else "integer"
+        )
     operation.get_by_role("button", name="Try it out").click()
     operation.locator("input[type=file]").set_input_files(
         {"name": "x.jpg", "mimeType": "image/jpeg", "buffer": b"not an image"}

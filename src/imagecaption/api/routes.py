@@ -23,7 +23,7 @@ from imagecaption.api.auth import API_KEY_HEADER, authenticated, record_refusal
 from imagecaption.api.envelope import error, ok, render
 from imagecaption.api.inputs import read_image_request
 from imagecaption.api.objects import objects_in_pixels, text_in_pixels
-from imagecaption.api.schemas import CaptionJsonBody, Envelope
+from imagecaption.api.schemas import CaptionJsonBody, Envelope, option_parameters, option_schemas
 from imagecaption.api.services import Services, services
 from imagecaption.errors import RateLimited, RequestTimeout, ServiceError
 from imagecaption.images import content_hash
@@ -73,12 +73,16 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     responses=_ERRORS,
     summary="Caption an image",
     openapi_extra={
+        "parameters": option_parameters(),
         "requestBody": {
             "content": {
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
-                        "properties": {"image": {"type": "string", "format": "binary"}},
+                        "properties": {
+                            "image": {"type": "string", "format": "binary"},
+                            **option_schemas(),
+                        },
                         "required": ["image"],
                     }
                 },
@@ -86,12 +90,15 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
                 "application/x-www-form-urlencoded": {
                     "schema": {
                         "type": "object",
-                        "properties": {"image": {"type": "string", "format": "uri"}},
+                        "properties": {
+                            "image": {"type": "string", "format": "uri"},
+                            **option_schemas(),
+                        },
                     }
                 },
             },
             "required": True,
-        }
+        },
     },
 )
 @router.post("/v1/imagecaption/", include_in_schema=False)  # answered, not redirected with 307
