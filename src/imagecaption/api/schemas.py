@@ -118,5 +118,5 @@ class Envelope(BaseModel):
     status: str = Field(examples=["ok"])
     error: str | None = None
     data: dict[str, Any] | None = Field(
-        default=None, examples=[{"caption": "A tabby cat looking at the camera."}]
+        default=None, examples=[{"caption": "A tabby cat."}]
     )
