@@ -117,6 +117,4 @@ class CaptionData(BaseModel):
 class Envelope(BaseModel):
     status: str = Field(examples=["ok"])
     error: str | None = None
-    data: dict[str, Any] | None = Field(
-        default=None, examples=[{"caption": "A tabby cat."}]
-    )
+    data: dict[str, Any] | None = Field(default=None, examples=[{"caption": "A tabby cat."}])
