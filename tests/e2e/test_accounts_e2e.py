@@ -79,8 +79,8 @@ def test_rate_limit_on_the_free_plan(server: RunningServer, photos: dict[str, by
 def test_refused_calls_count_in_the_usage_report(
     server: RunningServer, photos: dict[str, bytes]
 ) -> None:
-    """A 429, a wrong method (405) and a body declared too large (413) with a known key are the
-    key's calls too, uncharged."""
+    """A 429, a wrong method (405), a revoked key (401) and a body declared too large (413) with
+    a known key are the key's calls too, uncharged."""
     key, key_id = server.create_key_with_id("free")
     with httpx.Client(base_url=server.url, timeout=60) as client:
         statuses = [
@@ -95,13 +95,16 @@ def test_refused_calls_count_in_the_usage_report(
         assert wrong.headers["allow"] == "POST"
         assert wrong.json() == {"status": "error", "error": "Method not allowed.", "data": None}
         assert client.get(ENDPOINT).status_code == 405, "405 without a key too"
+    server.cli("keys", "revoke", key_id)
+    revoked = httpx.post(server.url + ENDPOINT, headers={"X-API-Key": key}, timeout=60)
+    assert revoked.json()["error"] == "Invalid API key", "answered like an unknown key"
     pro, pro_id = server.create_key_with_id("pro")
     assert declared_too_large(server, pro).startswith("HTTP/1.1 413 ")
     report = json.loads(server.cli("usage", "--key", key_id, "--json"))
-    assert report["by_status"] == {"200": 5, "405": 1, "429": 1}
-    assert report["calls"] == 7
+    assert report["by_status"] == {"200": 5, "401": 1, "405": 1, "429": 1}
+    assert report["calls"] == 8
     assert report["charged_calls"] == 5
-    assert "by status: 200: 5, 405: 1, 429: 1" in server.cli("usage", "--key", key_id)
+    assert "by status: 200: 5, 401: 1, 405: 1, 429: 1" in server.cli("usage", "--key", key_id)
     assert json.loads(server.cli("usage", "--key", pro_id, "--json"))["by_status"] == {"413": 1}
 
 

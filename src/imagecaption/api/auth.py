@@ -1,10 +1,10 @@
 """API key -> account, plus the per-key rate limit, as one FastAPI dependency.
 
-Calls refused before the paid part (429 here, 405 for a wrong method) are recorded in the key's
-usage when the key is known, like every failed call, so that the usage report, the dashboard
-and the operator page show them. Calls without a valid key are counted by reason in the metrics
-(the operator page shows them): they have no key to record them under, and writing a row for
-each would let anyone fill the database.
+Calls refused before the paid part (429 here, 401 for a revoked key, 405 for a wrong method) are
+recorded in the key's usage when the key is known, like every failed call, so that the usage
+report, the dashboard and the operator page show them. Calls without a key, or with one that
+does not exist, are counted by reason in the metrics (the operator page shows them): they have
+no key to record them under, and writing a row for each would let anyone fill the database.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 from starlette.concurrency import run_in_threadpool
 
+from imagecaption.accounts.keys import parse_key
 from imagecaption.accounts.plans import credit_headers
 from imagecaption.accounts.ratelimit import RateLimitStatus
-from imagecaption.accounts.store import KeyRecord
+from imagecaption.accounts.store import KeyRecord, KeyRevoked
 from imagecaption.api.services import Services, services
 from imagecaption.errors import RateLimited, ServiceError, Unauthorized
 
@@ -59,6 +60,9 @@ async def authenticated(
         raise Unauthorized("API key is required")
     try:
         record = await run_in_threadpool(svc.store.authenticate, x_api_key.strip())
+    except KeyRevoked:  # the secret matched: the key is known, and the call is its holder's
+        await run_in_threadpool(record_refusal, request, svc, parse_key(x_api_key.strip()), 401)
+        raise
     except Unauthorized:
         svc.metrics.unauthenticated.labels("invalid").inc()
         raise

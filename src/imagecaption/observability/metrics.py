@@ -61,8 +61,8 @@ class Metrics:
         )
         self.unauthenticated = Counter(
             "imagecaption_unauthenticated",
-            "API calls refused with 401, by reason: no key (missing) or an unknown or revoked "
-            "one (invalid).",
+            "API calls refused with 401 without a known key, by reason: no key (missing) or one "
+            "that does not exist (invalid). A revoked key's 401s are in its usage.",
             ["reason"],
             registry=self.registry,
         )
