@@ -395,6 +395,20 @@ def test_the_documented_limits_are_the_ones_enforced(
     assert "num_captions" in answer.json()["error"]
 
 
+def test_a_wrong_option_in_the_query_is_refused_even_when_the_body_has_it_right(
+    client: httpx.Client, pro_key: str, photos: dict[str, bytes]
+) -> None:
+    answer = client.post(
+        ENDPOINT,
+        headers={"X-API-Key": pro_key},
+        params={"max_length": "-5"},
+        data={"max_length": "3"},
+        files={"image": ("c", photos["cat"])},
+    )
+    assert answer.status_code == 400
+    assert "max_length" in answer.json()["error"]
+
+
 def test_same_image_is_served_from_cache(client: httpx.Client, pro_key: str) -> None:
     image = encode(photo("rocket"))
     first = client.post(
