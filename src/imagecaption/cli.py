@@ -18,16 +18,17 @@ from imagecaption.settings import BackendName, Settings, load_settings
 if TYPE_CHECKING:
     from imagecaption.accounts.store import AccountStore
 
-app = typer.Typer(
-    help="Self-hosted, drop-in compatible image captioning API.", no_args_is_help=True
-)
-keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
-credits_app = typer.Typer(help="Change a key's credits.", no_args_is_help=True)
-models_app = typer.Typer(help="Captioning models.", no_args_is_help=True)
+# Plain help rather than Rich's tables, which label every flag "<bool>" although a flag takes
+# no value; the plain layout shows types only for options that take one.
+_PLAIN: dict[str, Any] = {"no_args_is_help": True, "rich_markup_mode": None}
+app = typer.Typer(help="Self-hosted, drop-in compatible image captioning API.", **_PLAIN)
+keys_app = typer.Typer(help="Create, list and revoke API keys.", **_PLAIN)
+credits_app = typer.Typer(help="Change a key's credits.", **_PLAIN)
+models_app = typer.Typer(help="Captioning models.", **_PLAIN)
 app.add_typer(keys_app, name="keys")
 app.add_typer(credits_app, name="credits")
 app.add_typer(models_app, name="models")
-db_app = typer.Typer(help="The account database's schema.", no_args_is_help=True)
+db_app = typer.Typer(help="The account database's schema.", **_PLAIN)
 app.add_typer(db_app, name="db")
 
 ConfigOption = Annotated[
@@ -51,6 +52,32 @@ BackendOption = Annotated[
         "openvino extra) or torch (CPU or GPU)."
     ),
 ]
+
+
+KeyIdArgument = Annotated[
+    str, typer.Argument(metavar="KEY_ID", help="The key's public id, as 'keys list' shows it.")
+]
+_DEFAULTS = Settings.model_fields
+
+
+def _key_id(given: str) -> str:
+    """Commands take a key's public id; a whole key pasted instead is named for what it is, with
+    the id to pass, and never echoed (its secret part stays off the terminal and the logs)."""
+    from imagecaption.accounts.keys import parse_key
+    from imagecaption.errors import Unauthorized
+
+    try:
+        key_id = parse_key(given.strip())
+    except Unauthorized:
+        return given
+    _fail(
+        f"that is a whole API key; pass the key's id instead: {key_id} "
+        "(the part after 'ick-', as 'keys list' shows it)"
+    )
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _settings(config: Path | None, data_dir: Path | None, **overrides: Any) -> Settings:
@@ -86,8 +113,19 @@ def _fail(message: str) -> NoReturn:
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Address to listen on [default: {_DEFAULTS['host'].default}, or the host "
+            "setting]; 0.0.0.0 for every interface."
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            help=f"Port to listen on [default: {_DEFAULTS['port'].default}, or the port setting]."
+        ),
+    ] = None,
     model: ModelOption = None,
     backend: BackendOption = None,
     config: ConfigOption = None,
@@ -185,18 +223,25 @@ def keys_list(
 
 
 @keys_app.command("revoke")
-def keys_revoke(key_id: str, config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+def keys_revoke(
+    key_id: KeyIdArgument, config: ConfigOption = None, data_dir: DataDirOption = None
+) -> None:
     """Revoke a key by its id; calls with it get 401 at once."""
+    key_id = _key_id(key_id)
     with _open_store(config, data_dir) as store:
+        if store.get_key(key_id).revoked:
+            typer.echo(f"{key_id} was already revoked; nothing changed")
+            return
         record = store.revoke(key_id)
     typer.echo(f"revoked {record.id}")
 
 
 @keys_app.command("set-plan")
 def keys_set_plan(
-    key_id: str, plan: str, config: ConfigOption = None, data_dir: DataDirOption = None
+    key_id: KeyIdArgument, plan: str, config: ConfigOption = None, data_dir: DataDirOption = None
 ) -> None:
     """Move a key to another plan."""
+    key_id = _key_id(key_id)
     with _open_store(config, data_dir) as store:
         record = store.set_plan(key_id, plan)
     typer.echo(f"{record.id} is now on plan {record.plan}")
@@ -204,9 +249,13 @@ def keys_set_plan(
 
 @credits_app.command("add")
 def credits_add(
-    key_id: str, amount: int, config: ConfigOption = None, data_dir: DataDirOption = None
+    key_id: KeyIdArgument,
+    amount: int,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Add credits to a key's balance for the current period."""
+    key_id = _key_id(key_id)
     with _open_store(config, data_dir) as store:
         record = store.add_credits(key_id, amount)
     typer.echo(f"{record.id} balance: {record.balance}")
@@ -221,6 +270,7 @@ def usage(
     as_json: JsonOption = False,
 ) -> None:
     """Usage report: calls, credits, statuses and latency (avg, p50, p75, p90, p99)."""
+    key_id = None if key_id is None else _key_id(key_id)
     since = datetime.now(UTC) - timedelta(days=days)
     with _open_store(config, data_dir) as store:
         summary = store.usage(key_id, since)
@@ -234,7 +284,7 @@ def usage(
         return
     lat = summary.latency
     scope = f"key {key_id}" if key_id else "all keys"
-    typer.echo(f"Usage for {scope}, last {days} days")
+    typer.echo(f"Usage for {scope}, last {_plural(days, 'day')}")
     typer.echo(
         f"  calls: {summary.calls}  charged: {summary.charged_calls}  credits: {summary.credits}"
     )

@@ -8,6 +8,7 @@ environment, e.g. ``IMAGECAPTION_URL_ALLOW_LIST='["127.0.0.1/32"]'``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import cached_property
 from pathlib import Path
@@ -69,6 +70,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
     graceful_shutdown_seconds: float = Field(default=30.0, ge=0)
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks (CIDR) of the reverse proxies in front of the "
+        "server: only requests from them may name the client (X-Forwarded-For) and the scheme "
+        "(X-Forwarded-Proto). Empty by default: the connection's own address is the client.",
+    )
 
     # Connections (per server process; see docs/reliability.md for what each costs)
     max_connections: int = Field(
@@ -237,8 +244,18 @@ class Settings(BaseSettings):
         "data_dir so that open pages and sessions survive a restart.",
     )
     sign_in_attempts_per_minute: int = Field(
-        default=5, ge=1, description="Failed web sign-ins allowed per client address per minute."
+        default=5,
+        ge=1,
+        description="Failed web sign-ins allowed per client address per minute, counted apart "
+        "for key sign-ins and operator sign-ins.",
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
+        return value
 
     @field_validator("data_dir")
     @classmethod

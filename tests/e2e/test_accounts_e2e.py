@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -11,6 +12,23 @@ from tests.conftest import encode, photo
 from tests.e2e.server import RunningServer
 
 ENDPOINT = "/v1/imagecaption"
+
+
+def declared_too_large(server: RunningServer, key: str) -> str:
+    """An upload whose Content-Length is far over the limit, body never sent: the status line."""
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(
+            (
+                f"POST {ENDPOINT} HTTP/1.1\r\nHost: {host}\r\nX-API-Key: {key}\r\n"
+                "Content-Type: multipart/form-data; boundary=x\r\n"
+                f"Content-Length: {100 * 1024 * 1024}\r\n\r\n"
+            ).encode()
+        )
+        reply = b""
+        while chunk := sock.recv(65536):  # the server closes after answering
+            reply += chunk
+    return reply.decode(errors="replace").split("\r\n", 1)[0]
 
 
 def test_concurrent_calls_never_overspend(server: RunningServer, photos: dict[str, bytes]) -> None:
@@ -56,6 +74,38 @@ def test_rate_limit_on_the_free_plan(server: RunningServer, photos: dict[str, by
         assert 1 <= int(response.headers["Retry-After"]) <= 60
         assert response.headers["X-RateLimit-Remaining"] == "0"
         assert response.headers["x-api-remaining-tokens"] == str(1500 - 50), "429s are not charged"
+
+
+def test_refused_calls_count_in_the_usage_report(
+    server: RunningServer, photos: dict[str, bytes]
+) -> None:
+    """A 429, a wrong method (405), a revoked key (401) and a body declared too large (413) with
+    a known key are the key's calls too, uncharged."""
+    key, key_id = server.create_key_with_id("free")
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        statuses = [
+            client.post(
+                ENDPOINT, headers={"X-API-Key": key}, files={"image": ("c", photos["cat"])}
+            ).status_code
+            for _ in range(6)
+        ]
+        assert statuses == [200] * 5 + [429]
+        wrong = client.get(ENDPOINT, headers={"X-API-Key": key})
+        assert wrong.status_code == 405
+        assert wrong.headers["allow"] == "POST"
+        assert wrong.json() == {"status": "error", "error": "Method not allowed.", "data": None}
+        assert client.get(ENDPOINT).status_code == 405, "405 without a key too"
+    server.cli("keys", "revoke", key_id)
+    revoked = httpx.post(server.url + ENDPOINT, headers={"X-API-Key": key}, timeout=60)
+    assert revoked.json()["error"] == "Invalid API key", "answered like an unknown key"
+    pro, pro_id = server.create_key_with_id("pro")
+    assert declared_too_large(server, pro).startswith("HTTP/1.1 413 ")
+    report = json.loads(server.cli("usage", "--key", key_id, "--json"))
+    assert report["by_status"] == {"200": 5, "401": 1, "405": 1, "429": 1}
+    assert report["calls"] == 8
+    assert report["charged_calls"] == 5
+    assert "by status: 200: 5, 401: 1, 405: 1, 429: 1" in server.cli("usage", "--key", key_id)
+    assert json.loads(server.cli("usage", "--key", pro_id, "--json"))["by_status"] == {"413": 1}
 
 
 def test_paid_plan_is_not_throttled(server: RunningServer, photos: dict[str, bytes]) -> None:

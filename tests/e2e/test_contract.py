@@ -173,8 +173,9 @@ def test_csv(client: httpx.Client, pro_key: str, photos: dict[str, bytes]) -> No
     assert response.status_code == 200
     rows = list(csv.reader(io.StringIO(response.text)))
     assert rows[0] == ["key", "value"]
-    assert rows[1][0] == "caption"
-    assert "cat" in rows[1][1].lower()
+    assert rows[1] == ["status", "ok"], "the status row, as on errors"
+    assert rows[2][0] == "caption"
+    assert "cat" in rows[2][1].lower()
 
 
 def test_csv_error(client: httpx.Client) -> None:
@@ -348,6 +349,64 @@ def test_health_ready_metrics_docs(
     stats = client.get("/v1/stats").json()
     assert stats["window"] >= 1
     assert set(stats["latency_ms"]) == {"avg", "p50", "p75", "p90", "p99"}
+
+
+OPTIONS = {
+    "num_captions": {"type": "integer", "minimum": 1, "maximum": 10, "default": 1},
+    "max_length": {"type": "integer", "minimum": 1, "maximum": 200},
+    "details": {"type": "boolean", "default": False},
+    "read_text": {"type": "boolean"},
+}
+
+
+def test_the_options_are_in_the_openapi_document(client: httpx.Client) -> None:
+    """Each option with its type and limits: as a query parameter and in every kind of body."""
+    operation = client.get("/openapi.json").json()["paths"][ENDPOINT]["post"]
+    query = {p["name"]: p for p in operation.get("parameters", []) if p["in"] == "query"}
+    bodies = operation["requestBody"]["content"]
+    for name, expected in OPTIONS.items():
+        assert query[name]["schema"] == expected, name
+        assert query[name]["description"], name
+        for media_type in ("multipart/form-data", "application/json"):
+            field = bodies[media_type]["schema"]["properties"][name]
+            assert {k: v for k, v in field.items() if k != "description"} == expected
+        form = bodies["application/x-www-form-urlencoded"]["schema"]["properties"][name]
+        assert form["type"] == expected["type"]
+
+
+@pytest.mark.parametrize("where", ["query", "form", "json"])
+def test_the_documented_limits_are_the_ones_enforced(
+    client: httpx.Client, pro_key: str, photos: dict[str, bytes], where: str
+) -> None:
+    too_many = {"num_captions": "11"}
+    headers = {"X-API-Key": pro_key}
+    if where == "query":
+        answer = client.post(
+            ENDPOINT, headers=headers, params=too_many, files={"image": ("c", photos["cat"])}
+        )
+    elif where == "form":
+        answer = client.post(
+            ENDPOINT, headers=headers, data=too_many, files={"image": ("c", photos["cat"])}
+        )
+    else:
+        image = base64.b64encode(photos["cat"]).decode()
+        answer = client.post(ENDPOINT, headers=headers, json={"image": image, "num_captions": 11})
+    assert answer.status_code == 400
+    assert "num_captions" in answer.json()["error"]
+
+
+def test_a_wrong_option_in_the_query_is_refused_even_when_the_body_has_it_right(
+    client: httpx.Client, pro_key: str, photos: dict[str, bytes]
+) -> None:
+    answer = client.post(
+        ENDPOINT,
+        headers={"X-API-Key": pro_key},
+        params={"max_length": "-5"},
+        data={"max_length": "3"},
+        files={"image": ("c", photos["cat"])},
+    )
+    assert answer.status_code == 400
+    assert "max_length" in answer.json()["error"]
 
 
 def test_same_image_is_served_from_cache(client: httpx.Client, pro_key: str) -> None:

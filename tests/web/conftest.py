@@ -45,6 +45,7 @@ admin_token = "{ADMIN_TOKEN}"
 url_allow_list = ["127.0.0.1/32"]
 max_upload_bytes = {MAX_UPLOAD_BYTES}
 sign_in_attempts_per_minute = {SIGN_IN_ATTEMPTS}
+trusted_proxies = ["127.0.0.1"]  # the tests play the TLS-terminating proxy too
 
 [plans.free]
 monthly_credits = 1000
@@ -53,6 +54,10 @@ requests_per_minute = 30
 
 [plans.pro]
 monthly_credits = 10000000
+
+[plans.slow]
+monthly_credits = 1000
+requests_per_minute = 2
 
 [plans.warn]
 monthly_credits = 100

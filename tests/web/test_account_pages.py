@@ -65,6 +65,49 @@ def test_refused_uploads_show_in_the_dashboard_and_the_operator_totals(
     expect(failed).to_have_text(f"{datetime.now(UTC):%b %d}: 2 failed")
 
 
+def operator_figure(page: Page, label: str, pattern: str) -> int:
+    """A number from the operator's usage summary, 0 when not there yet."""
+    text = page.locator("#usage-summary div").filter(has_text=label).locator("dd").inner_text()
+    found = re.search(pattern, text)
+    return int(found.group(1).replace(",", "")) if found else 0
+
+
+def test_refused_calls_show_in_the_dashboard_and_the_operator_page(
+    page: Page, web_server: RunningServer, cat_photo: bytes
+) -> None:
+    """429 and 405 with a known key count for the key; 401s count in the operator's totals."""
+    key = web_server.create_key("slow")  # 2 calls a minute
+    admin_sign_in(page)
+
+    def figures() -> tuple[int, int, int]:
+        page.goto("/admin")
+        return (
+            operator_figure(page, "By status", r"\b429: (\d+)"),
+            operator_figure(page, "By status", r"\b405: (\d+)"),
+            operator_figure(page, "without a valid key", r"^([\d,]+)"),
+        )
+
+    before = figures()
+    with httpx.Client(base_url=web_server.url, timeout=60) as client:
+        files = {"image": ("c.jpg", cat_photo, "image/jpeg")}
+        answers = [
+            client.post("/v1/imagecaption", headers={"X-API-Key": key}, files=files)
+            for _ in range(3)
+        ]
+        assert [a.status_code for a in answers] == [200, 200, 429]
+        assert client.get("/v1/imagecaption", headers={"X-API-Key": key}).status_code == 405
+        assert client.post("/v1/imagecaption", files=files).status_code == 401
+        unknown = {"X-API-Key": "ick-AAAAAAAA-" + "A" * 40}
+        assert client.post("/v1/imagecaption", headers=unknown, files=files).status_code == 401
+    after = figures()
+    assert [b - a for a, b in zip(before, after, strict=True)] == [1, 1, 2]
+    key_sign_in(page, key)
+    statuses = page.locator("#recent-calls td[data-label='Status']").all_inner_texts()
+    assert statuses == ["405", "429", "200", "200"]
+    failed = page.locator("#chart-calls rect.bar.failed title").first
+    expect(failed).to_have_text(f"{datetime.now(UTC):%b %d}: 2 failed")
+
+
 def test_the_calls_chart_has_a_legend(page: Page, web_server: RunningServer) -> None:
     key_sign_in(page, web_server.create_key("pro"))
     legend = page.locator("#legend-calls li")
@@ -98,8 +141,9 @@ def test_the_sign_up_bonus_is_explained_on_both_pages(
         "in this first period."
     )
     admin_sign_in(page)
-    free = page.get_by_label("Plan", exact=True).locator("option[value=free]")
-    expect(free).to_have_text("free: 1,000 credits/month + 500 once, at creation")
+    expect(page.locator("#plan-offers li").first).to_have_text(
+        "free: 1,000 credits/month + 500 once, at creation"
+    )
     expect(page.locator("#plan-terms")).to_contain_text("one-off sign-up bonus")
 
 
@@ -148,6 +192,13 @@ def test_the_api_docs_are_linked_both_ways_and_have_an_authorize_button(
     expect(page.locator(".auth-container")).to_contain_text("Authorized")
     page.locator(".auth-btn-wrapper .btn-done").click()
     operation.locator(".opblock-summary-control").click()
+    parameters = operation.locator(".parameters")
+    for name in ("num_captions", "max_length", "details", "read_text"):
+        row = parameters.locator(f"tr[data-param-name={name}]")
+        expect(row).to_contain_text("(query)")
+        expect(row.locator(".parameter__type")).to_contain_text(
+            "boolean" if name in ("details", "read_text") else "integer"
+        )
     operation.get_by_role("button", name="Try it out").click()
     operation.locator("input[type=file]").set_input_files(
         {"name": "x.jpg", "mimeType": "image/jpeg", "buffer": b"not an image"}

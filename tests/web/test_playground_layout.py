@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -10,6 +11,7 @@ from playwright.sync_api import Page, ViewportSize, expect
 from imagecaption.images.limits import format_size
 from tests.e2e.conftest import ImageSite
 from tests.e2e.server import RunningServer
+from tests.web.actions import admin_sign_in
 from tests.web.conftest import DESKTOP, PHONE
 
 INVALID_URL = (
@@ -125,3 +127,95 @@ def test_the_request_id_fits_on_one_line(
         "e => e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight)"
     )
     assert lines < 1.5, f"the request id takes {lines:.1f} lines"
+
+
+def test_the_options_are_controls_that_reach_the_api(
+    page: Page, web_server: RunningServer, cat_jpeg: bytes
+) -> None:
+    page.goto("/")
+    page.get_by_label("API key").fill(web_server.create_key("pro"))
+    options = page.get_by_role("group", name="Options")
+    captions = options.get_by_label("Captions (num_captions)")
+    expect(captions).to_have_attribute("min", "1")
+    expect(captions).to_have_attribute("max", "10")
+    expect(options.get_by_label("Longest caption, in words (max_length)")).to_have_attribute(
+        "max", "200"
+    )
+    captions.fill("3")
+    options.get_by_label("Longest caption, in words (max_length)").fill("2")
+    options.get_by_role("checkbox", name=re.compile(r"^Details")).check()
+    options.get_by_role("checkbox", name=re.compile(r"^Quote words seen")).uncheck()
+    query = "?num_captions=3&max_length=2&details=true&read_text=false"
+    expect(page.locator("#snippet-curl")).to_contain_text(f"/v1/imagecaption{query}")
+    expect(page.locator("#snippet-python")).to_contain_text(query)
+    sent = posts(page)
+    page.get_by_label("Choose an image").set_input_files(
+        {"name": "cat.jpg", "mimeType": "image/jpeg", "buffer": cat_jpeg}
+    )
+    page.get_by_role("button", name="Caption").click()
+    expect(page.locator("#status")).to_have_text("200 OK")
+    assert sent[-1].endswith(f"/v1/imagecaption{query}")
+    data = json.loads(page.locator("#raw").inner_text())["data"]
+    assert {"captions", "model", "timing_ms"} <= set(data)
+    assert len(data["caption"].rstrip(".").split()) <= 2
+
+
+def _sideways(page: Page, selector: str) -> list[int]:
+    """How far each matching element's content sticks out of its box, in pixels."""
+    return page.locator(selector).evaluate_all("es => es.map(e => e.scrollWidth - e.clientWidth)")
+
+
+def test_at_phone_width_the_answer_and_the_code_wrap(
+    page: Page, web_server: RunningServer, cat_jpeg: bytes
+) -> None:
+    page.set_viewport_size(PHONE)
+    page.goto("/")
+    page.get_by_label("API key").fill(web_server.create_key("pro"))
+    page.get_by_role(
+        "checkbox", name=re.compile(r"^Details")
+    ).check()  # a long answer: objects, timings
+    page.get_by_label("Choose an image").set_input_files(
+        {
+            "name": "a-cat-photo-with-a-rather-long-file-name.jpg",
+            "mimeType": "image/jpeg",
+            "buffer": cat_jpeg,
+        }
+    )
+    page.get_by_role("button", name="Caption").click()
+    expect(page.locator("#status")).to_have_text("200 OK")
+    for tab in ("curl", "Python", "JavaScript"):
+        page.get_by_role("tab", name=tab).click()
+        assert _sideways(page, "pre.code:visible") == [0], tab
+    assert _sideways(page, "#raw") == [0]
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def _text_room(page: Page, selector: str) -> list[tuple[str, float, float]]:
+    """For each option of each matching menu: its text, the width that text needs in the menu's
+    font, and the room the closed menu has for it (its inner width less the arrow)."""
+    found: list[tuple[str, float, float]] = page.locator(selector).evaluate_all(
+        """menus => menus.flatMap(menu => {
+            const style = getComputedStyle(menu);
+            const pen = document.createElement("canvas").getContext("2d");
+            pen.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+            const room = menu.clientWidth - parseFloat(style.paddingLeft)
+                - parseFloat(style.paddingRight) - 16;
+            return [...menu.options].map(o => [o.text, pen.measureText(o.text).width, room]);
+        })"""
+    )
+    return found
+
+
+def test_at_phone_width_the_operator_plan_menus_are_not_cut(
+    page: Page, web_server: RunningServer
+) -> None:
+    web_server.create_key("pro")
+    admin_sign_in(page)
+    page.set_viewport_size(PHONE)
+    page.reload()
+    menus = _text_room(page, "#key-plan, #keys select")
+    assert menus
+    cut = [(text, round(need), round(room)) for text, need, room in menus if need > room]
+    assert not cut, cut
+    expect(page.locator("#plan-offers")).to_contain_text("free: 1,000 credits/month")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

@@ -17,6 +17,7 @@ from imagecaption.accounts.ratelimit import RateLimiter
 from imagecaption.accounts.schema import migrates_itself
 from imagecaption.accounts.sql_store import SqlAccountStore
 from imagecaption.api import health, routes
+from imagecaption.api.clients import trust_proxies
 from imagecaption.api.errors import install_error_handlers
 from imagecaption.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from imagecaption.api.openapi import install_openapi
@@ -163,8 +164,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(health.router)
     app.include_router(web.router)
-    if web.admin_enabled(settings):
-        app.include_router(web.admin_router)
+    app.include_router(web.admin_router if web.admin_enabled(settings) else web.admin_off_router)
     app.mount(web.STATIC_PATH, web.StaticAssets(), name="static")
     # Added innermost first: CORS ends up outermost so that even crash answers carry its headers.
     app.add_middleware(
@@ -181,4 +181,5 @@ def create_app(settings: Settings) -> FastAPI:
         expose_headers=EXPOSED_HEADERS,
         max_age=600,
     )
+    trust_proxies(app, settings.trusted_proxies)
     return app

@@ -1,18 +1,29 @@
-"""API key -> account, plus the per-key rate limit, as one FastAPI dependency."""
+"""API key -> account, plus the per-key rate limit, as one FastAPI dependency.
+
+Calls refused before the paid part (429 here, 401 for a revoked key, 405 for a wrong method) are
+recorded in the key's usage when the key is known, like every failed call, so that the usage
+report, the dashboard and the operator page show them. Calls without a key, or with one that
+does not exist, are counted by reason in the metrics (the operator page shows them): they have
+no key to record them under, and writing a row for each would let anyone fill the database.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 from starlette.concurrency import run_in_threadpool
 
+from imagecaption.accounts.keys import parse_key
 from imagecaption.accounts.plans import credit_headers
 from imagecaption.accounts.ratelimit import RateLimitStatus
-from imagecaption.accounts.store import KeyRecord
+from imagecaption.accounts.store import KeyRecord, KeyRevoked
 from imagecaption.api.services import Services, services
-from imagecaption.errors import RateLimited, Unauthorized
+from imagecaption.errors import RateLimited, ServiceError, Unauthorized
+
+log = logging.getLogger(__name__)
 
 # A security scheme rather than a plain header parameter, so that /openapi.json declares it and
 # the interactive docs offer an Authorize button that sends the key with every call.
@@ -45,17 +56,39 @@ async def authenticated(
     x_api_key: Annotated[str | None, Security(API_KEY_HEADER)] = None,
 ) -> KeyRecord:
     if not x_api_key or not x_api_key.strip():
+        svc.metrics.unauthenticated.labels("missing").inc()
         raise Unauthorized("API key is required")
-    record = await run_in_threadpool(svc.store.authenticate, x_api_key.strip())
-    admit(request, svc, record)
+    try:
+        record = await run_in_threadpool(svc.store.authenticate, x_api_key.strip())
+    except KeyRevoked:  # the secret matched: the key is known, and the call is its holder's
+        await run_in_threadpool(record_refusal, request, svc, parse_key(x_api_key.strip()), 401)
+        raise
+    except Unauthorized:
+        svc.metrics.unauthenticated.labels("invalid").inc()
+        raise
+    await run_in_threadpool(admit, request, svc, record)
     return record
 
 
+def record_refusal(request: Request, svc: Services, key_id: str, status: int) -> None:
+    """Put a call refused before its paid part in the key's usage; blocking (a database write).
+
+    A database that cannot take the row does not change the answer: the refusal stands."""
+    try:
+        svc.store.record_call(
+            key_id, status=status, latency_ms=0.0, request_id=request.state.request_id
+        )
+    except ServiceError as failure:
+        log.warning("could not record a refused call", extra={"reason": failure.message})
+
+
 def admit(request: Request, svc: Services, record: KeyRecord) -> None:
-    """Apply the key's per-minute limit and remember its headers for whatever answer follows."""
+    """Apply the key's per-minute limit and remember its headers for whatever answer follows;
+    blocking (a refusal is recorded in the database)."""
     status = svc.limiter.hit(record.id, svc.settings.plans[record.plan].requests_per_minute)
     request.state.response_headers = rate_limit_headers(status) | credit_headers(record)
     if not status.allowed:
+        record_refusal(request, svc, record.id, 429)
         raise RateLimited(
             f"Rate limit exceeded: the {record.plan} plan allows {status.limit} requests per "
             f"minute. Retry in {status.retry_after} s.",

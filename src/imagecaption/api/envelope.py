@@ -101,13 +101,16 @@ def _xml_element(name: str, value: Any, depth: int) -> list[str]:
 
 
 def _csv(envelope: dict[str, Any]) -> str:
-    """``key,value`` then one row per data field; an error puts its status and message instead."""
+    """``key,value``, the ``status`` row, then one row per data field, or an error's message.
+
+    Success and error answers both start with the status row, so a reader tells them apart the
+    same way whatever the answer was."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["key", "value"])
+    writer.writerow(["status", envelope["status"]])
     data = envelope.get("data")
     if data is None:
-        writer.writerow(["status", envelope["status"]])
         writer.writerow(["error", envelope["error"]])
     else:
         for key, value in data.items():

@@ -37,6 +37,9 @@ async def read_image_request(
 ) -> ImageRequest:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     fields: dict[str, Any] = dict(request.query_params)
+    # The body's options override the query's, but a wrong value in the query is still wrong:
+    # every option as documented, wherever it is given.
+    _params(fields)
     if content_type == "multipart/form-data":
         form = await _form(request, max_bytes)
         fields |= {k: v for k, v in form.items() if not isinstance(v, UploadFile)}

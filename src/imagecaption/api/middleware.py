@@ -14,9 +14,10 @@ import uuid
 
 import structlog
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from imagecaption.api.clients import client_address
 from imagecaption.api.envelope import error, render
 from imagecaption.errors import RequestTimeout
 from imagecaption.images import payload_too_large
@@ -84,6 +85,7 @@ class RequestContextMiddleware:
                 extra={
                     "method": scope["method"],
                     "path": scope["path"],
+                    "client": client_address(HTTPConnection(scope)),
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 2),
                 },

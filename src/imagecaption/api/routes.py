@@ -11,18 +11,19 @@ import logging
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Security
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from imagecaption.accounts.plans import credit_headers
 from imagecaption.accounts.store import KeyRecord
-from imagecaption.api.auth import authenticated
+from imagecaption.api.auth import API_KEY_HEADER, authenticated, record_refusal
 from imagecaption.api.envelope import error, ok, render
 from imagecaption.api.inputs import read_image_request
 from imagecaption.api.objects import objects_in_pixels, tags_as_listed, text_in_pixels
-from imagecaption.api.schemas import CaptionJsonBody, Envelope
+from imagecaption.api.schemas import CaptionJsonBody, Envelope, option_parameters, option_schemas
 from imagecaption.api.services import Services, services
 from imagecaption.errors import RateLimited, RequestTimeout, ServiceError
 from imagecaption.images import content_hash
@@ -72,12 +73,16 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     responses=_ERRORS,
     summary="Caption an image",
     openapi_extra={
+        "parameters": option_parameters(),
         "requestBody": {
             "content": {
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
-                        "properties": {"image": {"type": "string", "format": "binary"}},
+                        "properties": {
+                            "image": {"type": "string", "format": "binary"},
+                            **option_schemas(),
+                        },
                         "required": ["image"],
                     }
                 },
@@ -85,12 +90,15 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
                 "application/x-www-form-urlencoded": {
                     "schema": {
                         "type": "object",
-                        "properties": {"image": {"type": "string", "format": "uri"}},
+                        "properties": {
+                            "image": {"type": "string", "format": "uri"},
+                            **option_schemas(),
+                        },
                     }
                 },
             },
             "required": True,
-        }
+        },
     },
 )
 @router.post("/v1/imagecaption/", include_in_schema=False)  # answered, not redirected with 307
@@ -101,6 +109,28 @@ async def caption_image(
 ) -> Response:
     """Describe an image in one sentence; the answer's shape is the hosted service's."""
     return await caption_flow(request, account, svc)
+
+
+WRONG_METHODS = ["GET", "PUT", "PATCH", "DELETE"]
+
+
+@router.api_route("/v1/imagecaption", methods=WRONG_METHODS, include_in_schema=False)
+@router.api_route("/v1/imagecaption/", methods=WRONG_METHODS, include_in_schema=False)
+async def wrong_method(
+    request: Request,
+    svc: Annotated[Services, Depends(services)],
+    x_api_key: Annotated[str | None, Security(API_KEY_HEADER)] = None,
+) -> Response:
+    """405 whatever the key, as for any wrong method; recorded in the key's usage when the call
+    names a valid one, so that a client stuck on GET sees why its calls go nowhere."""
+    if x_api_key and x_api_key.strip():
+        try:
+            record = await run_in_threadpool(svc.store.authenticate, x_api_key.strip())
+        except ServiceError:
+            record = None
+        if record is not None:
+            await run_in_threadpool(record_refusal, request, svc, record.id, 405)
+    raise HTTPException(405, headers={"Allow": "POST"})
 
 
 async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> Response:

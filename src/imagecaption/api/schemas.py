@@ -49,9 +49,41 @@ class CaptionParams(BaseModel):
         )
 
 
+def option_schemas() -> dict[str, dict[str, Any]]:
+    """Each option as the OpenAPI document shows it, with its type, limits and default.
+
+    Options come as query parameters, form fields or JSON members, read by the same
+    ``CaptionParams``; in a query or a form a value is text parsed as that type, never null, so
+    each option is given its one real type (left out, it takes its default).
+    """
+    options: dict[str, dict[str, Any]] = {}
+    for name, field in CaptionParams.model_json_schema()["properties"].items():
+        (typed,) = [v for v in field.get("anyOf", [field]) if v.get("type") != "null"]
+        option = {k: v for k, v in typed.items() if k not in ("title", "default", "description")}
+        if field.get("default") is not None:
+            option["default"] = field["default"]
+        options[name] = option | {"description": field["description"]}
+    return options
+
+
+def option_parameters() -> list[dict[str, Any]]:
+    """The options as the query parameters of an OpenAPI operation."""
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "description": option["description"],
+            "schema": {k: v for k, v in option.items() if k != "description"},
+        }
+        for name, option in option_schemas().items()
+    ]
+
+
 def _image_or_url_required(schema: dict[str, Any]) -> None:
     """One of the two, as a non-empty string, is what the server accepts; the document says so,
-    so that requests generated to fit it are requests the server can answer."""
+    so that requests generated to fit it are requests the server can answer. The options may
+    come beside them."""
     for name in ("image", "url"):
         field = schema["properties"][name]
         schema["properties"][name] = {
@@ -59,6 +91,7 @@ def _image_or_url_required(schema: dict[str, Any]) -> None:
             "minLength": 1,
             "description": field["description"],
         }
+    schema["properties"] |= option_schemas()
     schema["anyOf"] = [{"required": ["image"]}, {"required": ["url"]}]
 
 
@@ -86,6 +119,4 @@ class CaptionData(BaseModel):
 class Envelope(BaseModel):
     status: str = Field(examples=["ok"])
     error: str | None = None
-    data: dict[str, Any] | None = Field(
-        default=None, examples=[{"caption": "A tabby cat looking at the camera."}]
-    )
+    data: dict[str, Any] | None = Field(default=None, examples=[{"caption": "A tabby cat."}])

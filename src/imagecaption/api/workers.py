@@ -57,7 +57,9 @@ def run_workers(settings: Settings, overrides: dict[str, Any]) -> None:
 def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn options shared by one process and many: our logs replace uvicorn's own, and
     connections are bounded and answered in the envelope (see ``protocol``). Sets this
-    process's connection limits, which ``--workers`` processes inherit and set again."""
+    process's connection limits, which ``--workers`` processes inherit and set again. uvicorn's
+    own proxy-headers handling is off: it would trust any loopback peer; the app trusts only
+    ``trusted_proxies`` (see ``clients``)."""
     from imagecaption.api import connections
     from imagecaption.api.protocol import ENVELOPE_PROTOCOL
 
@@ -70,6 +72,7 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "log_config": None,
         "access_log": False,
         "server_header": False,
+        "proxy_headers": False,
         "timeout_graceful_shutdown": int(settings.graceful_shutdown_seconds),
         "timeout_keep_alive": settings.keep_alive_timeout_seconds,
     }

@@ -59,8 +59,27 @@ class Metrics:
             "Requests refused with 503 because the queue was full.",
             registry=self.registry,
         )
+        self.unauthenticated = Counter(
+            "imagecaption_unauthenticated",
+            "API calls refused with 401 without a known key, by reason: no key (missing) or one "
+            "that does not exist (invalid). A revoked key's 401s are in its usage.",
+            ["reason"],
+            registry=self.registry,
+        )
         self.credits_charged = Counter(
             "imagecaption_credits_charged",
             "Credits charged for successful calls.",
             registry=self.registry,
         )
+
+    def unauthenticated_counts(self) -> dict[str, int]:
+        """The 401s this process answered, by reason, for the operator page."""
+        return {
+            reason: int(
+                self.registry.get_sample_value(
+                    "imagecaption_unauthenticated_total", {"reason": reason}
+                )
+                or 0
+            )
+            for reason in ("missing", "invalid")
+        }

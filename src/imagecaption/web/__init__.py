@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from imagecaption.settings import Settings
 from imagecaption.web import caption, docs, pages, status
 from imagecaption.web.admin import router as admin_router
+from imagecaption.web.admin_off import router as admin_off_router
 from imagecaption.web.docs import SWAGGER_UI_ASSETS
 from imagecaption.web.render import STATIC_PATH, StaticAssets
 from imagecaption.web.state import admin_token_of, web_lifespan
@@ -31,6 +32,7 @@ __all__ = [
     "SWAGGER_UI_ASSETS",
     "StaticAssets",
     "admin_enabled",
+    "admin_off_router",
     "admin_router",
     "router",
 ]

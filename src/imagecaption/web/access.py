@@ -2,8 +2,13 @@
 
 Key holders and the operator go through the same code with a different ``Door``: its own
 cookie, cookie path, lifetime and credential check. The credential is compared and dropped;
-only a random session token reaches the browser, in an HttpOnly, SameSite=Strict cookie (Secure
-when the page was served over HTTPS).
+only a random session token reaches the browser, in an HttpOnly, SameSite=Strict cookie.
+
+Over HTTPS every cookie is Secure and named with the ``__Host-`` prefix, which browsers accept
+only from a secure page, with Path=/ and no Domain: a page on another port or subdomain of the
+same host (cookies do not tell ports apart) can then neither plant nor overwrite it, so no one
+can fix a victim's session or sign-in nonce in advance. Over plain HTTP (a laptop, loopback)
+the prefix cannot be used and the names are the plain ones.
 """
 
 from __future__ import annotations
@@ -19,21 +24,34 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from imagecaption.accounts.store import AccountStore, KeyRecord
+from imagecaption.api.clients import client_address, served_over_https
 from imagecaption.errors import NotFound, Unauthorized
 from imagecaption.web.render import page
-from imagecaption.web.security import CrossSiteRefused, client_address
+from imagecaption.web.security import CrossSiteRefused
 from imagecaption.web.sessions import Kind, Session
 from imagecaption.web.state import WebState
 
 log = logging.getLogger("imagecaption.web")
 
 SIGN_IN_NONCE = "ic_signin"
+SECURE_PREFIX = "__Host-"
+
+
+def cookie_name(request: Request, name: str) -> str:
+    """The name a cookie has on this request's scheme: ``__Host-`` prefixed over HTTPS."""
+    return SECURE_PREFIX + name if served_over_https(request) else name
+
+
+def cookie_of(request: Request, name: str) -> str | None:
+    return request.cookies.get(cookie_name(request, name))
 
 
 @dataclass(frozen=True)
 class Door:
-    """One way in. The operator's cookie is scoped to /admin and lives shorter, so it is sent
-    nowhere else and a forgotten operator session closes itself sooner."""
+    """One way in. The operator's cookie lives shorter, so a forgotten operator session closes
+    itself sooner, and over plain HTTP it is scoped to /admin (over HTTPS the ``__Host-``
+    prefix requires Path=/; the cookie is HttpOnly and SameSite=Strict either way). Each door
+    counts failed sign-ins on its own, so guessing keys does not lock the operator out."""
 
     kind: Kind
     cookie: str
@@ -72,7 +90,7 @@ ADMIN_DOOR = Door(
 
 
 def current_session(request: Request, web: WebState, door: Door) -> Session | None:
-    return web.sessions.get(request.cookies.get(door.cookie), door.kind)
+    return web.sessions.get(cookie_of(request, door.cookie), door.kind)
 
 
 def key_of(session: Session, web: WebState, store: AccountStore) -> KeyRecord | None:
@@ -109,20 +127,26 @@ def verify_session_csrf(
 def _set_cookie(
     response: Response, request: Request, name: str, value: str, path: str, max_age: int | None
 ) -> None:
+    secure = served_over_https(request)
     response.set_cookie(
-        name,
+        cookie_name(request, name),
         value,
         max_age=max_age,
-        path=path,
+        path="/" if secure else path,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=secure,
     )
 
 
 def _clear_cookie(response: Response, request: Request, name: str, path: str) -> None:
+    secure = served_over_https(request)
     response.delete_cookie(
-        name, path=path, httponly=True, samesite="strict", secure=request.url.scheme == "https"
+        cookie_name(request, name),
+        path="/" if secure else path,
+        httponly=True,
+        samesite="strict",
+        secure=secure,
     )
 
 
@@ -136,7 +160,7 @@ def sign_in_form(
     headers: dict[str, str] | None = None,
 ) -> Response:
     """The form, with a CSRF token bound to a nonce cookie, since there is no session yet."""
-    nonce = request.cookies.get(SIGN_IN_NONCE) or secrets.token_urlsafe(24)
+    nonce = cookie_of(request, SIGN_IN_NONCE) or secrets.token_urlsafe(24)
     response = page(
         "signin.html",
         status_code,
@@ -146,7 +170,7 @@ def sign_in_form(
         error=error,
         signed_in=False,
     )
-    if nonce != request.cookies.get(SIGN_IN_NONCE):
+    if nonce != cookie_of(request, SIGN_IN_NONCE):
         _set_cookie(response, request, SIGN_IN_NONCE, nonce, "/", None)
     return response
 
@@ -163,10 +187,12 @@ def sign_in(
     """Exchange a credential for a session; ``check`` returns what the session is for (the key
     id, or the admin token's fingerprint) or raises Unauthorized.
 
-    Failures count against the client's address and are logged without the credential.
+    Failures count against the client's address at this door and are logged without the
+    credential.
     """
     client = client_address(request)
-    throttle = web.sign_in.check(client)
+    throttled_as = f"{door.kind}:{client}"
+    throttle = web.sign_in.check(throttled_as)
     if not throttle.allowed:
         return sign_in_form(
             request,
@@ -178,16 +204,16 @@ def sign_in(
             headers={"Retry-After": str(throttle.retry_after)},
         )
     try:
-        web.csrf.verify(request, "signin:" + request.cookies.get(SIGN_IN_NONCE, ""), csrf_token)
+        web.csrf.verify(request, "signin:" + (cookie_of(request, SIGN_IN_NONCE) or ""), csrf_token)
     except CrossSiteRefused as refused:
         return sign_in_form(request, web, door, status_code=403, error=refused.message)
     try:
         subject = check(credential.strip())
     except Unauthorized as refused:
-        web.sign_in.failed(client)
+        web.sign_in.failed(throttled_as)
         log.warning("failed web sign-in", extra={"client": client, "door": door.kind})
         return sign_in_form(request, web, door, status_code=401, error=refused.message)
-    web.sessions.end(request.cookies.get(door.cookie))  # a fresh session, never a reused one
+    web.sessions.end(cookie_of(request, door.cookie))  # a fresh session, never a reused one
     token = web.sessions.create(door.kind, subject, door.ttl_seconds)
     response = RedirectResponse(door.home, status_code=303)
     _set_cookie(response, request, door.cookie, token, door.cookie_path, door.ttl_seconds)

@@ -1,8 +1,8 @@
 """The operator's pages under /admin: keys, credits, plans, usage, the model and its queue.
 
-The app includes this router only when the operator set an admin token; otherwise every path
-here answers the same 404 as a path that never existed, whatever the method, so a scan cannot
-even tell that the feature is there.
+The app includes this router only when the operator set an admin token; otherwise /admin itself
+answers 404 with how to turn the pages on (``admin_off``), and every other path here answers the
+same 404 as a path that never existed, whatever the method.
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ def operator_page(svc: Services, web: WebState, session: Session) -> Response:
         latency=svc.latency.stats(),
         usage=svc.store.usage(None, since),
         usage_days=USAGE_DAYS,
+        without_key=svc.metrics.unauthenticated_counts(),
         keys=list(reversed(svc.store.list_keys())),
         plans=svc.settings.plans,
         plan_offers={name: plan_offer(name, plan) for name, plan in svc.settings.plans.items()},

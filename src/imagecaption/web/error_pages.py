@@ -69,10 +69,11 @@ def prefers_html(accept: str | None) -> bool:
 
 
 def way_back(path: str) -> tuple[str, str]:
-    """The home of the part of the site the address belongs to."""
-    if path.startswith("/admin"):
+    """The home of the part of the site the address belongs to; the playground when the error
+    is on that home itself, so the link never leads back to the page that failed."""
+    if path.startswith("/admin/") and path.rstrip("/") != "/admin":
         return "/admin", "Back to the operator page"
-    if path.startswith(("/dashboard", "/signin", "/signout")):
+    if path.startswith(("/dashboard/", "/signin", "/signout")):
         return "/dashboard", "Back to your dashboard"
     return "/", "Back to the playground"
 

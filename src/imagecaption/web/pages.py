@@ -13,6 +13,7 @@ from starlette.responses import Response
 from imagecaption.accounts.keys import PREFIX
 from imagecaption.accounts.store import KeyRevoked
 from imagecaption.api.envelope import CSV, JSON, XML, YAML
+from imagecaption.api.schemas import option_schemas
 from imagecaption.errors import Unauthorized
 from imagecaption.images.limits import format_size, payload_too_large
 from imagecaption.web.access import (
@@ -62,6 +63,8 @@ def playground(request: Request, web: WebDep, svc: ServicesDep) -> Response:
         max_upload_bytes=svc.settings.max_upload_bytes,
         max_upload_size=format_size(svc.settings.max_upload_bytes),
         too_large_message=payload_too_large(svc.settings.max_upload_bytes).message,
+        options=option_schemas(),
+        read_text=svc.settings.read_text,
     )
 
 

@@ -113,8 +113,3 @@ class SignInLimiter:
 
     def failed(self, client: str) -> None:
         self._limiter.hit(self._item, client)
-
-
-def client_address(request: Request) -> str:
-    """The peer address; behind a trusted proxy the server already put the forwarded one here."""
-    return request.client.host if request.client else "unknown"

@@ -6,8 +6,8 @@
 // is an image from swagger.io. persistAuthorization stays off: the key typed into Authorize lives
 // in this tab's memory only, never in the browser's storage.
 //
-// A few of Swagger UI's icon-only buttons have no name for screen readers; they get one here
-// whenever Swagger UI draws them.
+// A few of Swagger UI's icon-only buttons, and the fields it draws for the parameters, have no
+// name for screen readers; they get one here whenever Swagger UI draws them.
 
 const root = document.getElementById("swagger-ui");
 window.SwaggerUIBundle({
@@ -36,4 +36,18 @@ function nameButtons() {
   }
 }
 
-new MutationObserver(nameButtons).observe(root, { childList: true, subtree: true });
+// A parameter's field is named after the parameter ("num_captions", "details").
+function nameParameterFields() {
+  for (const row of root.querySelectorAll("tr[data-param-name]")) {
+    for (const field of row.querySelectorAll("select, input, textarea")) {
+      if (!field.getAttribute("aria-label") && !field.labels?.length) {
+        field.setAttribute("aria-label", row.dataset.paramName);
+      }
+    }
+  }
+}
+
+new MutationObserver(() => {
+  nameButtons();
+  nameParameterFields();
+}).observe(root, { childList: true, subtree: true });

@@ -33,7 +33,7 @@ function fromXml(text) {
     caption === null ? null : { caption });
 }
 
-// CSV: a "key,value" header, then one row per data field, or "status"/"error" rows on errors.
+// CSV: a "key,value" header, a "status" row, then one row per data field, or an "error" row.
 function fromCsv(text) {
   const rows = csvRows(text).slice(1);
   const fields = Object.fromEntries(rows.filter((row) => row.length >= 2));

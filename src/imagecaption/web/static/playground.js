@@ -20,6 +20,10 @@ const fileInput = $("image-file");
 const urlInput = $("image-url");
 const keyInput = $("one-off-key");
 const formatSelect = $("format");
+const numCaptions = $("num-captions");
+const maxLength = $("max-length");
+const details = $("details");
+const readText = $("read-text");
 const dropzone = form.querySelector("[data-dropzone]");
 const fileHint = $("file-hint");
 const fileHintText = fileHint.textContent;
@@ -63,10 +67,23 @@ function chooseDropped(files) {
   choose(files[0]);
 }
 
+// The options that differ from their defaults, as the query string the API reads them from;
+// whatever was typed goes as it is, and the API says what it makes of it.
+function optionQuery() {
+  const query = new URLSearchParams();
+  const captions = numCaptions.value.trim();
+  if (captions && captions !== numCaptions.defaultValue) query.set("num_captions", captions);
+  if (maxLength.value.trim()) query.set("max_length", maxLength.value.trim());
+  if (details.checked) query.set("details", "true");
+  if (String(readText.checked) !== readText.dataset.default) query.set("read_text", String(readText.checked));
+  const text = query.toString();
+  return text ? `?${text}` : "";
+}
+
 function refreshSnippets() {
   const key = signedIn ? form.dataset.keyHint : maskKey(keyInput ? keyInput.value.trim() : "");
   const snippets = buildSnippets({
-    endpoint: `${window.location.origin}/v1/imagecaption`,
+    endpoint: `${window.location.origin}/v1/imagecaption${optionQuery()}`,
     key,
     accept: formatSelect.value,
     source: source() === "url"
@@ -96,7 +113,11 @@ function request() {
     body = new FormData();
     if (chosenFile) body.append("image", chosenFile);
   }
-  return { endpoint, accept, init: { method: "POST", headers, body, credentials: "same-origin" } };
+  return {
+    endpoint: endpoint + optionQuery(),
+    accept,
+    init: { method: "POST", headers, body, credentials: "same-origin" },
+  };
 }
 
 // Refusals the page can make on its own, before anything is sent; null when the call may go.
@@ -270,7 +291,7 @@ fileInput.addEventListener("change", () => choose(fileInput.files[0]));
 for (const radio of form.querySelectorAll('input[name="source"]')) {
   radio.addEventListener("change", showSource);
 }
-for (const input of [urlInput, keyInput, formatSelect]) {
+for (const input of [urlInput, keyInput, formatSelect, numCaptions, maxLength, details, readText]) {
   if (input) input.addEventListener("input", refreshSnippets);
 }
 setupTabs();
