@@ -56,6 +56,10 @@ def test_people_get_a_pose(captioner: OfflineCaptioner, findings: list[Findings]
     # A portrait from the waist up: no legs, so no posture is claimed.
     assert pose.activity is None
     assert evidence(captioner, findings, photo("chelsea")).poses == ()
+    # A portrait (a face a quarter of the picture tall) shows no legs: the pose model is not run.
+    portrait = evidence(captioner, findings, photo("grace_hopper"))
+    assert portrait.portrait
+    assert portrait.poses == ()
 
 
 @pytest.mark.parametrize(
