@@ -56,6 +56,10 @@ def test_people_get_a_pose(captioner: OfflineCaptioner, findings: list[Findings]
     # A portrait from the waist up: no legs, so no posture is claimed.
     assert pose.activity is None
     assert evidence(captioner, findings, photo("chelsea")).poses == ()
+    # The cameraman, cut at the knees, his thighs hanging straight: standing, but not surely.
+    (cameraman,) = evidence(captioner, findings, photo("camera")).poses
+    assert cameraman.activity == "standing"
+    assert 0.1 < cameraman.score < 0.6
     # A portrait (a face a quarter of the picture tall) shows no legs: the pose model is not run.
     portrait = evidence(captioner, findings, photo("grace_hopper"))
     assert portrait.portrait

@@ -59,6 +59,11 @@ SEATED_THIGH = 55.0
 # A thigh seen end-on (a person seated facing the camera) is foreshortened: shorter than this
 # share of the torso while the shin hangs down means a seated person, not a standing one.
 FORESHORTENED_THIGH = 0.45
+# Without ankles (the picture cut at the knees), both thighs hanging within this many degrees of
+# straight down under an upright torso still read as standing, at a lower score: kneeling on
+# both knees looks the same there, but is far rarer in photos.
+HANGING_THIGH = 25.0
+KNEES_ONLY = 0.7
 # Knee angle (hip-knee-ankle) in degrees: a standing or walking leg is nearly straight (>=
 # STRAIGHT_KNEE); a running stride bends the swinging leg sharply (<= BENT_KNEE).
 STRAIGHT_KNEE = 150.0
@@ -189,7 +194,12 @@ def _upright(
     ):
         return "sitting", confidence * _clarity(FORESHORTENED_THIGH - max(short), MARGIN_SHARE)
     if len(shins) < 2:
-        return None, 0.0  # a standing body and a walking one differ below the knee
+        # A standing body and a walking one differ below the knee; with the knees alone, only
+        # thighs hanging straight say standing, and less surely.
+        if len(legs) == 2 and max(thighs) <= HANGING_THIGH:
+            clarity = _clarity(HANGING_THIGH - max(thighs), MARGIN_DEGREES)
+            return "standing", KNEES_ONLY * confidence * clarity
+        return None, 0.0
     spread = abs(shins[0].ankle[0] - shins[1].ankle[0]) / torso_length
     side_view = body.shoulder_width() / torso_length < SIDE_VIEW
     bent = min(knees)
