@@ -88,8 +88,12 @@ MIN_CELLS = 60
 # Pixel rules, on hue (degrees), saturation, value and detail (0-1, see pixels.py). Sky is smooth
 # blue or smooth light grey; foliage and grass are green with texture; a road is smooth
 # mid-grey. Smooth: detail under SMOOTH; textured: over TEXTURED (grass, leaves: 0.04-0.12).
-# Water, snow and sand are not read from pixels: a blue wall, a white table and a wooden one
-# look the same at this size; they come from the classifier's scene classes alone.
+# Water and snow are read from pixels only below things that need them (a boat, skis), as a road
+# only with a street vehicle in the picture; sand never: a blue wall, a white table or a page,
+# and a wooden table look the same at this size. Water, rippled or not, is blue to teal.
+WATER = (160.0, 250.0)
+WATER_THINGS = frozenset({"boat", "surfboard"})
+SNOW_THINGS = frozenset({"skis", "snowboard"})
 SMOOTH = 0.025
 TEXTURED = 0.035
 BLUE = (185.0, 250.0)
@@ -148,8 +152,13 @@ class SurroundingsReader:
         outdoors = 1.0 - indoors if indoors is not None else 0.0
         if confirmed and outdoors >= OUTDOORS:
             found = {"grass": grass}
+            labels = {thing.noun.label for thing in things}
             if any(thing.has("street") and thing.has("vehicle") for thing in things):
                 found["road"] = _share(_road(grid), regions.ground)
+            if labels & WATER_THINGS:
+                found["water"] = _share(_water(grid), regions.ground)
+            if labels & SNOW_THINGS:
+                found["snow"] = _share(_snow(grid), regions.ground)
             _add(ground, found, outdoors)
             trees = _share(_foliage(grid), regions.background)
             _add(background, {"sky": sky, "trees": trees}, outdoors)
@@ -249,6 +258,15 @@ def _foliage(grid: PixelGrid) -> np.ndarray:
 def _grass(grid: PixelGrid) -> np.ndarray:
     green = _between(grid.hue, GREEN) & (grid.saturation >= 0.25) & (grid.value >= 0.2)
     return np.asarray(green & (grid.detail >= TEXTURED * 0.5))
+
+
+def _water(grid: PixelGrid) -> np.ndarray:
+    blue = _between(grid.hue, WATER) & (grid.saturation >= 0.15) & (grid.value >= 0.15)
+    return np.asarray(blue)
+
+
+def _snow(grid: PixelGrid) -> np.ndarray:
+    return np.asarray((grid.saturation < 0.12) & (grid.value >= 0.7))
 
 
 def _road(grid: PixelGrid) -> np.ndarray:
