@@ -43,12 +43,17 @@ SCENE_PLACES: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "n03218198": (("snow",), ()),  # dogsled
     "n04252225": (("snow",), ()),  # snowplough
 }
-# Classes that are places outdoors although their category is "place".
+# Classes that are places outdoors although their category is "place" (dock, pier, patio, maze),
+# and "buildings" that photos show from inside as often as not (a prison's cells, a sliding
+# door, a window screen, a greenhouse): those count for neither side.
 OUTDOOR_PLACES = frozenset({"n03216828", "n03933933", "n03899768", "n03733281"})
-# How much of the classifier's probability a scene class needs to name its places, and the
-# score those places get: the classifier's mass itself, which SETTING_CONFIDENCE in naming.py
-# also starts from.
+EITHER_SIDE = frozenset({"n04005630", "n04239074", "n04589890", "n03457902"})
+# How much of the classifier's probability its likeliest scene or place class needs to count as
+# the picture's setting (as SETTING_CONFIDENCE in compose/naming.py), and a scene class to name
+# its places; those places are scored with the class's probability. A beach at 0.27 was a rice
+# terrace and a headland at 0.24 a green valley on the tuning photos, so places need more.
 SCENE_CONFIDENCE = 0.2
+PLACE_CONFIDENCE = 0.3
 # Detected things that are found outdoors, or in rooms, whatever else the picture shows.
 OUTDOOR_ROLES = frozenset({"street"})
 OUTDOOR_THINGS = frozenset(
@@ -120,6 +125,7 @@ class SurroundingsReader:
         self._outdoor = np.array(outdoor)
         self._indoor = np.array(
             [label.category in ("place", "furniture") and not out
+             and label.wnid not in EITHER_SIDE
              for label, out in zip(labels, outdoor, strict=True)]
         )  # fmt: skip
         self._settings = np.array([label.category in ("scene", "place") for label in labels])
@@ -181,7 +187,7 @@ class SurroundingsReader:
         background: dict[str, float] = {}
         for index, (below, behind) in self._places:
             score = round(float(scene[index]), 3)
-            if score < SCENE_CONFIDENCE:
+            if score < PLACE_CONFIDENCE:
                 continue
             for name in below:
                 ground[name] = max(ground.get(name, 0.0), score)
@@ -192,6 +198,8 @@ class SurroundingsReader:
 
 def _outdoor(label: Label) -> bool:
     """Whether an ImageNet class is seen outdoors: scenes, buildings, outdoor places."""
+    if label.wnid in EITHER_SIDE:
+        return False
     return label.category in ("scene", "building") or label.wnid in OUTDOOR_PLACES
 
 
