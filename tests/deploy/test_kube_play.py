@@ -168,5 +168,6 @@ def test_killed_replica_is_replaced_without_losing_or_double_charging(
     charged = charged_calls(database_url, key_id)
     left, _ = balance(database_url, key_id)
     assert left == allowance - 10 * charged, "the balance must be exactly the charges"
-    # Every answered call paid once; a call cut off mid-way paid at most once, or not at all.
-    assert delivered <= charged <= delivered + counts[0]
+    # Nobody paid for a call cut off mid-way; an answer handed over in the instant before the
+    # kill may be unpaid, at most one per client thread.
+    assert delivered - 8 <= charged <= delivered
