@@ -21,6 +21,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
+from imagecaption.accounts.database import DatabaseUnavailable
 from imagecaption.accounts.plans import credit_headers, insufficient_credits
 from imagecaption.accounts.store import KeyRecord, Reservation
 from imagecaption.api.auth import authenticated
@@ -142,7 +143,8 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
     except BaseException as exc:
         if reservation is not None:
             await run_in_threadpool(svc.store.release, reservation)
-        if not isinstance(exc, RateLimited | InsufficientCredits):
+        # Refused before the call began, or by a database that could not record it anyway.
+        if not isinstance(exc, RateLimited | InsufficientCredits | DatabaseUnavailable):
             await run_in_threadpool(
                 svc.store.record_call,
                 account.id,
