@@ -55,8 +55,8 @@ class CaptionEngine:
         self.captioner = captioner
         self.shared_cache: SharedCache = shared_cache or NoSharedCache()
         self._metrics = metrics
-        # Admitted calls: waiting for pre-processing, in the queue, or in the model's batch. The
-        # queue never refuses an item, as every item comes from an admitted call.
+        # Admitted calls: paying, in the queue, or in the model's batch. The queue never refuses
+        # an item, as every item comes from an admitted call.
         self._capacity = queue_size + max_batch_size
         self._admitted = 0
         self._queue: queue.Queue[WorkItem | object] = queue.Queue(maxsize=self._capacity + 1)
@@ -115,27 +115,28 @@ class CaptionEngine:
         ``pay`` is awaited once the call is sure of an answer: a cached caption is at hand, or
         the call has its place in the queue; if it raises (no credits), the place is given up.
         The model's pre-processing (resize, normalise) runs in a worker thread of the pool, so
-        the model thread only ever runs the model. The cache key holds the model and the options,
-        so a caption asked for with other options, or made by another model, is never reused.
+        the model thread only ever runs the model; it comes before the place is taken, as
+        before, so that a burst is pre-processed while the model works rather than refused. The
+        cache key holds the model and the options, so a caption asked for with other options,
+        or made by another model, is never reused.
         """
         if self.state is not EngineState.READY:
             raise Overloaded("The model is not ready yet.", retry_after=self._retry_after)
         self.captioner.check_options(options)
         key = (content_hash, self.captioner.info.name, options)
         known = await self._known(key)
+        if known is None:
+            self._refuse_when_full()  # before spending time on pre-processing
+            prepared = await asyncio.to_thread(self.captioner.preprocess, image)
+            known = await self._known(key)  # the same image may have been submitted meanwhile
         if known is not None:
             await pay()
             return known, True
-        if self._admitted >= self._capacity:  # refuse before anything is paid or prepared
-            raise self._overloaded()
+        self._refuse_when_full()
         self._admitted += 1
         enqueued = False
         try:
             await pay()
-            prepared = await asyncio.to_thread(self.captioner.preprocess, image)
-            known = await self._known(key)  # the same image may have been submitted meanwhile
-            if known is not None:
-                return known, True
             self._metrics.cache_misses.inc()
             loop = asyncio.get_running_loop()
             future: asyncio.Future[Caption] = loop.create_future()
@@ -157,6 +158,10 @@ class CaptionEngine:
         if self.shared_cache.mode != "local":  # no thread hop when there is nothing to share
             await asyncio.to_thread(self.shared_cache.put, key, caption)
         return caption, False
+
+    def _refuse_when_full(self) -> None:
+        if self._admitted >= self._capacity:
+            raise self._overloaded()
 
     def _leave(self, _done: object = None) -> None:
         self._admitted -= 1
