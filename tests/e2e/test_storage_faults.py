@@ -216,6 +216,54 @@ def test_a_full_disk_answers_503_on_the_web_pages_too(
         assert answer.status_code == 303, "signing in works again once there is room"
 
 
+@contextlib.contextmanager
+def read_only_view(folder: Path) -> Iterator[None]:
+    """The folder read-only for every file opened from now on, as after a remount read-only.
+
+    A folder cannot be remounted read-only while the server holds files in it open for writing,
+    so a read-only bind mount goes over it: files the server already has open stay writable,
+    like database connections kept in its pool, and everything it opens anew is refused.
+    """
+    subprocess.run(["mount", "--bind", "-o", "ro", str(folder), str(folder)], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a read-only bind mount needs root")
+def test_a_read_only_data_folder_answers_503_not_500_and_recovers(
+    server: RunningServer, data_dir: Path
+) -> None:
+    key = server.create_key("pro")
+    with httpx.Client(base_url=server.url, timeout=30) as program:
+        token = sign_in_form(program)
+        with read_only_view(data_dir):
+            assert _write_refused(data_dir), "the view must be read-only"
+            signing_in = program.post("/signin", data={"credential": key, "csrf_token": token})
+            pages = [program.get(path) for path in ("/", "/signin", "/dashboard", "/status")]
+            calls = [caption(server, key, distinct_image(200 + i)) for i in range(3)]
+        assert_failed_clearly(signing_in)
+        answered = [(r.request.url.path, r.status_code) for r in [*pages, *calls]]
+        assert all(status in (200, 303, 503) for _, status in answered), answered
+        for response in [*pages, *calls]:
+            if response.status_code == 503:
+                assert_failed_clearly(response)
+        answer = program.post(
+            "/signin", data={"credential": key, "csrf_token": sign_in_form(program)}
+        )
+        assert answer.status_code == 303, "signing in works again once the folder is writable"
+    assert recovered(server, key, distinct_image(300))
+
+
+def _write_refused(folder: Path) -> bool:
+    try:
+        (folder / "probe").write_bytes(b"x")
+    except OSError as error:
+        return error.errno == errno.EROFS
+    return False
+
+
 def test_a_database_locked_by_another_process_answers_503_and_recovers(
     server: RunningServer, database_url: str, data_dir: Path
 ) -> None:
