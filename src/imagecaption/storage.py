@@ -39,7 +39,7 @@ _POSTGRES_HINTS = (
         ("password authentication failed", "role", "no password", "pg_hba.conf"),
         "the user and password",
     ),
-    (("database",), "the database name (or create the database)"),
+    (('database "',), "the database name (or create the database)"),
     (
         ("refused", "timeout", "translate host", "resolve", "unreachable"),
         "the host and port (or start the server)",
@@ -91,12 +91,14 @@ def describe_database_fault(error: BaseException, database_url: str) -> str:
     shown = url.render_as_string(hide_password=True)
     reason = _postgres_reason(str(original))
     fix = next(
-        (fix for words, fix in _POSTGRES_HINTS if any(word in reason for word in words)),
-        "it",
+        (
+            f"Fix {fix} in"
+            for words, fix in _POSTGRES_HINTS
+            if any(word in reason for word in words)
+        ),
+        "Check",
     )
-    return (
-        f"The account database {shown} cannot be used: {reason}. Fix {fix} in {_DATABASE_SETTING}."
-    )
+    return f"The account database {shown} cannot be used: {reason}. {fix} {_DATABASE_SETTING}."
 
 
 def _sqlite_fault(path: Path, error: BaseException | None) -> str:

@@ -16,6 +16,7 @@ import errno
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -28,7 +29,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.e2e.server import RunningServer, run_server
+from tests.e2e.server import RunningServer, free_port, run_server
 from tests.replicas.cluster import assert_books_balance, distinct_image, wait_until_no_reservation
 
 pytestmark = pytest.mark.slow
@@ -420,3 +421,31 @@ def test_a_refused_database_login_is_one_line(tmp_path: Path, command: list[str]
         pytest.skip(f"PostgreSQL at {url.host}:{url.port} does not answer")
     assert_named_in_lines(result, 1, "imagecaption_no_such_role", "database_url")
     assert "s3cret" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"database": "imagecaption_no_such_database"}, "the database name"),
+        ({"port": free_port()}, "the host and port"),
+    ],
+    ids=["missing database", "nothing listening"],
+)
+def test_a_database_that_is_missing_or_silent_is_one_line(
+    tmp_path: Path, change: dict[str, object], named: str
+) -> None:
+    url = make_url(POSTGRES_URL).set(**change)  # type: ignore[arg-type]
+    if "port" not in change and not _postgres_answers():
+        pytest.skip(f"PostgreSQL at {url.host}:{url.port} does not answer")
+    env = {"IMAGECAPTION_DATABASE_URL": url.render_as_string(hide_password=False)}
+    result = run_command(["keys", "list"], tmp_path, env=env)
+    assert_named_in_lines(result, 1, named, "database_url")
+
+
+def _postgres_answers() -> bool:
+    url = make_url(POSTGRES_URL)
+    try:
+        socket.create_connection((url.host or "127.0.0.1", url.port or 5432), timeout=3).close()
+    except OSError:
+        return False
+    return True
