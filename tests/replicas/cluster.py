@@ -157,6 +157,15 @@ def balance(database_url: str, key_id: str) -> tuple[int, int]:
     return int(str(rows[0][0])), int(str(rows[0][1]))
 
 
+def wait_until_charged(database_url: str, key_id: str, calls: int, timeout: float = 30) -> None:
+    """Answers are charged just after they are sent, so the last charges of a burst may land a
+    moment after its last answer arrived."""
+    deadline = time.monotonic() + timeout
+    while charged_calls(database_url, key_id) < calls:
+        assert time.monotonic() < deadline, f"fewer than {calls} calls charged after {timeout}s"
+        time.sleep(0.2)
+
+
 def wait_until_no_reservation(database_url: str, key_id: str, timeout: float) -> None:
     """Reservations left by a dead process or a lost commit must be refunded by a janitor."""
     deadline = time.monotonic() + timeout

@@ -25,6 +25,7 @@ from tests.replicas.cluster import (
     replicas,
     require_redis,
     statuses,
+    wait_until_charged,
     wait_until_no_reservation,
 )
 
@@ -58,6 +59,7 @@ def test_balance_covers_exactly_k_calls_across_replicas(
     key, key_id = pair[0].create_key_with_id("exact")  # 100 credits, 10 per call: K = 10
     outcomes = burst(urls(pair), key, 40)
     assert statuses(outcomes) == {200: 10, 403: 30}
+    wait_until_charged(database_url, key_id, 10)
     assert balance(database_url, key_id)[0] == 0
     assert charged_calls(database_url, key_id) == 10
 
