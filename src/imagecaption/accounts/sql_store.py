@@ -12,8 +12,9 @@ Credit accounting rests on a few rules, each enforced inside the database rather
   the renewal already reset the balance, so a refund of the old period's reservation is dropped and
   its charge is recorded in the usage log but not counted in the new period's ``used``.
 - Committing a reservation that expired (and was refunded) in the meantime charges the call afresh
-  with the same conditional update, so a successful call is never free; if the balance can no longer
-  cover it, commit raises ``InsufficientCredits`` and the caller must not deliver the result.
+  with the same conditional update; if the balance can no longer cover it, commit raises
+  ``InsufficientCredits``. The API commits once the answer was sent, so that answer goes unpaid:
+  a customer never pays for an answer they did not get, and the rare error is in their favour.
 - Monthly renewal is a conditional ``UPDATE ... WHERE renews_at = :old``: of several concurrent
   renewers exactly one wins. Renewal starts the period afresh with the plan's monthly credits:
   unused credits, credits added by an operator, and the one-off signup bonus do not carry over.
