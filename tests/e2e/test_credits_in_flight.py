@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
+import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -137,3 +139,49 @@ def test_a_crash_before_the_answer_is_sent_charges_nothing(tmp_path: Path) -> No
         assert balance(url, key_id) == (START_CREDITS, START_CREDITS)
         statuses = query(url, "SELECT status FROM usage WHERE key_id = :key", key=key_id)
         assert statuses == [], "an answer that was never sent is not a call that succeeded"
+
+
+def multipart_request(host: str, key: str, request_id: str, image: bytes) -> bytes:
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="image"; filename="i.jpg"\r\n\r\n'
+        + image
+        + b"\r\n--b--\r\n"
+    )
+    head = (
+        f"POST /v1/imagecaption HTTP/1.1\r\nHost: {host}\r\nX-API-Key: {key}\r\n"
+        f"X-Request-ID: {request_id}\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout}s"
+        time.sleep(0.05)
+
+
+def test_a_client_that_hangs_up_before_its_answer_pays_nothing(tmp_path: Path) -> None:
+    """A client sends its image and hangs up while the model waits 3 s to fill a batch: it
+    never gets the answer, so it is not charged, and the call is recorded as 499."""
+    config = BURST_CONFIG.replace(
+        f"max_batch_size = {MAX_BATCH}", "max_batch_size = 8\nmax_batch_wait_ms = 3000"
+    )
+    with run_server(tmp_path / "gone", config) as server:
+        key, key_id = server.create_key_with_id("burst")
+        url = database_url(server)
+        host, port = server.url.removeprefix("http://").split(":")
+        started = time.monotonic()
+        with socket.create_connection((host, int(port)), timeout=30) as hung_up:
+            hung_up.sendall(multipart_request(host, key, "hung-up-1", distinct_image(999)))
+            held = "SELECT 1 FROM reservations WHERE key_id = :key"
+            wait_for(lambda: bool(query(url, held, key=key_id)), "the call never reserved")
+            time.sleep(0.3)  # its image was read before it reserved; the batch waits 3 s
+            hung_up.shutdown(socket.SHUT_RDWR)
+        assert time.monotonic() - started < 2.5, "hung up too late to be sure it was in time"
+        wait_for(lambda: bool(query(url, "SELECT 1 FROM usage")), "the call was never recorded")
+        wait_until_no_reservation(url, key_id, 30)
+        recorded = query(url, "SELECT status, credits FROM usage WHERE key_id = :key", key=key_id)
+        assert recorded == [(499, 0)], recorded
+        assert balance(url, key_id) == (START_CREDITS, START_CREDITS)

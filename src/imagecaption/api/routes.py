@@ -3,9 +3,9 @@
 Order matters for fairness and cost: authenticate and rate-limit before reading the body, take a
 place in the engine's queue before reserving credits (a call refused with 503 holds none),
 reserve them before the model runs, and settle the reservation whatever happens: released when
-the call fails, committed (charged) only once the answer has been handed to the connection, so
-that a crash in between leaves a reservation that is refunded, never a charge for an answer that
-was not sent.
+the call fails or the client hung up, committed (charged) only once the answer has been handed
+to the connection, so that a crash in between leaves a reservation that is refunded, never a
+charge for an answer that was not sent.
 """
 
 from __future__ import annotations
@@ -155,6 +155,16 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
         raise
     assert reservation is not None  # the engine answers only calls that paid
     latency_ms = (time.perf_counter() - started) * 1000
+    if await _client_gone(request):  # nobody to hand the answer to: it is not charged
+        await run_in_threadpool(svc.store.release, reservation)
+        await run_in_threadpool(
+            svc.store.record_call,
+            account.id,
+            status=499,
+            latency_ms=latency_ms,
+            request_id=request_id,
+        )
+        return Response(status_code=499)
     svc.latency.add(latency_ms)
     data: dict[str, Any] = {"caption": caption.text}
     params = image_request.params
@@ -207,6 +217,18 @@ async def _charge(
         )
         return
     svc.metrics.credits_charged.inc(reservation.credits)
+
+
+async def _client_gone(request: Request) -> bool:
+    """Whether the client hung up while its image was captioned.
+
+    Once the body has been read, the server says so at once, without waiting; past the body's
+    deadline nothing more can be read, and the client is taken to be there.
+    """
+    try:
+        return await request.is_disconnected()
+    except RequestTimeout:
+        return False
 
 
 def _status_of(exc: BaseException) -> int:
