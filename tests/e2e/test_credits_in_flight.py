@@ -1,9 +1,11 @@
-"""Credits held by calls in flight: refused calls hold none, and a crash charges nobody.
+"""Credits held by calls in flight: refused calls hold none, and nobody pays for an answer
+they did not get.
 
 A call takes its place in the model's queue before it reserves credits, so a burst larger than
-the queue is refused with 503 without taking credits that the calls behind it then lack; and the
+the queue is refused with 503 without taking credits that the calls behind it then lack; the
 charge is committed only after the answer was handed to the connection, so a server killed in
-between charges nothing once its reservation is refunded.
+between charges nothing once its reservation is refunded; and a client that hung up before its
+answer is not charged.
 """
 
 from __future__ import annotations
