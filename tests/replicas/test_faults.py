@@ -91,7 +91,8 @@ def test_database_down_means_fast_503_then_recovery(
         time.sleep(0.5)
 
     wait_until_no_reservation(postgres.url, key_id, TTL_SECONDS * 5 + 5)
-    assert_books_balance(postgres.url, key_id, counts.get(200, 0) + 1)
+    # Answers handed over as the database went away could not be charged: at most 4 in flight.
+    assert_books_balance(postgres.url, key_id, counts.get(200, 0) + 1, may_be_free=4)
 
 
 def test_redis_down_keeps_answering(replica: RunningServer, redis_server: OwnRedis) -> None:

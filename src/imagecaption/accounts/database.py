@@ -32,17 +32,46 @@ CONNECT_TIMEOUT_SECONDS = 3
 UNAVAILABLE_RETRY_AFTER_SECONDS = 2
 
 
+class DriverMissing(Exception):
+    """The database URL names a database whose Python driver is not installed."""
+
+
+class DatabaseUnavailable(Overloaded):
+    """The account database could not be reached or written; its cause is the driver's error.
+
+    A 503 with Retry-After for a client, logged with its cause by the server; the command line
+    names the cause and the setting to fix instead (``storage``).
+    """
+
+    @property
+    def cause(self) -> str:
+        cause = self.__cause__
+        return str(getattr(cause, "orig", None) or cause)
+
+
 def create_database_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         timeout = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
         connect_args = timeout if parsed.get_backend_name() == "postgresql" else {}
-        return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+        try:
+            return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+        except ImportError as error:
+            raise DriverMissing(_missing_driver(parsed, error)) from error
     _create_parent_folder(parsed)
     engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_SECONDS})
     event.listen(engine, "connect", _configure_sqlite)
     event.listen(engine, "begin", _begin_sqlite)
     return engine
+
+
+def _missing_driver(url: URL, error: ImportError) -> str:
+    if url.get_backend_name() == "postgresql":
+        return (
+            f"database_url names PostgreSQL, but its driver ({error.name}) is not installed: "
+            "pip install 'imagecaption[postgres]'."
+        )
+    return f"database_url needs a driver that is not installed: {error}."
 
 
 def _create_parent_folder(url: URL) -> None:
@@ -96,8 +125,7 @@ def database_errors_as_overloaded() -> Iterator[None]:
     try:
         yield
     except (OperationalError, InterfaceError) as error:
-        log.warning("the account database is unavailable: %s", error.orig)
-        raise Overloaded(
+        raise DatabaseUnavailable(
             "The account database is unavailable. Retry shortly.",
             retry_after=UNAVAILABLE_RETRY_AFTER_SECONDS,
         ) from error

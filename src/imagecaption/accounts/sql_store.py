@@ -12,8 +12,9 @@ Credit accounting rests on a few rules, each enforced inside the database rather
   the renewal already reset the balance, so a refund of the old period's reservation is dropped and
   its charge is recorded in the usage log but not counted in the new period's ``used``.
 - Committing a reservation that expired (and was refunded) in the meantime charges the call afresh
-  with the same conditional update, so a successful call is never free; if the balance can no longer
-  cover it, commit raises ``InsufficientCredits`` and the caller must not deliver the result.
+  with the same conditional update; if the balance can no longer cover it, commit raises
+  ``InsufficientCredits``. The API commits once the answer was sent, so that answer goes unpaid:
+  a customer never pays for an answer they did not get, and the rare error is in their favour.
 - Monthly renewal is a conditional ``UPDATE ... WHERE renews_at = :old``: of several concurrent
   renewers exactly one wins. Renewal starts the period afresh with the plan's monthly credits:
   unused credits, credits added by an operator, and the one-off signup bonus do not carry over.
@@ -41,6 +42,7 @@ from imagecaption.accounts.database import (
 )
 from imagecaption.accounts.keys import generate_key, hash_key, key_matches, parse_key
 from imagecaption.accounts.periods import period_containing
+from imagecaption.accounts.plans import insufficient_credits
 from imagecaption.accounts.schema import upgrade_engine
 from imagecaption.accounts.store import (
     AccountStore,
@@ -53,7 +55,7 @@ from imagecaption.accounts.store import (
     upgrade_credits,
 )
 from imagecaption.accounts.tables import api_keys, reservations, usage, usage_warnings
-from imagecaption.errors import BadInput, InsufficientCredits, NotFound, ServiceError, Unauthorized
+from imagecaption.errors import BadInput, NotFound, ServiceError, Unauthorized
 from imagecaption.observability.latency import summarise
 from imagecaption.settings import Plan
 
@@ -224,13 +226,13 @@ class SqlAccountStore(AccountStore):
     def reserve(self, key_id: str, credits: int) -> Reservation:
         if credits < 0:
             raise ValueError("cannot reserve a negative number of credits")
-        reservation = Reservation(id=uuid.uuid4().hex, key_id=key_id, credits=credits)
+        reservation_id = uuid.uuid4().hex
         now = self._clock()
         with write_transaction(self._engine) as connection:
             row = self._debit(connection, key_id, credits, now, charge=False)
             connection.execute(
                 insert(reservations).values(
-                    id=reservation.id,
+                    id=reservation_id,
                     key_id=key_id,
                     credits=credits,
                     period_start=row.period_start,
@@ -238,7 +240,7 @@ class SqlAccountStore(AccountStore):
                     expires_at=now + self._ttl,
                 )
             )
-        return reservation
+        return Reservation(id=reservation_id, key_id=key_id, credits=credits, key=_record(row))
 
     def commit(
         self, reservation: Reservation, *, status: int, latency_ms: float, request_id: str | None
@@ -460,10 +462,7 @@ class SqlAccountStore(AccountStore):
     def _refusal(row: AnyRow, credits: int) -> ServiceError:
         if row.revoked_at is not None:
             return Unauthorized("Invalid API key")
-        return InsufficientCredits(
-            f"Insufficient credits: this call costs {credits} credits "
-            f"and the key has {row.balance} left."
-        )
+        return insufficient_credits(_record(row), credits)
 
     def _take_reservation(self, connection: Connection, reservation_id: str) -> AnyRow | None:
         """Delete the reservation and return it, or None if someone else already settled it."""

@@ -53,11 +53,17 @@ def upgrade_credits(old: Plan | None, new: Plan) -> int:
 
 @dataclass(frozen=True)
 class Reservation:
-    """Credits set aside for one call until it is committed (charged) or released (refunded)."""
+    """Credits set aside for one call until it is committed (charged) or released (refunded).
+
+    ``key`` is the key as the reservation left it: its balance already excludes these credits,
+    which is what the call's answer reports, as its charge is committed only once the answer
+    has been handed over (see ``api.routes``).
+    """
 
     id: str
     key_id: str
     credits: int
+    key: KeyRecord | None = None
 
 
 @dataclass(frozen=True)

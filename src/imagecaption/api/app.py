@@ -13,6 +13,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from imagecaption import __version__, web
+from imagecaption.accounts.database import DatabaseUnavailable
 from imagecaption.accounts.ratelimit import RateLimiter
 from imagecaption.accounts.schema import migrates_itself
 from imagecaption.accounts.sql_store import SqlAccountStore
@@ -112,6 +113,8 @@ async def _release_expired_forever(svc: Services) -> None:
             released = await run_in_threadpool(svc.store.release_expired)
             if released:
                 log.warning("released expired credit reservations", extra={"count": released})
+        except DatabaseUnavailable as unavailable:  # retried next time; no traceback each time
+            log.warning("releasing expired reservations failed: %s", unavailable.cause)
         except Exception:
             log.exception("releasing expired reservations failed")
         await asyncio.sleep(interval)

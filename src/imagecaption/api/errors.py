@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
+from imagecaption.accounts.database import DatabaseUnavailable
 from imagecaption.api.envelope import error, render
 from imagecaption.errors import ServiceError
 
@@ -45,6 +46,8 @@ def error_response(
 
 async def _service_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
+    if isinstance(exc, DatabaseUnavailable):
+        log.warning("the account database is unavailable: %s", exc.cause)
     return error_response(request, exc.status_code, exc.message, exc.headers)
 
 

@@ -106,7 +106,7 @@ class BodyLimitMiddleware:
 
     The whole body must also arrive within ``body_timeout`` seconds of the first read, else the
     call ends with 408 (RequestTimeout): a client that sends less than its Content-Length and
-    stalls would otherwise hold the call, and its credit reservation, for as long as it liked.
+    stalls would otherwise hold the call, and a connection, for as long as it liked.
     """
 
     def __init__(self, app: ASGIApp, max_image_bytes: int, body_timeout: float = 30.0) -> None:

@@ -1,7 +1,11 @@
 """POST /v1/imagecaption: thin, it only orders the steps; each step lives in its own module.
 
-Order matters for fairness and cost: authenticate and rate-limit before reading the body,
-reserve credits before the expensive work, and settle the reservation whatever happens.
+Order matters for fairness and cost: authenticate and rate-limit before reading the body, take a
+place in the engine's queue before reserving credits (a call refused with 503 holds none),
+reserve them before the model runs, and settle the reservation whatever happens: released when
+the call fails or the client hung up, committed (charged) only once the answer has been handed
+to the connection, so that a crash in between leaves a reservation that is refunded, never a
+charge for an answer that was not sent.
 """
 
 from __future__ import annotations
@@ -13,19 +17,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Security
 from fastapi.responses import Response
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
-from imagecaption.accounts.plans import credit_headers
-from imagecaption.accounts.store import KeyRecord
+from imagecaption.accounts.database import DatabaseUnavailable
+from imagecaption.accounts.plans import credit_headers, insufficient_credits
+from imagecaption.accounts.store import KeyRecord, Reservation
 from imagecaption.api.auth import API_KEY_HEADER, authenticated, record_refusal
 from imagecaption.api.envelope import error, ok, render
 from imagecaption.api.inputs import read_image_request
 from imagecaption.api.objects import objects_in_pixels, tags_as_listed, text_in_pixels
 from imagecaption.api.schemas import CaptionJsonBody, Envelope, option_parameters, option_schemas
 from imagecaption.api.services import Services, services
-from imagecaption.errors import RateLimited, RequestTimeout, ServiceError
+from imagecaption.errors import InsufficientCredits, RateLimited, RequestTimeout, ServiceError
 from imagecaption.images import content_hash
 
 log = logging.getLogger(__name__)
@@ -141,8 +147,15 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
     """
     started = time.perf_counter()
     request_id: str = request.state.request_id
-    plan = svc.settings.plans[account.plan]
-    reservation = await run_in_threadpool(svc.store.reserve, account.id, plan.cost_per_call)
+    cost = svc.settings.plans[account.plan].cost_per_call
+    if account.balance < cost:  # known from the key already: refused before reading a byte
+        raise insufficient_credits(account, cost)
+    reservation: Reservation | None = None
+
+    async def pay() -> None:
+        nonlocal reservation
+        reservation = await run_in_threadpool(svc.store.reserve, account.id, cost)
+
     try:
         image_request = await read_image_request(
             request, svc.fetcher, svc.settings.max_upload_bytes
@@ -155,24 +168,33 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
             image,
             content_hash(image_request.data),
             image_request.params.to_options(svc.settings.read_text),
+            pay,
         )
     except BaseException as exc:
-        status = _status_of(exc)
-        await run_in_threadpool(svc.store.release, reservation)
-        if not isinstance(exc, RateLimited):
+        if reservation is not None:
+            await run_in_threadpool(svc.store.release, reservation)
+        # Refused before the call began, or by a database that could not record it anyway.
+        if not isinstance(exc, RateLimited | InsufficientCredits | DatabaseUnavailable):
             await run_in_threadpool(
                 svc.store.record_call,
                 account.id,
-                status=status,
+                status=_status_of(exc),
                 latency_ms=(time.perf_counter() - started) * 1000,
                 request_id=request_id,
             )
         raise
+    assert reservation is not None  # the engine answers only calls that paid
     latency_ms = (time.perf_counter() - started) * 1000
-    record = await run_in_threadpool(
-        svc.store.commit, reservation, status=200, latency_ms=latency_ms, request_id=request_id
-    )
-    svc.metrics.credits_charged.inc(reservation.credits)
+    if await _client_gone(request):  # nobody to hand the answer to: it is not charged
+        await run_in_threadpool(svc.store.release, reservation)
+        await run_in_threadpool(
+            svc.store.record_call,
+            account.id,
+            status=499,
+            latency_ms=latency_ms,
+            request_id=request_id,
+        )
+        return Response(status_code=499)
     svc.latency.add(latency_ms)
     data: dict[str, Any] = {"caption": caption.text}
     params = image_request.params
@@ -196,8 +218,49 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
         if caption.tags is not None:
             data["tags"] = tags_as_listed(caption.tags)
     response = render(ok(data), request.headers.get("accept"))
-    response.headers.update(request.state.response_headers | credit_headers(record))
+    response.headers.update(
+        request.state.response_headers | credit_headers(reservation.key or account)
+    )
+    # Starlette runs the background task once the body has been handed to the server.
+    response.background = BackgroundTask(
+        _charge, svc, reservation, latency_ms=latency_ms, request_id=request_id
+    )
     return response
+
+
+async def _charge(
+    svc: Services, reservation: Reservation, *, latency_ms: float, request_id: str
+) -> None:
+    """Commit the charge of an answer already sent; a failure here makes the answer free.
+
+    The reservation stays until this commit, so a crash before it (or a database that fails it)
+    leaves the reservation to expire and be refunded: the customer never pays for an answer the
+    server did not hand over, and in that narrow window an answer handed over may go unpaid.
+    """
+    try:
+        await run_in_threadpool(
+            svc.store.commit, reservation, status=200, latency_ms=latency_ms, request_id=request_id
+        )
+    except ServiceError as refused:
+        log.warning(
+            "an answer was sent but its charge failed, so it is free: %s",
+            refused.message,
+            extra={"key_id": reservation.key_id, "credits": reservation.credits},
+        )
+        return
+    svc.metrics.credits_charged.inc(reservation.credits)
+
+
+async def _client_gone(request: Request) -> bool:
+    """Whether the client hung up while its image was captioned.
+
+    Once the body has been read, the server says so at once, without waiting; past the body's
+    deadline nothing more can be read, and the client is taken to be there.
+    """
+    try:
+        return await request.is_disconnected()
+    except RequestTimeout:
+        return False
 
 
 def _status_of(exc: BaseException) -> int:

@@ -2,6 +2,9 @@
 
 Model calls run on a dedicated worker thread, so the event loop never blocks; a bounded queue in
 front of it refuses work with 503 instead of piling up requests that would time out anyway.
+
+A call is admitted to the queue before it pays: the caller's ``pay`` runs only once the call has
+its place, so a call refused with 503 never holds credits that another call then lacks.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import enum
 import logging
 import queue
 import time
+from collections.abc import Awaitable, Callable
 
 from PIL import Image
 
@@ -22,6 +26,10 @@ from imagecaption.models.base import Caption, Captioner, CaptionOptions
 from imagecaption.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+
+async def _free() -> None:
+    """What a call costs when nobody charges for it (the local caption command, tests)."""
 
 
 class EngineState(enum.Enum):
@@ -47,7 +55,11 @@ class CaptionEngine:
         self.captioner = captioner
         self.shared_cache: SharedCache = shared_cache or NoSharedCache()
         self._metrics = metrics
-        self._queue: queue.Queue[WorkItem | object] = queue.Queue(maxsize=queue_size)
+        # Admitted calls: paying, in the queue, or in the model's batch. The queue never refuses
+        # an item, as every item comes from an admitted call.
+        self._capacity = queue_size + max_batch_size
+        self._admitted = 0
+        self._queue: queue.Queue[WorkItem | object] = queue.Queue(maxsize=self._capacity + 1)
         self._cache = CaptionCache(cache_size)
         self._in_flight: dict[tuple[str, str, CaptionOptions], asyncio.Future[Caption]] = {}
         self._retry_after = retry_after_seconds
@@ -92,34 +104,49 @@ class CaptionEngine:
         return self._queue.qsize()
 
     async def caption(
-        self, image: Image.Image, content_hash: str, options: CaptionOptions
+        self,
+        image: Image.Image,
+        content_hash: str,
+        options: CaptionOptions,
+        pay: Callable[[], Awaitable[None]] = _free,
     ) -> tuple[Caption, bool]:
         """Caption one decoded image; return the caption and whether it came from the cache.
 
+        ``pay`` is awaited once the call is sure of an answer: a cached caption is at hand, or
+        the call has its place in the queue; if it raises (no credits), the place is given up.
         The model's pre-processing (resize, normalise) runs in a worker thread of the pool, so
-        the model thread only ever runs the model. The cache key holds the model and the options,
-        so a caption asked for with other options, or made by another model, is never reused.
+        the model thread only ever runs the model; it comes before the place is taken, as
+        before, so that a burst is pre-processed while the model works rather than refused. The
+        cache key holds the model and the options, so a caption asked for with other options,
+        or made by another model, is never reused.
         """
         if self.state is not EngineState.READY:
             raise Overloaded("The model is not ready yet.", retry_after=self._retry_after)
         self.captioner.check_options(options)
         key = (content_hash, self.captioner.info.name, options)
         known = await self._known(key)
+        if known is None:
+            self._refuse_when_full()  # before spending time on pre-processing
+            prepared = await asyncio.to_thread(self.captioner.preprocess, image)
+            known = await self._known(key)  # the same image may have been submitted meanwhile
         if known is not None:
+            await pay()
             return known, True
-        if self._queue.full():  # refuse before spending time on pre-processing
-            raise self._overloaded()
-        prepared = await asyncio.to_thread(self.captioner.preprocess, image)
-        known = await self._known(key)  # the same image may have been submitted meanwhile
-        if known is not None:
-            return known, True
-        self._metrics.cache_misses.inc()
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Caption] = loop.create_future()
+        self._refuse_when_full()
+        self._admitted += 1
+        enqueued = False
         try:
+            await pay()
+            self._metrics.cache_misses.inc()
+            loop = asyncio.get_running_loop()
+            future: asyncio.Future[Caption] = loop.create_future()
             self._queue.put_nowait(WorkItem(prepared, options, future, loop))
-        except queue.Full:
-            raise self._overloaded() from None
+            enqueued = True
+            # The place is held until the model is done with the item, even if the caller left.
+            future.add_done_callback(self._leave)
+        finally:
+            if not enqueued:
+                self._leave()
         self._metrics.queue_depth.set(self._queue.qsize())
         self._in_flight[key] = future
         try:
@@ -131,6 +158,13 @@ class CaptionEngine:
         if self.shared_cache.mode != "local":  # no thread hop when there is nothing to share
             await asyncio.to_thread(self.shared_cache.put, key, caption)
         return caption, False
+
+    def _refuse_when_full(self) -> None:
+        if self._admitted >= self._capacity:
+            raise self._overloaded()
+
+    def _leave(self, _done: object = None) -> None:
+        self._admitted -= 1
 
     async def _known(self, key: tuple[str, str, CaptionOptions]) -> Caption | None:
         """A finished caption for ``key``, from the cache or from the same image in flight."""

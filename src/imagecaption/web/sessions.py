@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import secrets
 import sqlite3
 import time
@@ -20,7 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from imagecaption.accounts.database import UNAVAILABLE_RETRY_AFTER_SECONDS
+from imagecaption.errors import Overloaded
 from imagecaption.web.handover import seal, unseal
+
+log = logging.getLogger(__name__)
 
 Kind = Literal["key", "admin"]
 
@@ -66,13 +71,24 @@ class SessionStore:
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection per use: cheap for SQLite, and safe from any thread of the pool."""
-        connection = sqlite3.connect(self._path, timeout=10)
+        """A connection per use: cheap for SQLite, and safe from any thread of the pool.
+
+        A file that cannot be opened or written (a full disk, a read-only folder, a lock held
+        too long) is a 503 with Retry-After, as for the account database, never a 500.
+        """
         try:
-            with connection:  # one transaction, committed on success
-                yield connection
-        finally:
-            connection.close()
+            connection = sqlite3.connect(self._path, timeout=10)
+            try:
+                with connection:  # one transaction, committed on success
+                    yield connection
+            finally:
+                connection.close()
+        except sqlite3.OperationalError as error:
+            log.warning("the web sessions file %s is unavailable: %s", self._path, error)
+            raise Overloaded(
+                "Sessions cannot be stored right now. Retry shortly.",
+                retry_after=UNAVAILABLE_RETRY_AFTER_SECONDS,
+            ) from error
 
     def create(self, kind: Kind, subject: str, ttl_seconds: float) -> str:
         """Start a session and return its token; expired sessions are swept on the way."""
