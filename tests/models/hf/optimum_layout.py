@@ -179,7 +179,9 @@ def _vision_encoder_decoder(model: Any, graphs: Path) -> None:
     axes = {**AXES, **_kv_axes(past + present)}
     no_past, with_past = graphs / "decoder_model.onnx", graphs / "decoder_with_past_model.onnx"
     outputs = ["logits", *present]
-    _export(decoder, (prompt, memory), no_past, ["input_ids", "encoder_hidden_states"], outputs, axes)
+    _export(
+        decoder, (prompt, memory), no_past, ["input_ids", "encoder_hidden_states"], outputs, axes
+    )
     inputs = ["input_ids", "encoder_hidden_states", *past]
     _export(decoder, (prompt, memory, *first[1:]), with_past, inputs, outputs, axes)
     _merge(no_past, with_past, graphs / "decoder_model_merged.onnx", inputs, outputs)
@@ -332,7 +334,9 @@ def _branch(path: Path, prefix: str, outputs: list[str], passed: dict[str, str])
     )
 
 
-def _merge(no_past: Path, with_past: Path, out: Path, inputs: list[str], outputs: list[str]) -> None:
+def _merge(
+    no_past: Path, with_past: Path, out: Path, inputs: list[str], outputs: list[str]
+) -> None:
     """Optimum's ``merge_decoders``: one graph, an ``If`` on ``use_cache_branch``."""
     template = onnx.load(str(with_past))
     declared = {value.name: value for value in template.graph.input}
