@@ -26,7 +26,7 @@ from imagecaption.models.base import CaptionOptions, ModelError
 from imagecaption.models.hf.captioner import DecodingCaptioner
 from imagecaption.models.hf.decoding import decode
 from imagecaption.models.hf.preprocessing import from_config, from_processor
-from imagecaption.models.hf.ready_onnx import ReadyOnnxCaptioner, check_ready_onnx
+from imagecaption.models.hf.ready_onnx import ReadyOnnxCaptioner, _heads, check_ready_onnx
 from imagecaption.models.hub import ready_onnx_files
 from imagecaption.models.registry import create_captioner
 from imagecaption.settings import load_settings
@@ -148,6 +148,10 @@ def test_the_test_graphs_have_the_published_layouts_names(ready: Ready, architec
         assert [made.name for made in session.get_outputs()] == outputs
     for name in ("config.json", "preprocessor_config.json", "tokenizer.json"):
         assert (folder / name).is_file()
+    # Where a graph leaves the cache's heads and head size symbolic, config.json gives them.
+    decoder = ort.InferenceSession(str(folder / "onnx" / "decoder_model_merged.onnx"))
+    shape = next(i.shape for i in decoder.get_inputs() if i.name.startswith("past_key_values"))
+    assert _heads(check_ready_onnx(folder, quantize=False)) == (shape[1], shape[3])
 
 
 def _copy(ready: Ready, tmp_path: Path, architecture: str = "vision_encoder_decoder") -> Path:

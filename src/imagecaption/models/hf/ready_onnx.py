@@ -214,15 +214,25 @@ class ReadyOnnxRuntime:
         past = [name for name in declared if name.startswith("past_key_values.")]
         self._cross = [name for name in past if ".encoder." in name]
         self._own = [name for name in past if ".encoder." not in name]
+        unknown = sorted(set(declared) - set(past) - KNOWN_DECODER_INPUTS)
+        if unknown:
+            raise ModelError(
+                f"{layout.folder.name}: the merged decoder takes inputs this runner does not "
+                f"feed ({', '.join(unknown)}); this export cannot be served."
+            )
+        fallback = _heads(layout)
         self._empty: dict[str, tuple[int, int]] = {}
         for name in past:
             shape = declared[name].shape
-            if len(shape) != 4 or not all(isinstance(d, int) for d in (shape[1], shape[3])):
-                raise ModelError(
-                    f"{layout.folder.name}: {name} has no fixed number of heads and head size "
-                    f"({shape}); this export cannot be served."
-                )
-            self._empty[name] = (int(shape[1]), int(shape[3]))
+            heads, size = (shape[1], shape[3]) if len(shape) == 4 else (None, None)
+            if not isinstance(heads, int) or not isinstance(size, int):
+                if fallback is None:
+                    raise ModelError(
+                        f"{layout.folder.name}: {name} has no fixed number of heads and head "
+                        f"size ({shape}), nor does config.json give them."
+                    )
+                heads, size = fallback
+            self._empty[name] = (heads, size)
 
     def _run(self, graph: str, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         session = self._sessions[graph]
@@ -287,6 +297,30 @@ class ReadyOnnxRuntime:
         return DecoderState(
             [array[rows] for array in state.static], [array[rows] for array in state.dynamic]
         )
+
+
+KNOWN_DECODER_INPUTS = {
+    "input_ids",
+    "inputs_embeds",
+    "encoder_hidden_states",
+    "encoder_attention_mask",
+    "use_cache_branch",
+}
+
+
+def _heads(layout: ReadyOnnx) -> tuple[int, int] | None:
+    """(attention heads, head size) of the decoder from ``config.json``, for graphs that leave
+    them symbolic in the cache inputs' shapes."""
+    if layout.model_type == "florence2":
+        text = layout.config.get("text_config") or {}
+        heads, width = text.get("decoder_attention_heads"), text.get("d_model")
+    else:
+        decoder = layout.config.get("decoder") or {}
+        heads = decoder.get("n_head") or decoder.get("num_attention_heads")
+        width = decoder.get("n_embd") or decoder.get("hidden_size")
+    if not isinstance(heads, int) or not isinstance(width, int) or heads <= 0:
+        return None
+    return heads, width // heads
 
 
 def _present(past: str) -> str:
