@@ -26,7 +26,12 @@ from imagecaption.models.base import CaptionOptions, ModelError
 from imagecaption.models.hf.captioner import DecodingCaptioner
 from imagecaption.models.hf.decoding import decode
 from imagecaption.models.hf.preprocessing import from_config, from_processor
-from imagecaption.models.hf.ready_onnx import ReadyOnnxCaptioner, _heads, check_ready_onnx
+from imagecaption.models.hf.ready_onnx import (
+    ReadyOnnxCaptioner,
+    _heads,
+    check_ready_onnx,
+    read_settings,
+)
 from imagecaption.models.hub import ready_onnx_files
 from imagecaption.models.registry import create_captioner
 from imagecaption.settings import load_settings
@@ -211,12 +216,15 @@ def test_a_broken_ready_export_is_refused_with_one_line(
 PUBLISHED_PREPROCESSORS = {
     "Xenova/vit-gpt2-image-captioning": {
         "do_normalize": True,
+        "do_rescale": True,
         "do_resize": True,
         "feature_extractor_type": "ViTFeatureExtractor",
         "image_mean": [0.5, 0.5, 0.5],
+        "image_processor_type": "ViTFeatureExtractor",
         "image_std": [0.5, 0.5, 0.5],
         "resample": 2,
-        "size": 224,
+        "rescale_factor": 0.00392156862745098,
+        "size": {"height": 224, "width": 224},
     },
     "onnx-community/Florence-2-base-ft": {
         "crop_size": {"height": 768, "width": 768},
@@ -233,24 +241,68 @@ PUBLISHED_PREPROCESSORS = {
         "rescale_factor": 0.00392156862745098,
         "size": {"height": 768, "width": 768},
     },
+    "older ViT file (size as one number, defaults left out)": {
+        "do_normalize": True,
+        "do_resize": True,
+        "feature_extractor_type": "ViTFeatureExtractor",
+        "image_mean": [0.5, 0.5, 0.5],
+        "image_std": [0.5, 0.5, 0.5],
+        "resample": 2,
+        "size": 224,
+    },
 }
-"""``preprocessor_config.json`` as those repositories publish it (written here: no hub can be
-reached where the tests run); the older ViT one names only what differs from the defaults."""
+"""``preprocessor_config.json`` of those repositories (written here: no hub can be reached where
+the tests run). transformers 5 no longer loads the ``ViTFeatureExtractor`` type by itself, so the
+reference is the processor class built from the same settings."""
+PROCESSOR_CLASSES = {"ViT": tf.ViTImageProcessorPil, "CLIP": tf.CLIPImageProcessorPil}
 
 
 @pytest.mark.parametrize("name", [*LAYOUTS, *PUBLISHED_PREPROCESSORS])
-def test_preprocessor_config_is_read_as_transformers_reads_it(
-    ready: Ready, tmp_path: Path, name: str
-) -> None:
+def test_preprocessor_config_is_read_as_transformers_reads_it(ready: Ready, name: str) -> None:
     if name in PUBLISHED_PREPROCESSORS:
         data = PUBLISHED_PREPROCESSORS[name]
-        (tmp_path / "preprocessor_config.json").write_text(json.dumps(data))
-        folder = tmp_path
+        kind = str(data.get("image_processor_type", data.get("feature_extractor_type")))
+        settings = {
+            k: v
+            for k, v in data.items()
+            if k not in ("image_processor_type", "feature_extractor_type", "processor_class")
+        }
+        family = next(name for name in PROCESSOR_CLASSES if kind.startswith(name))
+        processor = PROCESSOR_CLASSES[family](**settings)
     else:
-        folder = ready(name)
-        data = json.loads((folder / "preprocessor_config.json").read_text())
-    processor = tf.AutoImageProcessor.from_pretrained(folder, backend="pil")
+        data = json.loads((ready(name) / "preprocessor_config.json").read_text())
+        processor = tf.AutoImageProcessor.from_pretrained(ready(name), backend="pil")
     assert from_config(data) == from_processor(processor)
+
+
+def test_florence2s_published_generation_settings_are_read(ready: Ready, tmp_path: Path) -> None:
+    """onnx-community/Florence-2-base's config.json and generation_config.json (the parts read):
+    decoding starts from text_config's decoder start token, forces <s> first and </s> last, and
+    bans repeated trigrams, as transformers' generate() does with them."""
+    folder = _copy(ready, tmp_path, "florence2")
+    config = json.loads((folder / "config.json").read_text())
+    config["text_config"]["decoder_start_token_id"] = 2
+    (folder / "config.json").write_text(json.dumps(config))
+    generation = {
+        "_from_model_config": True,
+        "bos_token_id": 0,
+        "decoder_start_token_id": 2,
+        "early_stopping": True,
+        "eos_token_id": 2,
+        "forced_bos_token_id": 0,
+        "forced_eos_token_id": 2,
+        "no_repeat_ngram_size": 3,
+        "num_beams": 3,
+        "pad_token_id": 1,
+    }
+    (folder / "generation_config.json").write_text(json.dumps(generation))
+    settings = read_settings(check_ready_onnx(folder, quantize=False))
+    assert settings.decoder_start == 2
+    spec = settings.spec
+    assert (spec.eos, spec.pad, spec.forced_bos, spec.forced_eos) == ((2,), 1, 0, 2)
+    assert spec.no_repeat_ngram == 3
+    assert spec.marker_tokens == 2  # <s> and the forced </s>
+    assert spec.detail_levels == ("brief", "detailed", "more_detailed")
 
 
 def test_an_unknown_image_processor_is_refused() -> None:
