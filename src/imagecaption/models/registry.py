@@ -1,7 +1,8 @@
 """Which captioner serves, and on which runtime; adding either is one entry here.
 
-``model`` is ``auto``, a built-in captioner (``offline``), a model-hub id, a model folder or an
-exported folder (``imagecaption models export``). Full models run on a runtime from ``RUNTIMES``.
+``model`` is ``auto``, a built-in captioner (``offline``), a model-hub id, a model folder, an
+exported folder (``imagecaption models export``) or a ready ONNX export in the Optimum /
+transformers.js layout. Full models run on a runtime from ``RUNTIMES``.
 transformers and its companions are an optional extra, imported only once a full model is asked
 for; an exported folder needs none of them (ONNX Runtime and ``tokenizers`` only).
 """

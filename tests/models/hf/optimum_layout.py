@@ -67,10 +67,12 @@ def write(source: Path, out: Path, quantized_suffix: str | None = None) -> Path:
     for stale in ("vocab.json", "merges.txt", "special_tokens_map.json", "vocab.txt"):
         (out / stale).unlink(missing_ok=True)
     if config.model_type == "vision-encoder-decoder":
-        model = tf.VisionEncoderDecoderModel.from_pretrained(source).eval()
+        model: Any = tf.VisionEncoderDecoderModel.from_pretrained(source)
+        model.eval()
         _vision_encoder_decoder(model, graphs)
     elif config.model_type == "florence2":
-        model = tf.Florence2ForConditionalGeneration.from_pretrained(source).eval()
+        model = tf.Florence2ForConditionalGeneration.from_pretrained(source)
+        model.eval()
         size = json.loads((out / "preprocessor_config.json").read_text())["size"]["height"]
         _florence2(model, graphs, int(size))
     else:

@@ -181,7 +181,7 @@ def test_the_int8_variant_is_served_when_quantize_is_on(ready: Ready, tmp_path: 
         check_ready_onnx(folder, quantize=True)  # no variant has both graphs
 
 
-BREAKAGES: dict[str, tuple[Callable[[Path], None], str]] = {
+BREAKAGES: dict[str, tuple[Callable[[Path], object], str]] = {
     "no tokenizer": (lambda f: (f / "tokenizer.json").unlink(), "tokenizer.json missing"),
     "no preprocessor config": (
         lambda f: (f / "preprocessor_config.json").unlink(),
