@@ -84,6 +84,9 @@ def _exported_choice(full_model: str, data_dir: Path) -> Choice | None:
     given = Path(full_model).expanduser()
     named = hub.local_models_dir(data_dir) / full_model
     folder = given if given.is_dir() else named if "/" not in full_model else None
+    if folder is None and hub.looks_like_hub_id(full_model):
+        cached = hub.find_local(full_model, data_dir)  # a ready ONNX repository in the hub cache
+        folder = cached if cached is not None and is_ready_onnx(cached) else None
     if folder is None or not folder.is_dir():
         return None
     ready = is_ready_onnx(folder)

@@ -346,19 +346,17 @@ REPO = "acme/vit-gpt2-onnx"
 
 
 @pytest.fixture(scope="module")
-def served_from_the_hub(
-    ready: Ready, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningServer]:
-    """A server without the models extra, serving the ready export by its hub id from the hub
-    cache, where ``models pull`` put it from the local stand-in hub."""
+def hub_cache(ready: Ready, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A hub cache (``HF_HOME``) into which ``models pull`` fetched the ready ViT+GPT-2 export
+    from the local stand-in hub."""
     folder = ready("vision_encoder_decoder")
     files = {
         path.relative_to(folder).as_posix(): path.read_bytes()
         for path in folder.rglob("*")
         if path.is_file()
     }
-    root = tmp_path_factory.mktemp("ready-served")
-    env = {"HF_HOME": str(root / "hf"), "HF_HUB_OFFLINE": "0"}
+    home = tmp_path_factory.mktemp("ready-hub-cache")
+    env = {"HF_HOME": str(home), "HF_HUB_OFFLINE": "0"}
     with local_hub({REPO: files}) as hub:
         pulled = subprocess.run(
             [sys.executable, "-m", "imagecaption", "models", "pull", REPO],
@@ -372,6 +370,38 @@ def served_from_the_hub(
     snapshot = Path(pulled.stdout.strip())
     assert snapshot.name == COMMIT
     assert (snapshot / "onnx" / "decoder_model_merged.onnx").is_file()
+    return home
+
+
+def test_auto_and_models_list_take_a_ready_export_from_the_hub_cache(
+    hub_cache: Path, tmp_path: Path
+) -> None:
+    command = ["models", "list", "--json", "--data-dir", str(tmp_path / "data")]
+    listed = subprocess.run(
+        [sys.executable, "-m", "tests.models.hf.without_models_extra", *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            **os.environ,
+            "HF_HOME": str(hub_cache),
+            "HF_HUB_OFFLINE": "1",
+            "IMAGECAPTION_FULL_MODEL": REPO,
+        },
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr
+    listing = json.loads(listed.stdout)
+    assert listing["serving"] == REPO
+    assert listing["fallback"] is None
+
+
+@pytest.fixture(scope="module")
+def served_from_the_hub(
+    hub_cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    """A server without the models extra, serving the ready export by its hub id from the hub
+    cache, where ``models pull`` put it."""
     config = f"""
 model = "{REPO}"
 backend = "onnx"
@@ -380,11 +410,14 @@ cache_size = 0
 [plans.pro]
 monthly_credits = 1000000
 """
+    env = {"HF_HOME": str(hub_cache), "HF_HUB_OFFLINE": "1"}
     saved = {name: os.environ.get(name) for name in env}
-    os.environ.update({"HF_HOME": env["HF_HOME"], "HF_HUB_OFFLINE": "1"})  # the server's
+    os.environ.update(env)  # the server's
     try:
         with run_server(
-            root / "data", config, launcher="tests.models.hf.without_models_extra"
+            tmp_path_factory.mktemp("ready-served"),
+            config,
+            launcher="tests.models.hf.without_models_extra",
         ) as server:
             yield server
     finally:
