@@ -79,14 +79,24 @@ def choose(
 def _exported_choice(full_model: str, data_dir: Path) -> Choice | None:
     """``full_model`` as an exported folder (a path, or a name in ``<data_dir>/models``)."""
     from imagecaption.models.hf.exported import check_exported, is_exported
+    from imagecaption.models.hf.ready_onnx import check_ready_onnx, is_ready_onnx
 
     given = Path(full_model).expanduser()
     named = hub.local_models_dir(data_dir) / full_model
     folder = given if given.is_dir() else named if "/" not in full_model else None
-    if folder is None or not folder.is_dir() or not is_exported(folder):
+    if folder is None and hub.looks_like_hub_id(full_model):
+        cached = hub.find_local(full_model, data_dir)  # a ready ONNX repository in the hub cache
+        folder = cached if cached is not None and is_ready_onnx(cached) else None
+    if folder is None or not folder.is_dir():
+        return None
+    ready = is_ready_onnx(folder)
+    if not ready and not is_exported(folder):
         return None
     try:
-        check_exported(folder)
+        if ready:
+            check_ready_onnx(folder, quantize=False)  # complete in some variant
+        else:
+            check_exported(folder)
     except ModelError as exc:
         return Choice("offline", full_model, folder, f"{full_model} is unusable: {exc}")
     return Choice("local", full_model, folder, exported=True)

@@ -91,13 +91,43 @@ def download(repo_id: str, timeout: float) -> Path:
         files = [entry.rfilename for entry in model_info(repo_id, timeout=timeout).siblings or []]
         safetensors = any(name.endswith(".safetensors") for name in files)
         skip = ALL_WE_SKIP if safetensors else WEIGHTS_WE_SKIP
-        folder = snapshot_download(repo_id, etag_timeout=timeout, ignore_patterns=skip)
+        ready = ready_onnx_files(files)
+        if ready:
+            folder = snapshot_download(repo_id, etag_timeout=timeout, allow_patterns=ready)
+        else:
+            folder = snapshot_download(repo_id, etag_timeout=timeout, ignore_patterns=skip)
     except Exception as exc:  # the hub client raises errors of several HTTP libraries
         raise ModelError(
             f"Downloading {repo_id} from the model hub failed: {exc}. Check the id and the "
             "network, or copy the model folder to this machine and pass its path."
         ) from None
     return Path(folder)
+
+
+READY_ONNX_GRAPHS = ("encoder_model", "decoder_model_merged", "vision_encoder", "embed_tokens")
+"""The graphs of the ready ONNX layouts served (see ``hf/ready_onnx``); of each, the float32 and
+the int8 (``_quantized``) variant is fetched, not the others a repository may hold."""
+
+
+def ready_onnx_files(files: list[str]) -> list[str]:
+    """What to fetch of a repository in the Optimum / transformers.js layout (no transformers
+    weights, a merged decoder under ``onnx/``): the top-level JSON files (configs, tokenizer)
+    and the float32 and int8 graphs with their external data; empty for any other repository."""
+    weights = any(name.endswith((".safetensors", ".bin")) for name in files)
+    if weights or not any(name.startswith("onnx/decoder_model_merged") for name in files):
+        return []
+    graphs = {
+        f"onnx/{graph}{variant}.onnx"
+        for graph in READY_ONNX_GRAPHS
+        for variant in ("", "_quantized")
+    }
+    return [
+        name
+        for name in files
+        if ("/" not in name and name.endswith(".json"))
+        or name in graphs
+        or name.removesuffix("_data") in graphs
+    ]
 
 
 @dataclass(frozen=True)

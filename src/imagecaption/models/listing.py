@@ -76,13 +76,17 @@ def pull(source: str, settings: Settings) -> Path:
     extra: it is checked by its manifest.
     """
     from imagecaption.models.hf.exported import check_exported, is_exported
+    from imagecaption.models.hf.ready_onnx import check_ready_onnx, is_ready_onnx
 
     given = Path(source).expanduser()
-    exported = given.is_dir() and is_exported(given)
+    ready = given.is_dir() and is_ready_onnx(given)
+    exported = given.is_dir() and (is_exported(given) or ready)
     if not exported and not models_extra_installed():
         raise ModelError("Models need the 'models' extra: pip install 'imagecaption[models]'.")
     if given.is_dir():
-        if exported:
+        if ready:
+            check_ready_onnx(given, settings.quantize)
+        elif exported:
             check_exported(given)
         else:
             _check(given)
@@ -98,7 +102,10 @@ def pull(source: str, settings: Settings) -> Path:
             f"{settings.full_model})."
         )
     folder = hub.download(source, settings.hub_timeout_seconds)
-    _check(folder)
+    if is_ready_onnx(folder):
+        check_ready_onnx(folder, settings.quantize)
+    else:
+        _check(folder)
     return folder
 
 

@@ -1,7 +1,8 @@
 """Which captioner serves, and on which runtime; adding either is one entry here.
 
-``model`` is ``auto``, a built-in captioner (``offline``), a model-hub id, a model folder or an
-exported folder (``imagecaption models export``). Full models run on a runtime from ``RUNTIMES``.
+``model`` is ``auto``, a built-in captioner (``offline``), a model-hub id, a model folder, an
+exported folder (``imagecaption models export``) or a ready ONNX export in the Optimum /
+transformers.js layout. Full models run on a runtime from ``RUNTIMES``.
 transformers and its companions are an optional extra, imported only once a full model is asked
 for; an exported folder needs none of them (ONNX Runtime and ``tokenizers`` only).
 """
@@ -113,16 +114,22 @@ def create_captioner(settings: Settings) -> Captioner:
 
 
 def _exported_folder(settings: Settings, reference: str) -> Path | None:
-    """The folder ``reference`` names when it is an exported model, else None."""
+    """The folder ``reference`` names when it is an exported model or a ready ONNX export in the
+    Optimum / transformers.js layout, else None."""
     from imagecaption.models.hf.exported import is_exported
+    from imagecaption.models.hf.ready_onnx import is_ready_onnx
 
     folder = hub.find_local(reference, settings.data_dir)
-    return folder if folder is not None and is_exported(folder) else None
+    if folder is None or not (is_exported(folder) or is_ready_onnx(folder)):
+        return None
+    return folder
 
 
 def _exported(settings: Settings, name: str, folder: Path) -> Captioner:
-    """An exported folder runs on ONNX Runtime alone: the onnx backend's graphs, on the CPU."""
+    """An exported folder runs on ONNX Runtime alone: the onnx backend's graphs, on the CPU; so
+    does a ready ONNX export (its int8 variant when ``quantize`` is on and it has one)."""
     from imagecaption.models.hf.exported import ExportedCaptioner
+    from imagecaption.models.hf.ready_onnx import ReadyOnnxCaptioner, is_ready_onnx
 
     if settings.backend not in ("auto", "onnx"):
         raise ModelError(
@@ -130,7 +137,10 @@ def _exported(settings: Settings, name: str, folder: Path) -> Captioner:
             f"backend = {settings.backend} needs the model folder it was exported from."
         )
     _cpu_only(settings, "onnx")
-    return _reading(settings, ExportedCaptioner(name, folder, _threads(settings)))
+    threads = _threads(settings)
+    if is_ready_onnx(folder):
+        return _reading(settings, ReadyOnnxCaptioner(name, folder, settings.quantize, threads))
+    return _reading(settings, ExportedCaptioner(name, folder, threads))
 
 
 def check_model(settings: Settings) -> None:

@@ -160,3 +160,76 @@ def from_processor(processor: Any) -> ImagePreprocessing:
 def _channels(value: float | list[float]) -> tuple[float, ...]:
     values = value if isinstance(value, list | tuple) else [value] * 3
     return tuple(float(v) for v in values)
+
+
+_VIT = {
+    "do_resize": True,
+    "size": {"height": 224, "width": 224},
+    "resample": 2,  # BILINEAR
+    "do_center_crop": False,
+    "do_rescale": True,
+    "rescale_factor": 1 / 255,
+    "do_normalize": True,
+    "image_mean": [0.5, 0.5, 0.5],
+    "image_std": [0.5, 0.5, 0.5],
+}
+_CLIP = {
+    "do_resize": True,
+    "size": {"shortest_edge": 224},
+    "resample": 3,  # BICUBIC
+    "do_center_crop": True,
+    "crop_size": {"height": 224, "width": 224},
+    "do_rescale": True,
+    "rescale_factor": 1 / 255,
+    "do_normalize": True,
+    "image_mean": [0.48145466, 0.4578275, 0.40821073],
+    "image_std": [0.26862954, 0.26130258, 0.27577711],
+}
+_BLIP = {**_CLIP, "size": {"height": 384, "width": 384}, "do_center_crop": False}
+PROCESSOR_DEFAULTS: dict[str, dict[str, Any]] = {"ViT": _VIT, "CLIP": _CLIP, "Blip": _BLIP}
+"""The defaults of the processors these models use, for the keys a ``preprocessor_config.json``
+leaves out (older files, such as ViT+GPT-2's, name only what differs)."""
+
+
+def from_config(data: dict[str, Any]) -> ImagePreprocessing:
+    """The settings in a ``preprocessor_config.json``, read as transformers reads them for the
+    ViT, CLIP and BLIP processors (their defaults for missing keys; a ``size`` given as one
+    number is a square for ViT and BLIP, the short side for CLIP), without transformers."""
+    kind = str(data.get("image_processor_type") or data.get("feature_extractor_type") or "")
+    family = next(
+        (name for name in PROCESSOR_DEFAULTS if kind.startswith(f"{name}ImageProcessor")), None
+    )
+    if family is None and kind.startswith("ViTFeatureExtractor"):
+        family = "ViT"
+    if family is None:
+        raise ModelError(
+            f"The image processor {kind or '(unnamed)'} is not supported without transformers: "
+            "only ViT's, CLIP's and BLIP's are redone."
+        )
+    if data.get("do_pad"):
+        raise ModelError(f"The image processor {kind} pads images: not supported.")
+    settings = {**PROCESSOR_DEFAULTS[family], **{k: v for k, v in data.items() if v is not None}}
+    resize = None
+    if settings["do_resize"]:
+        size = settings["size"]
+        if isinstance(size, int | float):
+            size = {"shortest_edge": size} if family == "CLIP" else {"height": size, "width": size}
+        size = {str(key): int(value) for key, value in dict(size).items() if value is not None}
+        if set(size) not in ({"shortest_edge"}, {"height", "width"}):
+            raise ModelError(f"The image processor's size {size} is not supported.")
+        resize = size
+    crop = None
+    if settings["do_center_crop"]:
+        crop_size = settings["crop_size"]
+        if isinstance(crop_size, int | float):
+            crop_size = {"height": crop_size, "width": crop_size}
+        crop = (int(crop_size["height"]), int(crop_size["width"]))
+    normalise = bool(settings["do_normalize"])
+    return ImagePreprocessing(
+        resize=resize,
+        resample=int(settings["resample"]),
+        crop=crop,
+        rescale=float(settings["rescale_factor"]) if settings["do_rescale"] else None,
+        mean=_channels(settings["image_mean"]) if normalise else None,
+        std=_channels(settings["image_std"]) if normalise else None,
+    )
