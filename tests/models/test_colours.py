@@ -67,7 +67,7 @@ def test_background_inside_the_box_is_discounted() -> None:
 def test_tiny_boxes_and_people_get_no_colour() -> None:
     grid = pixel_grid(picture((230, 230, 230), (200, 30, 30)))
     assert colour_of(grid, Box(0.45, 0.45, 0.5, 0.5, 0.9)) is None
-    found = thing_colours(grid, [("person", CENTRE), ("bus", CENTRE)])
+    found = thing_colours(grid, [("person", CENTRE), ("chair", CENTRE), ("bus", CENTRE)])
     assert set(found) == {"bus"}
     assert found["bus"].name == "red"
 

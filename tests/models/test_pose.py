@@ -127,6 +127,12 @@ RUNNING = skeleton(
     ((0.7, 0.86), (0.26, 0.72)),
 )
 HIDDEN_LEGS = skeleton(FRONT_SHOULDERS, FRONT_HIPS, None, None)
+# Cut at the knees: thighs hanging straight down still say standing, less surely.
+KNEES_ONLY = skeleton(FRONT_SHOULDERS, FRONT_HIPS, ((0.57, 0.7), (0.43, 0.7)), None)
+# Cut at the knees with the thighs forward: seated, whatever the shins do.
+KNEES_FORWARD = skeleton(SIDE_SHOULDERS, SIDE_HIPS, ((0.72, 0.52), (0.7, 0.5)), None)
+# Cut at the knees, one thigh forward: a step, or a seat; not clear.
+KNEES_APART = skeleton(SIDE_SHOULDERS, SIDE_HIPS, ((0.62, 0.68), (0.4, 0.68)), None)
 # The torso at 45 degrees: bending over, which no posture word here covers.
 BENDING = skeleton(
     ((0.3, 0.3), (0.3, 0.32)),
@@ -148,6 +154,9 @@ BENDING = skeleton(
         (RUNNING, "running"),
         (HIDDEN_LEGS, None),
         (BENDING, None),
+        (KNEES_ONLY, "standing"),
+        (KNEES_FORWARD, "sitting"),
+        (KNEES_APART, None),
     ],
     ids=[
         "standing",
@@ -159,6 +168,9 @@ BENDING = skeleton(
         "running",
         "hidden-legs",
         "bending",
+        "knees-only",
+        "knees-forward",
+        "knees-apart",
     ],
 )
 def test_posture_from_made_up_keypoints(keypoints: np.ndarray, expected: str | None) -> None:
@@ -168,6 +180,10 @@ def test_posture_from_made_up_keypoints(keypoints: np.ndarray, expected: str | N
         assert score == 0.0
     else:
         assert 0.4 <= score <= 1.0
+
+
+def test_knees_alone_are_less_sure_than_whole_legs() -> None:
+    assert read_posture(KNEES_ONLY)[1] < read_posture(STANDING)[1]
 
 
 def test_no_torso_no_posture() -> None:

@@ -98,6 +98,25 @@ def test_never_against_the_classifiers_setting(reader: SurroundingsReader) -> No
     assert "sky" not in names(found.background)
 
 
+def plain_ground(ground: tuple[int, int, int]) -> Image.Image:
+    """Light grey sky above, a plain ground below."""
+    pixels = np.zeros((300, 400, 3), dtype=np.uint8)
+    pixels[:120] = (200, 205, 210)
+    pixels[120:] = ground
+    return Image.fromarray(pixels)
+
+
+def test_water_below_a_boat_and_snow_below_skis(reader: SurroundingsReader) -> None:
+    """Water and snow are read from pixels only below the things that need them."""
+    boat = Box(0.3, 0.3, 0.7, 0.55, 0.9)
+    sea = pixel_grid(plain_ground((40, 90, 120)))
+    assert "water" in names(reader.read(sea, scene(), [thing("boat", boat)]).ground)
+    assert "water" not in names(reader.read(sea, scene(), [thing("horse", boat)]).ground)
+    snow = pixel_grid(plain_ground((235, 238, 242)))
+    assert "snow" in names(reader.read(snow, scene(), [thing("skis", boat)]).ground)
+    assert "snow" not in names(reader.read(snow, scene(), [thing("horse", boat)]).ground)
+
+
 def test_an_oven_is_indoors(reader: SurroundingsReader) -> None:
     found = reader.read(pixel_grid(white_backdrop()), scene(), [thing("oven")])
     assert found.indoors is not None

@@ -144,7 +144,7 @@ class OfflineCaptioner(Captioner):
         ):
             views_of = {label: next(probabilities) for label, _ in crops}
             lines = self._read(item, scene, views_of, things, options)
-            poses, surroundings, colours = self._evidence_of(item, scene, things)
+            poses, surroundings, colours = self._evidence_of(item, scene, things, portrait)
             findings = Findings(
                 things,
                 portrait,
@@ -179,16 +179,20 @@ class OfflineCaptioner(Captioner):
         return reader.read(item.rgb) if reader.has_text(item.rgb) else ()
 
     def _evidence_of(
-        self, item: Prepared, scene: np.ndarray, things: Sequence[Thing]
+        self, item: Prepared, scene: np.ndarray, things: Sequence[Thing], portrait: bool
     ) -> tuple[tuple[Pose, ...], Surroundings | None, dict[str, Colour]]:
         """What the largest people do, where the picture was taken, and the things' clear
-        colours (none in a black and white picture, where every thing would be grey)."""
+        colours (none in a black and white picture, where every thing would be grey).
+
+        A portrait gets no pose: a face that fills a quarter of the picture leaves no room for
+        the hips and knees a posture is read from, so the pose model's time would be wasted.
+        """
         models = self._models
         assert models is not None
         if models.poses is None or models.surroundings is None or item.grid is None:
             return (), None, {}
         people = next((thing.boxes for thing in things if thing.has("person")), ())
-        poses = models.poses.poses(item.rgb, people) if people else ()
+        poses = models.poses.poses(item.rgb, people) if people and not portrait else ()
         surroundings = models.surroundings.read(item.grid, scene, things)
         colours: dict[str, Colour] = {}
         if not is_grey(item.stats):

@@ -49,8 +49,9 @@ MIN_CELLS = 40
 BACKGROUND_WEIGHT = 0.3
 BACKGROUND_SHARE = 0.4
 # Things whose boxes say nothing about their own colour: a person's box shows clothes, skin
-# and hair; a dining table's box shows what is on it.
-NOT_COLOURED = frozenset({"person", "dining table"})
+# and hair; a dining table's box shows what is on it; chairs, benches and bicycles are frames
+# whose boxes show mostly what is behind them (white chairs on a wooden floor read as brown).
+NOT_COLOURED = frozenset({"person", "dining table", "chair", "bench", "bicycle"})
 # Only the most salient things are looked at.
 THINGS_COLOURED = 3
 

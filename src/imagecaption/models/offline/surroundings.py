@@ -43,12 +43,17 @@ SCENE_PLACES: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "n03218198": (("snow",), ()),  # dogsled
     "n04252225": (("snow",), ()),  # snowplough
 }
-# Classes that are places outdoors although their category is "place".
+# Classes that are places outdoors although their category is "place" (dock, pier, patio, maze),
+# and "buildings" that photos show from inside as often as not (a prison's cells, a sliding
+# door, a window screen, a greenhouse): those count for neither side.
 OUTDOOR_PLACES = frozenset({"n03216828", "n03933933", "n03899768", "n03733281"})
-# How much of the classifier's probability a scene class needs to name its places, and the
-# score those places get: the classifier's mass itself, which SETTING_CONFIDENCE in naming.py
-# also starts from.
+EITHER_SIDE = frozenset({"n04005630", "n04239074", "n04589890", "n03457902"})
+# How much of the classifier's probability its likeliest scene or place class needs to count as
+# the picture's setting (as SETTING_CONFIDENCE in compose/naming.py), and a scene class to name
+# its places; those places are scored with the class's probability. A beach at 0.27 was a rice
+# terrace and a headland at 0.24 a green valley on the tuning photos, so places need more.
 SCENE_CONFIDENCE = 0.2
+PLACE_CONFIDENCE = 0.3
 # Detected things that are found outdoors, or in rooms, whatever else the picture shows.
 OUTDOOR_ROLES = frozenset({"street"})
 OUTDOOR_THINGS = frozenset(
@@ -88,8 +93,12 @@ MIN_CELLS = 60
 # Pixel rules, on hue (degrees), saturation, value and detail (0-1, see pixels.py). Sky is smooth
 # blue or smooth light grey; foliage and grass are green with texture; a road is smooth
 # mid-grey. Smooth: detail under SMOOTH; textured: over TEXTURED (grass, leaves: 0.04-0.12).
-# Water, snow and sand are not read from pixels: a blue wall, a white table and a wooden one
-# look the same at this size; they come from the classifier's scene classes alone.
+# Water and snow are read from pixels only below things that need them (a boat, skis), as a road
+# only with a street vehicle in the picture; sand never: a blue wall, a white table or a page,
+# and a wooden table look the same at this size. Water, rippled or not, is blue to teal.
+WATER = (160.0, 250.0)
+WATER_THINGS = frozenset({"boat", "surfboard"})
+SNOW_THINGS = frozenset({"skis", "snowboard"})
 SMOOTH = 0.025
 TEXTURED = 0.035
 BLUE = (185.0, 250.0)
@@ -116,6 +125,7 @@ class SurroundingsReader:
         self._outdoor = np.array(outdoor)
         self._indoor = np.array(
             [label.category in ("place", "furniture") and not out
+             and label.wnid not in EITHER_SIDE
              for label, out in zip(labels, outdoor, strict=True)]
         )  # fmt: skip
         self._settings = np.array([label.category in ("scene", "place") for label in labels])
@@ -148,8 +158,13 @@ class SurroundingsReader:
         outdoors = 1.0 - indoors if indoors is not None else 0.0
         if confirmed and outdoors >= OUTDOORS:
             found = {"grass": grass}
+            labels = {thing.noun.label for thing in things}
             if any(thing.has("street") and thing.has("vehicle") for thing in things):
                 found["road"] = _share(_road(grid), regions.ground)
+            if labels & WATER_THINGS:
+                found["water"] = _share(_water(grid), regions.ground)
+            if labels & SNOW_THINGS:
+                found["snow"] = _share(_snow(grid), regions.ground)
             _add(ground, found, outdoors)
             trees = _share(_foliage(grid), regions.background)
             _add(background, {"sky": sky, "trees": trees}, outdoors)
@@ -172,7 +187,7 @@ class SurroundingsReader:
         background: dict[str, float] = {}
         for index, (below, behind) in self._places:
             score = round(float(scene[index]), 3)
-            if score < SCENE_CONFIDENCE:
+            if score < PLACE_CONFIDENCE:
                 continue
             for name in below:
                 ground[name] = max(ground.get(name, 0.0), score)
@@ -183,6 +198,8 @@ class SurroundingsReader:
 
 def _outdoor(label: Label) -> bool:
     """Whether an ImageNet class is seen outdoors: scenes, buildings, outdoor places."""
+    if label.wnid in EITHER_SIDE:
+        return False
     return label.category in ("scene", "building") or label.wnid in OUTDOOR_PLACES
 
 
@@ -249,6 +266,15 @@ def _foliage(grid: PixelGrid) -> np.ndarray:
 def _grass(grid: PixelGrid) -> np.ndarray:
     green = _between(grid.hue, GREEN) & (grid.saturation >= 0.25) & (grid.value >= 0.2)
     return np.asarray(green & (grid.detail >= TEXTURED * 0.5))
+
+
+def _water(grid: PixelGrid) -> np.ndarray:
+    blue = _between(grid.hue, WATER) & (grid.saturation >= 0.15) & (grid.value >= 0.15)
+    return np.asarray(blue)
+
+
+def _snow(grid: PixelGrid) -> np.ndarray:
+    return np.asarray((grid.saturation < 0.12) & (grid.value >= 0.7))
 
 
 def _road(grid: PixelGrid) -> np.ndarray:
