@@ -66,6 +66,9 @@ ALTERNATIVE_SUBJECTS = 3
 # under which score the detector's main subject gives way to it when the two disagree.
 CLASSIFIER_LEADS = 0.5
 UNSURE_DETECTION = 0.55
+# A person or an animal the detector is this sure of is named even when small, with the
+# classifier's landscape as the place: "a person in the mountains", not "a snowy mountain".
+SURE_IN_LANDSCAPE = 0.6
 AN_IMAGE = "an image"  # how hedges and admissions of defeat begin
 UNCLEAR = ("an image with no clearly recognizable subject", "an unclear image")
 PORTRAIT = "a portrait of {}"
@@ -134,7 +137,7 @@ class SentenceWriter:
                 Draft((kind,), 0.5, "kind") if kind else Draft(UNCLEAR, 0.0, "unclear")
             )
             if first is not None:
-                lead = _on_table(lead, things) if _table(things) else self._placed(lead, findings)
+                lead = self._with_furniture(lead, things, findings)
             drafts = [lead]
             drafts += self._scene(things, findings, setting, kind) if things else []
         drafts += others  # the classifier's other guesses: the likeliest make the cut
@@ -178,6 +181,12 @@ class SentenceWriter:
         if first is None or seen is None or first.score < CLASSIFIER_LEADS:
             return False
         subject = things[0]
+        if seen.label.category in SETTINGS:
+            # A place is where the detected things are, not a subject beside them: "a table in
+            # a restaurant", "a person in the snowy mountains".
+            context = subject.has("table") or subject.has("seat")
+            if context or (subject.animate and subject.score >= SURE_IN_LANDSCAPE):
+                return False
         if seen.label.category in ANIMALS and not any(thing.has("animal") for thing in things):
             return True
         if subject.score < UNSURE_DETECTION and not subject.noun.agrees_with(seen.label):
@@ -205,13 +214,30 @@ class SentenceWriter:
             drafts.append(Draft((kind,), 0.3, "kind"))
         return drafts
 
+    def _with_furniture(self, draft: Draft, things: Sequence[Thing], findings: Findings) -> Draft:
+        """The classifier's subject on the table the detector found under it ("a cup of
+        espresso on a table"), or, where the classifier's subject is that table itself, with
+        the next thing the detector found beside it ("a dining table and a chair"); then the
+        place, where the surroundings give one."""
+        table = _table(things)
+        seen = self.names.subject(findings.scene)
+        if table is None or seen is None or draft.source != "classifier":
+            return self._placed(draft, findings) if table is None else _on_table(draft, things)
+        if not table.noun.agrees_with(seen.label):
+            return _on_table(draft, things)
+        other = next((thing for thing in things if thing is not table), None)
+        placed = self._placed(draft, findings)
+        if other is None or other.salience < MENTION * table.salience:
+            return placed
+        subject = draft.forms[0]
+        wording = placed.forms[0].replace(subject, f"{subject} and {other.phrase()}", 1)
+        return replace(placed.reworded(wording), score=placed.score * other.score)
+
     def _placed(self, draft: Draft, findings: Findings) -> Draft:
         """The classifier's subject with the place the surroundings give, where it has no
         setting yet: "a bullmastiff on the grass"."""
         seen = self.names.subject(findings.scene)
         if draft.source != "classifier" or seen is None or draft.forms[0] != seen.phrase:
-            return draft
-        if seen.label.category in SETTINGS:
             return draft
         placed = place_of(_bearer_of_category(seen.label.category), findings.surroundings)
         if placed is None:
@@ -336,6 +362,8 @@ BEARER_OF_CATEGORY: dict[str, Bearer] = {
     "boat": "boat",
     "aircraft": "aircraft",
     "building": "building",
+    "scene": "landscape",
+    "place": "landscape",
 }
 
 

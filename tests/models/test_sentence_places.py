@@ -1,0 +1,71 @@
+"""Sentence rules for where a picture was taken, on made-up findings: the sky behind buildings
+and landscapes, and people small in a landscape the classifier is sure of."""
+
+from __future__ import annotations
+
+from imagecaption.models.offline.compose.sentence import SentenceWriter
+from imagecaption.models.offline.evidence import Place, Surroundings
+from tests.models.test_sentence import probabilities
+from tests.models.test_sentence_evidence import Box, caption, writer
+
+__all__ = ["writer"]  # the fixture, shared
+
+YURT = 915
+SNOWY_MOUNTAIN = 970
+
+
+def sky(score: float, *others: Place) -> Surroundings:
+    return Surroundings(indoors=0.0, background=(Place("sky", score), *others))
+
+
+def test_a_building_or_a_landscape_stands_against_a_sure_sky(writer: SentenceWriter) -> None:
+    yurt = probabilities(**{f"c{YURT}": 0.8})
+    assert caption(writer, scene=yurt, surroundings=sky(0.9)) == "A yurt against the sky."
+    mountain = probabilities(**{f"c{SNOWY_MOUNTAIN}": 0.8})
+    behind = sky(0.9, Place("mountains", 0.8))
+    assert caption(writer, scene=mountain, surroundings=behind) == (
+        "A snowy mountain against the sky."
+    )
+
+
+def test_an_unsure_sky_or_other_background_is_not_said_of_a_landscape(
+    writer: SentenceWriter,
+) -> None:
+    yurt = probabilities(**{f"c{YURT}": 0.8})
+    assert caption(writer, scene=yurt, surroundings=sky(0.6)) == "A yurt."
+    mountain = probabilities(**{f"c{SNOWY_MOUNTAIN}": 0.8})
+    mountains = Surroundings(indoors=0.0, background=(Place("mountains", 0.8),))
+    assert caption(writer, scene=mountain, surroundings=mountains) == "A snowy mountain."
+
+
+def test_a_sure_small_person_is_named_in_the_classifier_s_landscape(
+    writer: SentenceWriter,
+) -> None:
+    mountain = probabilities(**{f"c{SNOWY_MOUNTAIN}": 0.8})
+    hiker = Box("person", 0.8, 0.5, 0.4, 0.53, 0.5)  # 3 % wide, a tenth tall
+    assert caption(writer, [hiker], scene=mountain) == "A person in the snowy mountains."
+    unsure = Box("person", 0.5, 0.5, 0.4, 0.53, 0.5)
+    assert caption(writer, [unsure], scene=mountain) == "A snowy mountain."
+
+
+DINING_TABLE = 532
+RESTAURANT = 762
+
+
+def test_a_table_the_classifier_names_is_not_put_on_itself(writer: SentenceWriter) -> None:
+    """The classifier sure of a dining table that the detector also found: the table and
+    the chair beside it, in the room, not "a dining table on a table"."""
+    table = Box("dining table", 0.6, 0.2, 0.5, 0.8, 0.95)
+    chair = Box("chair", 0.7, 0.05, 0.45, 0.3, 0.95)
+    scene = probabilities(**{f"c{DINING_TABLE}": 0.8})
+    indoors = Surroundings(indoors=0.95)
+    assert caption(writer, [table, chair], scene=scene, surroundings=indoors) == (
+        "A dining table and a chair in a room."
+    )
+    assert caption(writer, [table], scene=scene) == "A dining table."
+
+
+def test_a_place_the_classifier_names_is_where_the_furniture_is(writer: SentenceWriter) -> None:
+    table = Box("dining table", 0.6, 0.2, 0.5, 0.8, 0.95)
+    scene = probabilities(**{f"c{RESTAURANT}": 0.7})
+    assert caption(writer, [table], scene=scene) == "A table in a restaurant."
