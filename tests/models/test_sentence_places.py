@@ -69,3 +69,17 @@ def test_a_place_the_classifier_names_is_where_the_furniture_is(writer: Sentence
     table = Box("dining table", 0.6, 0.2, 0.5, 0.8, 0.95)
     scene = probabilities(**{f"c{RESTAURANT}": 0.7})
     assert caption(writer, [table], scene=scene) == "A table in a restaurant."
+
+
+def test_a_sure_thing_beside_a_person_or_an_animal_is_named_with_it(
+    writer: SentenceWriter,
+) -> None:
+    cat = Box("cat", 0.7, 0.1, 0.2, 0.6, 0.9)
+    cup = Box("cup", 0.7, 0.7, 0.5, 0.9, 0.8)
+    assert caption(writer, [cat, cup]) == "A cat and a cup."
+    unsure = Box("cup", 0.55, 0.7, 0.5, 0.9, 0.8)
+    assert caption(writer, [cat, unsure]) == "A cat."
+    tiny = Box("cup", 0.7, 0.7, 0.5, 0.74, 0.55)
+    assert caption(writer, [cat, tiny]) == "A cat."
+    chair = Box("chair", 0.7, 0.6, 0.3, 0.95, 0.95)
+    assert caption(writer, [cat, chair]) == "A cat."

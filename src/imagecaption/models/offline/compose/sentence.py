@@ -57,6 +57,10 @@ MENTION = 0.06
 # A second subject is named with the first ("a dog and a cat", "a laptop and a cup") when it
 # is at least this salient next to it: people and animals are compared with their own kind.
 COMPANION = {True: 0.3, False: 0.1}
+# A thing beside a person or an animal is named with it when the detector is this sure of it and
+# it is at least this salient next to the subject.
+SURE_BESIDE = 0.6
+BESIDE = 0.1
 # Below this area, the detector's main subject is too small to lead when the classifier is sure
 # of something else in the picture (a rocket on its launch pad, with a person far below).
 SMALL_SUBJECT = 0.03
@@ -421,6 +425,13 @@ def _companion(
 
 def _companions(subject: Thing, other: Thing) -> bool:
     """Two kinds of thing of equal standing, named together: "a dog and a cat"."""
+    if subject.animate and not other.animate:
+        # Something beside a person or an animal is named when sure and salient next to it:
+        # "a cat and a cup", never a guess beside the subject.
+        # Tables and seats are where the subject is, said by a relation or not at all.
+        furniture = other.has("table") or other.has("seat")
+        sure = other.score >= SURE_BESIDE and other.salience >= BESIDE * subject.salience
+        return sure and not furniture
     if other.salience < COMPANION[subject.animate] * subject.salience:
         return False
     if subject.animate or other.animate:
