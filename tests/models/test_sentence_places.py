@@ -83,3 +83,17 @@ def test_a_sure_thing_beside_a_person_or_an_animal_is_named_with_it(
     assert caption(writer, [cat, tiny]) == "A cat."
     chair = Box("chair", 0.7, 0.6, 0.3, 0.95, 0.95)
     assert caption(writer, [cat, chair]) == "A cat."
+
+
+GAR = 395
+SUIT = 834
+
+
+def test_an_animal_in_a_person_s_crop_is_not_what_they_hold(writer: SentenceWriter) -> None:
+    """Bare legs over a cliff read as "a gar" to the classifier: "a person with a gar" is
+    nonsense, while what a person wears is still said."""
+    person = Box("person", 0.8, 0.3, 0.1, 0.6, 0.9)
+    fish = {"person": probabilities(**{f"c{GAR}": 0.45})}
+    assert caption(writer, [person], crops=fish) == "A person."
+    suit = {"person": probabilities(**{f"c{SUIT}": 0.45})}
+    assert caption(writer, [person], crops=suit) == "A person wearing a suit."
