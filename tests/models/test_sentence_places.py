@@ -97,3 +97,22 @@ def test_an_animal_in_a_person_s_crop_is_not_what_they_hold(writer: SentenceWrit
     assert caption(writer, [person], crops=fish) == "A person."
     suit = {"person": probabilities(**{f"c{SUIT}": 0.45})}
     assert caption(writer, [person], crops=suit) == "A person wearing a suit."
+
+
+CASTLE = 483
+GOLDEN_RETRIEVER = 207
+
+
+def test_people_the_detector_is_sure_of_are_named_beside_the_classifier_s_thing(
+    writer: SentenceWriter,
+) -> None:
+    """A castle the classifier is sure of, with people small below it: both are named."""
+    castle = probabilities(**{f"c{CASTLE}": 0.8})
+    people = [Box("person", 0.7, 0.1 * i, 0.8, 0.1 * i + 0.03, 0.9) for i in range(1, 4)]
+    assert caption(writer, people, scene=castle, surroundings=sky(0.9)) == (
+        "A castle and three people against the sky."
+    )
+    unsure = [Box("person", 0.47, 0.1 * i, 0.8, 0.1 * i + 0.03, 0.9) for i in range(1, 4)]
+    assert caption(writer, unsure, scene=castle) == "A castle."
+    dog = probabilities(**{f"c{GOLDEN_RETRIEVER}": 0.9})
+    assert caption(writer, people, scene=dog) == "A golden retriever."

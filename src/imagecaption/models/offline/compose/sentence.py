@@ -73,6 +73,8 @@ UNSURE_DETECTION = 0.55
 # A person or an animal the detector is this sure of is named even when small, with the
 # classifier's landscape as the place: "a person in the mountains", not "a snowy mountain".
 SURE_IN_LANDSCAPE = 0.6
+# People the detector is this sure of are named beside the classifier's subject.
+PEOPLE_BESIDE = 0.5
 AN_IMAGE = "an image"  # how hedges and admissions of defeat begin
 UNCLEAR = ("an image with no clearly recognizable subject", "an unclear image")
 PORTRAIT = "a portrait of {}"
@@ -142,6 +144,7 @@ class SentenceWriter:
             )
             if first is not None:
                 lead = self._with_furniture(lead, things, findings)
+                lead = self._with_people(lead, things, findings.scene)
             drafts = [lead]
             drafts += self._scene(things, findings, setting, kind) if things else []
         drafts += others  # the classifier's other guesses: the likeliest make the cut
@@ -217,6 +220,27 @@ class SentenceWriter:
         if kind is not None and not subject.animate:
             drafts.append(Draft((kind,), 0.3, "kind"))
         return drafts
+
+    def _with_people(self, draft: Draft, things: Sequence[Thing], scene: np.ndarray) -> Draft:
+        """The classifier's thing with the people the detector found, who are what a reader
+        looks at first however small: "a building and four people", "a mountain bike and three
+        people". Not beside the classifier's animals, whose people it would have to be sure
+        of, its places, which are the people's setting, or its kinds of person."""
+        seen = self.names.subject(scene)
+        people = next((thing for thing in things if thing.has("person")), None)
+        if draft.source != "classifier" or seen is None or people is None:
+            return draft
+        category = seen.label.category
+        if people.score < PEOPLE_BESIDE or category in ANIMALS | SETTINGS | {"person"}:
+            return draft
+        wording = draft.forms[0]
+        if not wording.startswith(seen.phrase):
+            return draft
+        named = f"{seen.phrase} and {people.phrase()}"
+        return replace(
+            draft.reworded(wording.replace(seen.phrase, named, 1)),
+            score=draft.score * people.score,
+        )
 
     def _with_furniture(self, draft: Draft, things: Sequence[Thing], findings: Findings) -> Draft:
         """The classifier's subject on the table the detector found under it ("a cup of
