@@ -116,3 +116,13 @@ def test_people_the_detector_is_sure_of_are_named_beside_the_classifier_s_thing(
     assert caption(writer, unsure, scene=castle) == "A castle."
     dog = probabilities(**{f"c{GOLDEN_RETRIEVER}": 0.9})
     assert caption(writer, people, scene=dog) == "A golden retriever."
+
+
+def test_a_landscape_with_no_one_feature_sure_stands_against_the_sky(
+    writer: SentenceWriter,
+) -> None:
+    """Scene classes sharing the classifier's probability (a tenth each: a mountain, a cliff,
+    a lake, a headland, a valley) make "a landscape", which a likely sky stands behind."""
+    scenes = probabilities(c970=0.1, c972=0.1, c975=0.1, c976=0.1, c979=0.1)
+    assert caption(writer, scene=scenes, surroundings=sky(0.9)) == "A landscape against the sky."
+    assert caption(writer, scene=scenes, surroundings=sky(0.4)) == "A landscape."

@@ -140,7 +140,9 @@ class SentenceWriter:
             drafts += [first] if first is not None else []
         else:
             lead = first or (
-                Draft((kind,), 0.5, "kind") if kind else Draft(UNCLEAR, 0.0, "unclear")
+                _kind_placed(kind, findings.surroundings)
+                if kind
+                else Draft(UNCLEAR, 0.0, "unclear")
             )
             if first is not None:
                 lead = self._with_furniture(lead, things, findings)
@@ -399,6 +401,22 @@ def _bearer_of_category(category: str) -> Bearer:
     if category in ANIMALS:
         return "animal"
     return BEARER_OF_CATEGORY.get(category, "thing")
+
+
+# Kinds of picture that stand somewhere, and what they are as the subject of a place.
+PLACED_KINDS: dict[str, Bearer] = {"a landscape": "landscape", "a building": "building"}
+
+
+def _kind_placed(kind: str, surroundings: Surroundings | None) -> Draft:
+    """The kind of picture, with what lies behind it where that is likely: "a landscape
+    against the sky", "a building in front of trees"."""
+    draft = Draft((kind,), 0.5, "kind")
+    bearer = PLACED_KINDS.get(kind)
+    placed = place_of(bearer, surroundings) if bearer is not None else None
+    if placed is None:
+        return draft
+    # The score stays the kind rule's own, which its calibration was fitted on.
+    return draft.reworded(f"{kind} {placed.words}")
 
 
 def _table(things: Sequence[Thing]) -> Thing | None:
