@@ -58,9 +58,10 @@ MENTION = 0.06
 # is at least this salient next to it: people and animals are compared with their own kind.
 COMPANION = {True: 0.3, False: 0.1}
 # A thing beside a person or an animal is named with it when the detector is this sure of it and
-# it is at least this salient next to the subject.
+# it is at least this salient next to the subject (a potted plant beside a man reading is a
+# twentieth as salient as he is).
 SURE_BESIDE = 0.6
-BESIDE = 0.1
+BESIDE = 0.05
 # Below this area, the detector's main subject is too small to lead when the classifier is sure
 # of something else in the picture (a rocket on its launch pad, with a person far below).
 SMALL_SUBJECT = 0.03
