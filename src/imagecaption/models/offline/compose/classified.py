@@ -13,7 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from imagecaption.models.offline.compose.drafts import Draft, forms
-from imagecaption.models.offline.compose.naming import GENERIC, SETTINGS, ClassNames, Named
+from imagecaption.models.offline.compose.naming import (
+    ANIMALS,
+    GENERIC,
+    SETTINGS,
+    ClassNames,
+    Named,
+)
 
 # Below every level of confidence: guess with a hedge down to this probability, then say what
 # kind of picture it is instead.
@@ -38,8 +44,10 @@ RELATIONS = {
 # Relations that only make sense for one person ("two people playing a violin" is wrong).
 SINGULAR = frozenset({"clothing", "instrument", "ride"})
 # Never an attribute of a person: settings are added separately, and documents or other people
-# ("a person with a baseball player") read as nonsense.
-NOT_ATTRIBUTES = SETTINGS | {"document", "person"}
+# ("a person with a baseball player") read as nonsense. Nor an animal: one beside a person is the
+# detector's to find, and in a person's crop the classifier's animals are mistakes (a gar for bare
+# legs over a cliff).
+NOT_ATTRIBUTES = SETTINGS | ANIMALS | {"document", "person"}
 
 # A landscape's likeliest feature is named when it has this probability on its own.
 LANDSCAPE_FEATURE = 0.25

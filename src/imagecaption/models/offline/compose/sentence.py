@@ -57,6 +57,11 @@ MENTION = 0.06
 # A second subject is named with the first ("a dog and a cat", "a laptop and a cup") when it
 # is at least this salient next to it: people and animals are compared with their own kind.
 COMPANION = {True: 0.3, False: 0.1}
+# A thing beside a person or an animal is named with it when the detector is this sure of it and
+# it is at least this salient next to the subject (a potted plant beside a man reading is a
+# twentieth as salient as he is).
+SURE_BESIDE = 0.6
+BESIDE = 0.05
 # Below this area, the detector's main subject is too small to lead when the classifier is sure
 # of something else in the picture (a rocket on its launch pad, with a person far below).
 SMALL_SUBJECT = 0.03
@@ -66,6 +71,11 @@ ALTERNATIVE_SUBJECTS = 3
 # under which score the detector's main subject gives way to it when the two disagree.
 CLASSIFIER_LEADS = 0.5
 UNSURE_DETECTION = 0.55
+# A person or an animal the detector is this sure of is named even when small, with the
+# classifier's landscape as the place: "a person in the mountains", not "a snowy mountain".
+SURE_IN_LANDSCAPE = 0.6
+# People the detector is this sure of are named beside the classifier's subject.
+PEOPLE_BESIDE = 0.5
 AN_IMAGE = "an image"  # how hedges and admissions of defeat begin
 UNCLEAR = ("an image with no clearly recognizable subject", "an unclear image")
 PORTRAIT = "a portrait of {}"
@@ -131,10 +141,13 @@ class SentenceWriter:
             drafts += [first] if first is not None else []
         else:
             lead = first or (
-                Draft((kind,), 0.5, "kind") if kind else Draft(UNCLEAR, 0.0, "unclear")
+                _kind_placed(kind, findings.surroundings)
+                if kind
+                else Draft(UNCLEAR, 0.0, "unclear")
             )
             if first is not None:
-                lead = _on_table(lead, things) if _table(things) else self._placed(lead, findings)
+                lead = self._with_furniture(lead, things, findings)
+                lead = self._with_people(lead, things, findings.scene)
             drafts = [lead]
             drafts += self._scene(things, findings, setting, kind) if things else []
         drafts += others  # the classifier's other guesses: the likeliest make the cut
@@ -178,6 +191,12 @@ class SentenceWriter:
         if first is None or seen is None or first.score < CLASSIFIER_LEADS:
             return False
         subject = things[0]
+        if seen.label.category in SETTINGS:
+            # A place is where the detected things are, not a subject beside them: "a table in
+            # a restaurant", "a person in the snowy mountains".
+            context = subject.has("table") or subject.has("seat")
+            if context or (subject.animate and subject.score >= SURE_IN_LANDSCAPE):
+                return False
         if seen.label.category in ANIMALS and not any(thing.has("animal") for thing in things):
             return True
         if subject.score < UNSURE_DETECTION and not subject.noun.agrees_with(seen.label):
@@ -205,13 +224,51 @@ class SentenceWriter:
             drafts.append(Draft((kind,), 0.3, "kind"))
         return drafts
 
+    def _with_people(self, draft: Draft, things: Sequence[Thing], scene: np.ndarray) -> Draft:
+        """The classifier's thing with the people the detector found, who are what a reader
+        looks at first however small: "a building and four people", "a mountain bike and three
+        people". Not beside the classifier's animals, whose people it would have to be sure
+        of, its places, which are the people's setting, or its kinds of person."""
+        seen = self.names.subject(scene)
+        people = next((thing for thing in things if thing.has("person")), None)
+        if draft.source != "classifier" or seen is None or people is None:
+            return draft
+        category = seen.label.category
+        if people.score < PEOPLE_BESIDE or category in ANIMALS | SETTINGS | {"person"}:
+            return draft
+        wording = draft.forms[0]
+        if not wording.startswith(seen.phrase):
+            return draft
+        named = f"{seen.phrase} and {people.phrase()}"
+        return replace(
+            draft.reworded(wording.replace(seen.phrase, named, 1)),
+            score=draft.score * people.score,
+        )
+
+    def _with_furniture(self, draft: Draft, things: Sequence[Thing], findings: Findings) -> Draft:
+        """The classifier's subject on the table the detector found under it ("a cup of
+        espresso on a table"), or, where the classifier's subject is that table itself, with
+        the next thing the detector found beside it ("a dining table and a chair"); then the
+        place, where the surroundings give one."""
+        table = _table(things)
+        seen = self.names.subject(findings.scene)
+        if table is None or seen is None or draft.source != "classifier":
+            return self._placed(draft, findings) if table is None else _on_table(draft, things)
+        if not table.noun.agrees_with(seen.label):
+            return _on_table(draft, things)
+        other = next((thing for thing in things if thing is not table), None)
+        placed = self._placed(draft, findings)
+        if other is None or other.salience < MENTION * table.salience:
+            return placed
+        subject = draft.forms[0]
+        wording = placed.forms[0].replace(subject, f"{subject} and {other.phrase()}", 1)
+        return replace(placed.reworded(wording), score=placed.score * other.score)
+
     def _placed(self, draft: Draft, findings: Findings) -> Draft:
         """The classifier's subject with the place the surroundings give, where it has no
         setting yet: "a bullmastiff on the grass"."""
         seen = self.names.subject(findings.scene)
         if draft.source != "classifier" or seen is None or draft.forms[0] != seen.phrase:
-            return draft
-        if seen.label.category in SETTINGS:
             return draft
         placed = place_of(_bearer_of_category(seen.label.category), findings.surroundings)
         if placed is None:
@@ -336,6 +393,8 @@ BEARER_OF_CATEGORY: dict[str, Bearer] = {
     "boat": "boat",
     "aircraft": "aircraft",
     "building": "building",
+    "scene": "landscape",
+    "place": "landscape",
 }
 
 
@@ -343,6 +402,22 @@ def _bearer_of_category(category: str) -> Bearer:
     if category in ANIMALS:
         return "animal"
     return BEARER_OF_CATEGORY.get(category, "thing")
+
+
+# Kinds of picture that stand somewhere, and what they are as the subject of a place.
+PLACED_KINDS: dict[str, Bearer] = {"a landscape": "landscape", "a building": "building"}
+
+
+def _kind_placed(kind: str, surroundings: Surroundings | None) -> Draft:
+    """The kind of picture, with what lies behind it where that is likely: "a landscape
+    against the sky", "a building in front of trees"."""
+    draft = Draft((kind,), 0.5, "kind")
+    bearer = PLACED_KINDS.get(kind)
+    placed = place_of(bearer, surroundings) if bearer is not None else None
+    if placed is None:
+        return draft
+    # The score stays the kind rule's own, which its calibration was fitted on.
+    return draft.reworded(f"{kind} {placed.words}")
 
 
 def _table(things: Sequence[Thing]) -> Thing | None:
@@ -393,6 +468,13 @@ def _companion(
 
 def _companions(subject: Thing, other: Thing) -> bool:
     """Two kinds of thing of equal standing, named together: "a dog and a cat"."""
+    if subject.animate and not other.animate:
+        # Something beside a person or an animal is named when sure and salient next to it:
+        # "a cat and a cup", never a guess beside the subject.
+        # Tables and seats are where the subject is, said by a relation or not at all.
+        furniture = other.has("table") or other.has("seat")
+        sure = other.score >= SURE_BESIDE and other.salience >= BESIDE * subject.salience
+        return sure and not furniture
     if other.salience < COMPANION[subject.animate] * subject.salience:
         return False
     if subject.animate or other.animate:

@@ -1,0 +1,128 @@
+"""Sentence rules for where a picture was taken, on made-up findings: the sky behind buildings
+and landscapes, and people small in a landscape the classifier is sure of."""
+
+from __future__ import annotations
+
+from imagecaption.models.offline.compose.sentence import SentenceWriter
+from imagecaption.models.offline.evidence import Place, Surroundings
+from tests.models.test_sentence import probabilities
+from tests.models.test_sentence_evidence import Box, caption, writer
+
+__all__ = ["writer"]  # the fixture, shared
+
+YURT = 915
+SNOWY_MOUNTAIN = 970
+
+
+def sky(score: float, *others: Place) -> Surroundings:
+    return Surroundings(indoors=0.0, background=(Place("sky", score), *others))
+
+
+def test_a_building_or_a_landscape_stands_against_a_sure_sky(writer: SentenceWriter) -> None:
+    yurt = probabilities(**{f"c{YURT}": 0.8})
+    assert caption(writer, scene=yurt, surroundings=sky(0.65)) == "A yurt against the sky."
+    mountain = probabilities(**{f"c{SNOWY_MOUNTAIN}": 0.8})
+    behind = sky(0.9, Place("mountains", 0.8))
+    assert caption(writer, scene=mountain, surroundings=behind) == (
+        "A snowy mountain against the sky."
+    )
+
+
+def test_an_unsure_sky_or_other_background_is_not_said_of_a_landscape(
+    writer: SentenceWriter,
+) -> None:
+    yurt = probabilities(**{f"c{YURT}": 0.8})
+    assert caption(writer, scene=yurt, surroundings=sky(0.5)) == "A yurt."
+    mountain = probabilities(**{f"c{SNOWY_MOUNTAIN}": 0.8})
+    mountains = Surroundings(indoors=0.0, background=(Place("mountains", 0.8),))
+    assert caption(writer, scene=mountain, surroundings=mountains) == "A snowy mountain."
+
+
+def test_a_sure_small_person_is_named_in_the_classifier_s_landscape(
+    writer: SentenceWriter,
+) -> None:
+    mountain = probabilities(**{f"c{SNOWY_MOUNTAIN}": 0.8})
+    hiker = Box("person", 0.8, 0.5, 0.4, 0.53, 0.5)  # 3 % wide, a tenth tall
+    assert caption(writer, [hiker], scene=mountain) == "A person in the snowy mountains."
+    unsure = Box("person", 0.5, 0.5, 0.4, 0.53, 0.5)
+    assert caption(writer, [unsure], scene=mountain) == "A snowy mountain."
+
+
+DINING_TABLE = 532
+RESTAURANT = 762
+
+
+def test_a_table_the_classifier_names_is_not_put_on_itself(writer: SentenceWriter) -> None:
+    """The classifier sure of a dining table that the detector also found: the table and
+    the chair beside it, in the room, not "a dining table on a table"."""
+    table = Box("dining table", 0.6, 0.2, 0.5, 0.8, 0.95)
+    chair = Box("chair", 0.7, 0.05, 0.45, 0.3, 0.95)
+    scene = probabilities(**{f"c{DINING_TABLE}": 0.8})
+    indoors = Surroundings(indoors=0.95)
+    assert caption(writer, [table, chair], scene=scene, surroundings=indoors) == (
+        "A dining table and a chair in a room."
+    )
+    assert caption(writer, [table], scene=scene) == "A dining table."
+
+
+def test_a_place_the_classifier_names_is_where_the_furniture_is(writer: SentenceWriter) -> None:
+    table = Box("dining table", 0.6, 0.2, 0.5, 0.8, 0.95)
+    scene = probabilities(**{f"c{RESTAURANT}": 0.7})
+    assert caption(writer, [table], scene=scene) == "A table in a restaurant."
+
+
+def test_a_sure_thing_beside_a_person_or_an_animal_is_named_with_it(
+    writer: SentenceWriter,
+) -> None:
+    cat = Box("cat", 0.7, 0.1, 0.2, 0.6, 0.9)
+    cup = Box("cup", 0.7, 0.7, 0.5, 0.9, 0.8)
+    assert caption(writer, [cat, cup]) == "A cat and a cup."
+    unsure = Box("cup", 0.55, 0.7, 0.5, 0.9, 0.8)
+    assert caption(writer, [cat, unsure]) == "A cat."
+    tiny = Box("cup", 0.7, 0.7, 0.5, 0.74, 0.55)
+    assert caption(writer, [cat, tiny]) == "A cat."
+    chair = Box("chair", 0.7, 0.6, 0.3, 0.95, 0.95)
+    assert caption(writer, [cat, chair]) == "A cat."
+
+
+GAR = 395
+SUIT = 834
+
+
+def test_an_animal_in_a_person_s_crop_is_not_what_they_hold(writer: SentenceWriter) -> None:
+    """Bare legs over a cliff read as "a gar" to the classifier: "a person with a gar" is
+    nonsense, while what a person wears is still said."""
+    person = Box("person", 0.8, 0.3, 0.1, 0.6, 0.9)
+    fish = {"person": probabilities(**{f"c{GAR}": 0.45})}
+    assert caption(writer, [person], crops=fish) == "A person."
+    suit = {"person": probabilities(**{f"c{SUIT}": 0.45})}
+    assert caption(writer, [person], crops=suit) == "A person wearing a suit."
+
+
+CASTLE = 483
+GOLDEN_RETRIEVER = 207
+
+
+def test_people_the_detector_is_sure_of_are_named_beside_the_classifier_s_thing(
+    writer: SentenceWriter,
+) -> None:
+    """A castle the classifier is sure of, with people small below it: both are named."""
+    castle = probabilities(**{f"c{CASTLE}": 0.8})
+    people = [Box("person", 0.7, 0.1 * i, 0.8, 0.1 * i + 0.03, 0.9) for i in range(1, 4)]
+    assert caption(writer, people, scene=castle, surroundings=sky(0.9)) == (
+        "A castle and three people against the sky."
+    )
+    unsure = [Box("person", 0.47, 0.1 * i, 0.8, 0.1 * i + 0.03, 0.9) for i in range(1, 4)]
+    assert caption(writer, unsure, scene=castle) == "A castle."
+    dog = probabilities(**{f"c{GOLDEN_RETRIEVER}": 0.9})
+    assert caption(writer, people, scene=dog) == "A golden retriever."
+
+
+def test_a_landscape_with_no_one_feature_sure_stands_against_the_sky(
+    writer: SentenceWriter,
+) -> None:
+    """Scene classes sharing the classifier's probability (a tenth each: a mountain, a cliff,
+    a lake, a headland, a valley) make "a landscape", which a likely sky stands behind."""
+    scenes = probabilities(c970=0.1, c972=0.1, c975=0.1, c976=0.1, c979=0.1)
+    assert caption(writer, scene=scenes, surroundings=sky(0.9)) == "A landscape against the sky."
+    assert caption(writer, scene=scenes, surroundings=sky(0.4)) == "A landscape."
