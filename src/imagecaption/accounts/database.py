@@ -5,13 +5,22 @@ PostgreSQL that is what row locks already give; on SQLite it takes ``BEGIN IMMED
 documented recipe of handing BEGIN over from the sqlite3 driver), so that concurrent writers,
 threads or processes, queue on the busy timeout instead of failing with "database is locked" when
 a read lock cannot be upgraded. Reads use a plain deferred ``BEGIN`` and never block writers (WAL).
+
+Within one process, SQLite's writers also take turns on a lock of the engine before they begin:
+a writer that finds the database locked sleeps in SQLite's busy handler, in steps of up to 100 ms
+whatever happens meanwhile, so under load the threads of one server spent more time asleep there
+than writing; waiting on a lock wakes the next writer as soon as the last one commits. Other
+processes still wait on the busy timeout.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
+import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +39,8 @@ _READ_ONLY = "imagecaption_read_only"
 # A server that does not answer must fail the call fast rather than hold a worker thread.
 CONNECT_TIMEOUT_SECONDS = 3
 UNAVAILABLE_RETRY_AFTER_SECONDS = 2
+# The in-process lock each SQLite engine's writers take turns on (none for other databases).
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 
 
 class DriverMissing(Exception):
@@ -62,6 +73,7 @@ def create_database_engine(url: str) -> Engine:
     engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_SECONDS})
     event.listen(engine, "connect", _configure_sqlite)
     event.listen(engine, "begin", _begin_sqlite)
+    _WRITE_LOCKS[engine] = threading.Lock()
     return engine
 
 
@@ -134,7 +146,12 @@ def database_errors_as_overloaded() -> Iterator[None]:
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """Commit on success, roll back on any exception."""
-    with database_errors_as_overloaded(), engine.begin() as connection:
+    lock = _WRITE_LOCKS.get(engine)
+    with (
+        lock or contextlib.nullcontext(),
+        database_errors_as_overloaded(),
+        engine.begin() as connection,
+    ):
         yield connection
 
 

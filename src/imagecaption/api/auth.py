@@ -58,15 +58,21 @@ async def authenticated(
     if not x_api_key or not x_api_key.strip():
         svc.metrics.unauthenticated.labels("missing").inc()
         raise Unauthorized("API key is required")
+    return await run_in_threadpool(_authenticate_and_admit, request, svc, x_api_key.strip())
+
+
+def _authenticate_and_admit(request: Request, svc: Services, api_key: str) -> KeyRecord:
+    """The key's record, once its rate limit let the call in; blocking (the database, and the
+    rate limit's store), so it runs in one trip to a worker thread rather than one per step."""
     try:
-        record = await run_in_threadpool(svc.store.authenticate, x_api_key.strip())
+        record = svc.store.authenticate(api_key)
     except KeyRevoked:  # the secret matched: the key is known, and the call is its holder's
-        await run_in_threadpool(record_refusal, request, svc, parse_key(x_api_key.strip()), 401)
+        record_refusal(request, svc, parse_key(api_key), 401)
         raise
     except Unauthorized:
         svc.metrics.unauthenticated.labels("invalid").inc()
         raise
-    await run_in_threadpool(admit, request, svc, record)
+    admit(request, svc, record)
     return record
 
 

@@ -161,14 +161,16 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
             request, svc.fetcher, svc.settings.max_upload_bytes
         )
         read_done = time.perf_counter()
-        picture = await svc.decoder.decode(image_request.data)
-        image = picture.image
+        digest = content_hash(image_request.data)
+        options = image_request.params.to_options(svc.settings.read_text)
+        # An image whose caption is cached was decoded before, from the same bytes: decoding it
+        # again would only cost time, unless the details report sizes in its pixels.
+        picture = None
+        if image_request.params.details or not svc.engine.has_cached(digest, options):
+            picture = await svc.decoder.decode(image_request.data)
         decoded = time.perf_counter()
         caption, cached = await svc.engine.caption(
-            image,
-            content_hash(image_request.data),
-            image_request.params.to_options(svc.settings.read_text),
-            pay,
+            None if picture is None else picture.image, digest, options, pay
         )
     except BaseException as exc:
         if reservation is not None:
@@ -203,6 +205,7 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
             {"caption": c.text, "score": round(c.score, 4)} for c in caption.candidates
         ]
     if params.details:
+        assert picture is not None  # decoded whenever details are asked for
         data["model"] = svc.engine.captioner.info.name
         data["cached"] = cached
         data["timing_ms"] = {

@@ -30,5 +30,8 @@ class CaptionCache:
         while len(self._items) > self._capacity:
             self._items.popitem(last=False)
 
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._items
+
     def __len__(self) -> int:
         return len(self._items)

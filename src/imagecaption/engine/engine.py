@@ -103,14 +103,21 @@ class CaptionEngine:
     def queue_depth(self) -> int:
         return self._queue.qsize()
 
+    def has_cached(self, content_hash: str, options: CaptionOptions) -> bool:
+        """Whether this process's cache holds the caption, so that the image need not even be
+        decoded: a call for it that follows at once (no await in between) is answered from it."""
+        return (content_hash, self.captioner.info.name, options) in self._cache
+
     async def caption(
         self,
-        image: Image.Image,
+        image: Image.Image | None,
         content_hash: str,
         options: CaptionOptions,
         pay: Callable[[], Awaitable[None]] = _free,
     ) -> tuple[Caption, bool]:
         """Caption one decoded image; return the caption and whether it came from the cache.
+
+        ``image`` may be None only when ``has_cached`` has just said that the cache holds it.
 
         ``pay`` is awaited once the call is sure of an answer: a cached caption is at hand, or
         the call has its place in the queue; if it raises (no credits), the place is given up.
@@ -126,6 +133,8 @@ class CaptionEngine:
         key = (content_hash, self.captioner.info.name, options)
         known = await self._known(key)
         if known is None:
+            if image is None:
+                raise RuntimeError("an image not in the cache was not decoded")
             self._refuse_when_full()  # before spending time on pre-processing
             prepared = await asyncio.to_thread(self.captioner.preprocess, image)
             known = await self._known(key)  # the same image may have been submitted meanwhile
