@@ -152,7 +152,7 @@ class OfflineCaptioner(Captioner):
             return None
         if not cues.suggest_text(scene, crops.values(), things, item.stats):
             return ()
-        return reader.read(item.rgb) if reader.has_text(item.rgb) else ()
+        return reader.look(item.rgb)
 
     @staticmethod
     def _crops(things: Sequence[Thing]) -> list[tuple[str, Box]]:
