@@ -104,6 +104,28 @@ class Sizing:
 UNSIZED = Sizing(sized=False, reuse=False, classify="always")
 
 
+@dataclass(frozen=True)
+class Plan:
+    """How one picture is read: the detector's copy ``scale`` times the picture (None: its short
+    side enlarged to READ_SIDE), or no detection and the check's boxes read (``reuse``); with
+    the angle classifier or without."""
+
+    scale: float | None
+    reuse: bool
+    classify: bool
+
+
+def plan_reading(check: TextCheck | None, width: int, height: int, sizing: Sizing) -> Plan:
+    """The reading that what the check found calls for (without a check: as before)."""
+    if check is None:
+        return Plan(scale=None, reuse=False, classify=True)
+    classify = sizing.classify == "always" or check.standing()
+    if not sizing.sized:
+        return Plan(scale=None, reuse=False, classify=classify)
+    scale = detection_scale(check, width, height)
+    return Plan(scale=scale, reuse=sizing.reuse and scale <= check.scale, classify=classify)
+
+
 def detection_scale(check: TextCheck, width: int, height: int) -> float:
     """How much to scale the picture for the detector: its smallest line's box made LINE_BOX
     pixels tall, but never more than the fixed enlargement to READ_SIDE (nor less than 1 where
@@ -183,13 +205,11 @@ class TextReader:
         (what ``check`` found in it) sizes the work."""
         if not _readable(image):
             return ()
-        sizing = self.sizing if check is not None else UNSIZED
-        classify = sizing.classify == "always" or (check is not None and check.standing())
-        scale = detection_scale(check, *image.size) if check is not None and sizing.sized else None
-        if check is not None and sizing.reuse and scale is not None and scale <= check.scale:
-            result = self._read_boxes(_bgr(image), check.boxes, classify)
+        plan = plan_reading(check, image.width, image.height, self.sizing)
+        if plan.reuse and check is not None:
+            result = self._read_boxes(_bgr(image), check.boxes, plan.classify)
         else:
-            result = self._detect_and_read(_bgr(image), scale, classify)
+            result = self._detect_and_read(_bgr(image), plan.scale, plan.classify)
         boxes, texts = _field(result, "boxes"), _field(result, "txts")
         scores, words = _field(result, "scores"), _field(result, "word_results")
         if len(boxes) == 0:
