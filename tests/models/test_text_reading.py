@@ -237,12 +237,12 @@ def test_the_angle_classifier_runs_only_for_standing_lines() -> None:
 
 
 def test_a_sign_read_from_the_checks_boxes_reads_its_words(reader: TextReader) -> None:
-    picture = lettering("OPEN 24 HOURS", 96, canvas=(960, 480))
+    picture = lettering("OPEN 24", 120)
     check = reader.check(picture)
     assert check is not None
     assert plan_reading(check, *picture.size, reader.sizing).reuse
     (found,) = reader.read(picture, check)
-    assert found.text == "OPEN 24 HOURS"
+    assert found.text == "OPEN 24"
     assert 0.1 < found.box[0] < found.box[2] < 0.9
 
 
