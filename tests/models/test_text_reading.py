@@ -218,13 +218,16 @@ def test_the_detector_is_sized_from_the_checks_smallest_line() -> None:
 
 def test_big_letters_are_read_from_the_checks_own_boxes() -> None:
     # A bottle cap's word, 111 pixels tall in a 512-pixel picture: the check's copy (0.625 of
-    # it) already shows it larger than the detector needs, so its boxes are read as they are.
+    # it) shows it 69 pixels tall, large enough to cut it out and read it as it is.
     cap = TextCheck(boxes((120, 200, 280, 111)), scale=320 / 512)
     plan = plan_reading(cap, 512, 512, Sizing())
     assert plan.scale is not None
     assert plan.scale < cap.scale
     assert plan.reuse
     assert not plan_reading(cap, 512, 512, Sizing(reuse=False)).reuse
+    # A smaller line on the check's copy (18 of its pixels): detected again, at its size.
+    page_check = TextCheck(boxes((3, 7, 260, 30), (1, 45, 380, 22)), scale=320 / 384)
+    assert not plan_reading(page_check, 384, 191, Sizing()).reuse
 
 
 def test_the_angle_classifier_runs_only_for_standing_lines() -> None:

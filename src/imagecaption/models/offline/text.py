@@ -13,7 +13,7 @@ for the check only when cheaper cues suggest text (``text_cues.py``).
 
 What the check found sizes the reading: the detector looks at the picture only as large as its
 smallest line needs (a sign's big letters need no enlarged copy, a page's small print does), and
-where the check's own copy was already large enough, its boxes are read as they are and the
+where the check's own copy shows the lines large enough, its boxes are read as they are and the
 detector does not run again. The angle classifier, which only tells upright lines from upside-down
 ones, runs only when a line stands on its end.
 """
@@ -54,6 +54,10 @@ READ_SIDE = 544
 # box (the detector's, which is about twice the letters' height) this tall is found and cut out
 # whole; a copy more enlarged than that only costs time (the detector's time grows with the area).
 LINE_BOX = 40
+# Where the check's smallest line box is at least this tall on its own copy, its boxes are cut
+# out and read as they are: the words come out as from a second detection (signs, labels, logos),
+# without its cost. Smaller boxes from the small copy cut letters off or run lines together.
+REUSE_BOX = 24
 # A line box this many times taller than wide stands on its end (turned 90 degrees or written
 # downwards): only then can the recogniser be handed it upside down, which the classifier fixes.
 STANDING = 1.0
@@ -92,7 +96,7 @@ class TextCheck:
 @dataclass(frozen=True)
 class Sizing:
     """How ``read`` follows a check: ``sized`` scales the detector's copy to the check's smallest
-    line, ``reuse`` reads the check's boxes where its copy was large enough, ``classify`` is
+    line, ``reuse`` reads the check's boxes where its copy shows them large enough, ``classify`` is
     "always" or "standing" (only when a line stands on its end). The defaults are the fast
     ones; all off is the reading before the check sized it (kept for the benchmark)."""
 
@@ -122,8 +126,8 @@ def plan_reading(check: TextCheck | None, width: int, height: int, sizing: Sizin
     classify = sizing.classify == "always" or check.standing()
     if not sizing.sized:
         return Plan(scale=None, reuse=False, classify=classify)
-    scale = detection_scale(check, width, height)
-    return Plan(scale=scale, reuse=sizing.reuse and scale <= check.scale, classify=classify)
+    reuse = sizing.reuse and float(np.min(check.heights())) * check.scale >= REUSE_BOX
+    return Plan(scale=detection_scale(check, width, height), reuse=reuse, classify=classify)
 
 
 def detection_scale(check: TextCheck, width: int, height: int) -> float:
