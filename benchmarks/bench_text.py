@@ -1,7 +1,15 @@
 """What reading text in pictures costs: the offline captioner with reading on and off, side by
-side, on photos without text and on pictures with text, in process and over HTTP.
+side, on photos without text and on pictures with text, in process and over HTTP; and, with
+``--readers``, how fast and how well each reader reads (ours before and after the check sized the
+reading, RapidOCR's default pipeline, Tesseract 5), picture by picture.
 
     python -m benchmarks.bench_text --rounds 8
+    python -m benchmarks.bench_text --readers --rounds 3
+
+Readers: every picture of ``benchmarks/text/references.toml`` is read by each reader in turn,
+round after round, so all see the same machine at the same moment; each picture's time is the
+median of its rounds, and its character error rate (``benchmarks/text/cer.py``) is against the
+transcription. Tesseract is skipped, saying so, where its command is not installed.
 
 Every call alternates between ``read_text`` on and off on the same captioner (or server), so both
 see the same machine at the same moment; the medians are compared. Photos without text are the
@@ -26,6 +34,9 @@ from tests.text_images import lettering, page, sign_on
 
 from benchmarks.bench_http import PHOTOS, SCENES
 from benchmarks.quality.photos import photo as corpus_photo
+from benchmarks.text import peers
+from benchmarks.text.cer import cer, in_reading_order
+from benchmarks.text.pictures import load_pictures
 from imagecaption.models.base import CaptionOptions
 from imagecaption.models.offline import OfflineCaptioner
 from imagecaption.observability.latency import percentile
@@ -110,11 +121,59 @@ def line(label: str, on: list[float], off: list[float]) -> str:
     return f"{label:<36} reading on {figures(on)} | off {figures(off)} | p50 on/off {ratio:.2f}x"
 
 
+def compare_readers(rounds: int, threads: int) -> None:
+    """Time and character error rate per picture for each reader, interleaved, then medians."""
+    readers: dict[str, peers.Reader] = {
+        "ours before": peers.ours(threads, before=True),
+        "ours": peers.ours(threads),
+        "rapidocr default": peers.rapidocr_default(threads),
+    }
+    version = peers.tesseract_version()
+    if version is None:
+        print(
+            "Tesseract skipped: the tesseract command is not installed (apt install tesseract-ocr)"
+        )
+    else:
+        readers[version] = peers.tesseract(threads)
+    pictures = load_pictures()
+    times = {name: {p.id: [] for p in pictures} for name in readers}  # type: ignore[var-annotated]
+    errors: dict[str, dict[str, float]] = {name: {} for name in readers}
+    for _ in range(rounds):
+        for picture in pictures:
+            for name, read in readers.items():
+                started = time.perf_counter()
+                lines = read(picture.image)
+                times[name][picture.id].append((time.perf_counter() - started) * 1000)
+                errors[name][picture.id] = cer(picture.truth, in_reading_order(lines))
+    names = list(readers)
+    print(f"{'picture':<24}" + "".join(f" | {name[:18]:>18} ms   CER" for name in names))
+    for picture in pictures:
+        cells = [
+            f" | {statistics.median(times[name][picture.id]):21.0f} {errors[name][picture.id]:5.3f}"
+            for name in names
+        ]
+        print(f"{picture.id:<24}" + "".join(cells))
+    base = [statistics.median(times["ours before"][p.id]) for p in pictures]
+    for name in names:
+        medians = [statistics.median(times[name][p.id]) for p in pictures]
+        ratios = [after / before for after, before in zip(medians, base, strict=True)]
+        print(
+            f"{name:<28} p50 {statistics.median(medians):7.0f} ms  slowest {max(medians):7.0f} ms"
+            f"  mean CER {statistics.mean(errors[name].values()):.3f}"
+            f"  median time ratio to ours before {statistics.median(ratios):.2f}x"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=8, help="passes over the pictures")
     parser.add_argument("--no-http", action="store_true", help="in process only")
+    parser.add_argument("--readers", action="store_true", help="compare the readers instead")
+    parser.add_argument("--threads", type=int, default=2, help="cores each reader may use")
     args = parser.parse_args()
+    if args.readers:
+        compare_readers(args.rounds, args.threads)
+        return
     plain, texts = without_text(), with_text()
     on, off, read = in_process(plain, args.rounds)
     print(line(f"model, {len(plain)} photos without text", on, off), f"({read} read)")

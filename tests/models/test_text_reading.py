@@ -16,7 +16,18 @@ from imagecaption.models.base import CaptionOptions
 from imagecaption.models.offline import OfflineCaptioner
 from imagecaption.models.offline.compose.kind import PictureStats
 from imagecaption.models.offline.labels import load_labels
-from imagecaption.models.offline.text import GAP, MISSING, TextReader, keep_sure_words
+from imagecaption.models.offline.text import (
+    GAP,
+    LINE_BOX,
+    MISSING,
+    READ_SIDE,
+    Plan,
+    Sizing,
+    TextCheck,
+    TextReader,
+    keep_sure_words,
+    plan_reading,
+)
 from imagecaption.models.offline.text_cues import TextCues
 from tests.conftest import photo
 from tests.text_images import lettering, page, sign_on
@@ -44,8 +55,19 @@ def captioner() -> OfflineCaptioner:
 
 
 def read(reader: TextReader, image: Image.Image) -> str:
-    assert reader.has_text(image)
-    return " ".join(line.text for line in reader.read(image))
+    """What the reader reads as the captioner asks it: its check, then the reading it sizes."""
+    check = reader.check(image)
+    assert check is not None
+    return " ".join(line.text for line in reader.read(image, check))
+
+
+def boxes(*rectangles: tuple[float, float, float, float]) -> np.ndarray:
+    """Line boxes as the detector gives them (corners clockwise from the top left) from
+    ``(left, top, width, height)``."""
+    return np.array(
+        [[[x, y], [x + w, y], [x + w, y + h], [x, y + h]] for x, y, w, h in rectangles],
+        dtype=np.float32,
+    )
 
 
 def caption(captioner: OfflineCaptioner, image: Image.Image, **options: object) -> str:
@@ -177,3 +199,61 @@ def test_without_the_ocr_extra_nothing_is_read_and_the_log_says_why(
 def test_the_model_info_names_the_reader(captioner: OfflineCaptioner) -> None:
     assert captioner.info.text_reader is not None
     assert captioner.info.text_reader.startswith("rapidocr ")
+
+
+def test_the_detector_is_sized_from_the_checks_smallest_line() -> None:
+    # A 384 x 191 page whose smallest line box is 24 pixels tall: enlarged so that it is
+    # LINE_BOX tall, not to a 544-pixel short side (2.8 times), and still detected.
+    page_check = TextCheck(boxes((3, 7, 260, 30), (1, 45, 380, 24)), scale=320 / 384)
+    plan = plan_reading(page_check, 384, 191, Sizing())
+    assert plan.scale == pytest.approx(LINE_BOX / 24)
+    assert not plan.reuse
+    # Small print is never enlarged more than before the check sized the reading ...
+    code = TextCheck(boxes((0, 0, 200, 12)), scale=320 / 399)
+    assert plan_reading(code, 399, 298, Sizing()).scale == pytest.approx(READ_SIDE / 298)
+    # ... and a picture larger than that is not enlarged for it at all.
+    screen = TextCheck(boxes((0, 0, 200, 12)), scale=320 / 1200)
+    assert plan_reading(screen, 1200, 736, Sizing()).scale == 1.0
+
+
+def test_big_letters_are_read_from_the_checks_own_boxes() -> None:
+    # A bottle cap's word, 111 pixels tall in a 512-pixel picture: the check's copy (0.625 of
+    # it) shows it 69 pixels tall, large enough to cut it out and read it as it is.
+    cap = TextCheck(boxes((120, 200, 280, 111)), scale=320 / 512)
+    plan = plan_reading(cap, 512, 512, Sizing())
+    assert plan.scale is not None
+    assert plan.scale < cap.scale
+    assert plan.reuse
+    assert not plan_reading(cap, 512, 512, Sizing(reuse=False)).reuse
+    # A smaller line on the check's copy (18 of its pixels): detected again, at its size.
+    page_check = TextCheck(boxes((3, 7, 260, 30), (1, 45, 380, 22)), scale=320 / 384)
+    assert not plan_reading(page_check, 384, 191, Sizing()).reuse
+
+
+def test_the_angle_classifier_runs_only_for_standing_lines() -> None:
+    lying = TextCheck(boxes((0, 0, 300, 40), (0, 60, 120, 40)), scale=0.5)
+    standing = TextCheck(boxes((0, 0, 300, 40), (400, 0, 40, 300)), scale=0.5)
+    assert not plan_reading(lying, 640, 480, Sizing()).classify
+    assert plan_reading(standing, 640, 480, Sizing()).classify
+    assert plan_reading(lying, 640, 480, Sizing(classify="always")).classify
+    assert plan_reading(None, 640, 480, Sizing()) == Plan(scale=None, reuse=False, classify=True)
+
+
+def test_a_sign_read_from_the_checks_boxes_reads_its_words(reader: TextReader) -> None:
+    picture = lettering("OPEN 24", 120)
+    check = reader.check(picture)
+    assert check is not None
+    assert plan_reading(check, *picture.size, reader.sizing).reuse
+    (found,) = reader.read(picture, check)
+    assert found.text == "OPEN 24"
+    assert 0.1 < found.box[0] < found.box[2] < 0.9
+
+
+def test_a_page_read_at_the_size_its_check_calls_for_reads_the_small_print(
+    reader: TextReader,
+) -> None:
+    # Enlarged to a 544-pixel short side, the detector ran these two lines of the scanned page
+    # together and they came out garbled ("unt o bre").
+    texts = read(reader, corpus_photo("page"))
+    assert "unambiguously as either object or background" in texts, texts
+    assert "the markers are found at the two extreme parts of the" in texts, texts

@@ -70,7 +70,7 @@ class TextReadingCaptioner(Captioner):
             return captions
         reader = self._reader
         return [
-            _quoted(caption, reader.read(item.rgb) if reader.has_text(item.rgb) else (), options)
+            _quoted(caption, reader.look(item.rgb), options)
             for caption, item in zip(captions, prepared, strict=True)
         ]
 

@@ -176,7 +176,7 @@ class OfflineCaptioner(Captioner):
             return None
         if not cues.suggest_text(scene, crops.values(), things, item.stats):
             return ()
-        return reader.read(item.rgb) if reader.has_text(item.rgb) else ()
+        return reader.look(item.rgb)
 
     def _evidence_of(
         self, item: Prepared, scene: np.ndarray, things: Sequence[Thing], portrait: bool

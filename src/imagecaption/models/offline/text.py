@@ -6,11 +6,16 @@ the ``ocr`` extra, not a base dependency: it brings OpenCV, Shapely and pyclippe
 installed, as much again as the base install). Without it, ``load_reader`` says why in the log
 and the captioners read nothing.
 
-Reading costs far more than the rest of the offline captioner (a detection pass with the short
-side at 544 pixels, then a recognition pass over the lines), so it happens in two steps:
-``has_text`` runs the detector alone on a small copy, and only when it finds lines does ``read``
-look properly. The offline captioner asks ``has_text`` only when cheaper cues suggest text
-(``text_cues.py``).
+Reading costs far more than the rest of the offline captioner (a detection pass, then a
+recognition pass over the lines), so it happens in two steps: ``check`` runs the detector alone on
+a small copy, and only when it finds lines does ``read`` look properly. The offline captioner asks
+for the check only when cheaper cues suggest text (``text_cues.py``).
+
+What the check found sizes the reading: the detector looks at the picture only as large as its
+smallest line needs (a sign's big letters need no enlarged copy, a page's small print does), and
+where the check's own copy shows the lines large enough, its boxes are read as they are and the
+detector does not run again. The angle classifier, which only tells upright lines from upside-down
+ones, runs only when a line stands on its end.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import re
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -43,6 +50,17 @@ CHECK_SCORE = 0.6
 # corpus's pictures no better and took 1.6 times as long; not enlarging at all (PaddleOCR's
 # "at most 960 on the long side") garbled the small print of a 384-pixel page.
 READ_SIDE = 544
+# The height, in the detector's pixels, that the smallest line the check found is scaled to: its
+# box (the detector's, which is about twice the letters' height) this tall is found and cut out
+# whole; a copy more enlarged than that only costs time (the detector's time grows with the area).
+LINE_BOX = 40
+# Where the check's smallest line box is at least this tall on its own copy, its boxes are cut
+# out and read as they are: the words come out as from a second detection (signs, labels, logos),
+# without its cost. Smaller boxes from the small copy cut letters off or run lines together.
+REUSE_BOX = 24
+# A line box this many times taller than wide stands on its end (turned 90 degrees or written
+# downwards): only then can the recogniser be handed it upside down, which the classifier fixes.
+STANDING = 1.0
 # Words the recogniser is less sure of are left out: a caption must not quote a guess.
 WORD_CONFIDENCE = 0.8
 # A line needs this many letters or digits to be worth quoting: single marks are mostly texture
@@ -56,11 +74,80 @@ MAX_ASPECT = 25
 _WORD_CHARACTER = re.compile(r"\w", re.UNICODE)
 
 
+@dataclass(frozen=True)
+class TextCheck:
+    """What the check found: the lines' boxes as pixel corners of the picture (n x 4 x 2, each
+    clockwise from the top left), and how many pixels of the check's copy make one of the
+    picture's."""
+
+    boxes: np.ndarray
+    scale: float
+
+    def heights(self) -> np.ndarray:
+        """Each box's height in the picture's pixels (the mean of its two upright sides)."""
+        return _sides(self.boxes)[1]
+
+    def standing(self) -> bool:
+        """Whether any line stands on its end, so that the angle classifier is needed."""
+        widths, heights = _sides(self.boxes)
+        return bool(np.any(heights > STANDING * widths))
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """How ``read`` follows a check: ``sized`` scales the detector's copy to the check's smallest
+    line, ``reuse`` reads the check's boxes where its copy shows them large enough, ``classify`` is
+    "always" or "standing" (only when a line stands on its end). The defaults are the fast
+    ones; all off is the reading before the check sized it (kept for the benchmark)."""
+
+    sized: bool = True
+    reuse: bool = True
+    classify: str = "standing"
+
+
+UNSIZED = Sizing(sized=False, reuse=False, classify="always")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one picture is read: the detector's copy ``scale`` times the picture (None: its short
+    side enlarged to READ_SIDE), or no detection and the check's boxes read (``reuse``); with
+    the angle classifier or without."""
+
+    scale: float | None
+    reuse: bool
+    classify: bool
+
+
+def plan_reading(check: TextCheck | None, width: int, height: int, sizing: Sizing) -> Plan:
+    """The reading that what the check found calls for (without a check: as before)."""
+    if check is None:
+        return Plan(scale=None, reuse=False, classify=True)
+    classify = sizing.classify == "always" or check.standing()
+    if not sizing.sized:
+        return Plan(scale=None, reuse=False, classify=classify)
+    reuse = sizing.reuse and float(np.min(check.heights())) * check.scale >= REUSE_BOX
+    return Plan(scale=detection_scale(check, width, height), reuse=reuse, classify=classify)
+
+
+def detection_scale(check: TextCheck, width: int, height: int) -> float:
+    """How much to scale the picture for the detector: its smallest line's box made LINE_BOX
+    pixels tall, but never more than the fixed enlargement to READ_SIDE (nor less than 1 where
+    that would not enlarge), which is what reading cost before it was sized."""
+    short = min(width, height)
+    ceiling = max(READ_SIDE / short, 1.0)
+    return float(min(LINE_BOX / float(np.min(check.heights())), ceiling))
+
+
 class TextReader:
     """Finds and reads lines of text; ``threads`` is how many cores each model may use."""
 
-    def __init__(self, threads: int) -> None:
+    def __init__(self, threads: int, sizing: Sizing | None = None) -> None:
         from rapidocr import RapidOCR
+
+        self.sizing = sizing or Sizing()
+        # The detector's size is set on the shared engine for each picture.
+        self._lock = threading.Lock()
 
         _log_through_the_service(logging.getLogger("RapidOCR"))
         engine = {
@@ -97,16 +184,36 @@ class TextReader:
 
     def has_text(self, image: Image.Image) -> bool:
         """Whether the detector sees lines of text on a small copy of ``image`` (RGB)."""
-        if not _readable(image):
-            return False
-        result = self._checker(_bgr(image), use_det=True, use_cls=False, use_rec=False)
-        return any(score >= CHECK_SCORE for score in _field(result, "scores"))
+        return self.check(image) is not None
 
-    def read(self, image: Image.Image) -> tuple[TextLine, ...]:
-        """The lines of text in ``image`` (RGB) in reading order, with the words kept."""
+    def check(self, image: Image.Image) -> TextCheck | None:
+        """The lines the detector sees on a small copy of ``image`` (RGB); None when it is sure
+        of none."""
+        if not _readable(image):
+            return None
+        result = self._checker(_bgr(image), use_det=True, use_cls=False, use_rec=False)
+        scores = _field(result, "scores")
+        if not any(score >= CHECK_SCORE for score in scores):
+            return None
+        boxes = np.asarray(_field(result, "boxes"), dtype=np.float32).reshape(-1, 4, 2)
+        scale = min(1.0, CHECK_SIDE / max(image.size))
+        return TextCheck(boxes, scale)
+
+    def look(self, image: Image.Image) -> tuple[TextLine, ...]:
+        """The check, then (where it finds lines) the reading it sizes."""
+        check = self.check(image)
+        return self.read(image, check) if check is not None else ()
+
+    def read(self, image: Image.Image, check: TextCheck | None = None) -> tuple[TextLine, ...]:
+        """The lines of text in ``image`` (RGB) in reading order, with the words kept; ``check``
+        (what ``check`` found in it) sizes the work."""
         if not _readable(image):
             return ()
-        result = self._reader(_bgr(image))
+        plan = plan_reading(check, image.width, image.height, self.sizing)
+        if plan.reuse and check is not None:
+            result = self._read_boxes(_bgr(image), check.boxes, plan.classify)
+        else:
+            result = self._detect_and_read(_bgr(image), plan.scale, plan.classify)
         boxes, texts = _field(result, "boxes"), _field(result, "txts")
         scores, words = _field(result, "scores"), _field(result, "word_results")
         if len(boxes) == 0:
@@ -123,6 +230,42 @@ class TextReader:
             text, score = line
             lines.append(TextLine(text, score, _fractions(box, image.width, image.height)))
         return tuple(lines)
+
+    def _detect_and_read(self, bgr: np.ndarray, scale: float | None, classify: bool) -> Any:
+        """RapidOCR's whole pipeline, its detector on a copy ``scale`` times the picture (None:
+        the short side enlarged to READ_SIDE)."""
+        with self._lock:
+            detector = self._reader._load_det_model()  # type: ignore[no-untyped-call]
+            if scale is None:
+                detector.limit_type, detector.limit_side_len = "min", READ_SIDE
+            elif scale >= 1.0:
+                detector.limit_type = "min"
+                detector.limit_side_len = round(min(bgr.shape[:2]) * scale)
+            else:
+                detector.limit_type = "max"
+                detector.limit_side_len = max(32, round(max(bgr.shape[:2]) * scale))
+            return self._reader(bgr, use_cls=classify)
+
+    def _read_boxes(self, bgr: np.ndarray, boxes: np.ndarray, classify: bool) -> Any:
+        """The lines in ``boxes`` (the check's) recognised without detecting again, with the
+        fields of RapidOCR's own result."""
+        from rapidocr.utils.output import RapidOCROutput
+
+        engine = self._reader
+        crops = engine.crop_text_regions(bgr, boxes.copy())
+        if classify:
+            crops, _ = engine.cls_and_rotate(crops)
+        recognised = engine.recognize_txt(crops)
+        # RapidOCR's annotations say one-element tuples where it means any length.
+        texts: Any = tuple(recognised.txts or ())
+        scores: Any = tuple(recognised.scores or ())
+        words: Any = recognised.word_results
+        if all(words):  # as RapidOCR's pipeline does: words with their boxes
+            words = engine.calc_word_boxes(crops, boxes, recognised)
+        if len(words) != len(boxes):  # a line without word boxes: judged whole
+            words = tuple(((text, score, None),) for text, score in zip(texts, scores, strict=True))
+        result = RapidOCROutput(img=bgr, boxes=boxes, txts=texts, scores=scores, word_results=words)
+        return engine.filter_by_text_score(result)
 
 
 def load_reader(threads: int) -> TextReader | None:
@@ -167,6 +310,15 @@ def keep_sure_words(line: str, words: Sequence[Any]) -> tuple[str, float] | None
     if len(_WORD_CHARACTER.findall(kept)) < MIN_CHARACTERS or not scores:
         return None
     return kept, float(np.mean(scores))
+
+
+def _sides(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The widths and heights of quadrilaterals (n x 4 x 2, clockwise from the top left)."""
+    top = np.linalg.norm(boxes[:, 1] - boxes[:, 0], axis=-1)
+    bottom = np.linalg.norm(boxes[:, 2] - boxes[:, 3], axis=-1)
+    left = np.linalg.norm(boxes[:, 3] - boxes[:, 0], axis=-1)
+    right = np.linalg.norm(boxes[:, 2] - boxes[:, 1], axis=-1)
+    return (top + bottom) / 2, (left + right) / 2
 
 
 def _readable(image: Image.Image) -> bool:
