@@ -75,11 +75,14 @@ def hub_unreachable(timeout: float) -> str | None:
     return None
 
 
-def download(repo_id: str, timeout: float) -> Path:
+def download(repo_id: str, timeout: float, ready_only: bool = False) -> Path:
     """Fetch a model into the hub cache with progress bars on stderr; return its folder.
 
     Only what transformers loads is fetched: safetensors when the repository has them (not the
-    same weights again as a pickle), configs, tokenizer and processor files.
+    same weights again as a pickle), configs, tokenizer and processor files. A repository in the
+    ready ONNX layout is fetched as that layout (see ``ready_onnx_files``). ``ready_only`` (the
+    base install, which cannot run transformers weights) refuses any other repository before a
+    byte of its weights is fetched.
     """
     try:
         from huggingface_hub import model_info, snapshot_download
@@ -89,9 +92,22 @@ def download(repo_id: str, timeout: float) -> Path:
         ) from None
     try:
         files = [entry.rfilename for entry in model_info(repo_id, timeout=timeout).siblings or []]
+    except Exception as exc:  # the hub client raises errors of several HTTP libraries
+        raise ModelError(
+            f"Downloading {repo_id} from the model hub failed: {exc}. Check the id and the "
+            "network, or copy the model folder to this machine and pass its path."
+        ) from None
+    ready = ready_onnx_files(files)
+    if ready_only and not ready:
+        raise ModelError(
+            f"{repo_id} holds no ready ONNX export (onnx/decoder_model_merged*.onnx beside "
+            "configs, without transformers weights), so the base install cannot serve it: "
+            "install the 'models' extra, or export it once with 'imagecaption models export' "
+            "where that extra is installed and serve the folder."
+        )
+    try:
         safetensors = any(name.endswith(".safetensors") for name in files)
         skip = ALL_WE_SKIP if safetensors else WEIGHTS_WE_SKIP
-        ready = ready_onnx_files(files)
         if ready:
             folder = snapshot_download(repo_id, etag_timeout=timeout, allow_patterns=ready)
         else:

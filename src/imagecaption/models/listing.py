@@ -72,8 +72,8 @@ def pull(source: str, settings: Settings) -> Path:
     """Download a hub model into the hub cache, or import a folder into ``<data_dir>/models``.
 
     Either way the result is checked like a model about to be served, so a broken download or
-    folder is reported now rather than when the server starts. An exported folder needs no
-    extra: it is checked by its manifest.
+    folder is reported now rather than when the server starts. An exported folder, or a hub
+    repository in the ready ONNX layout, needs no extra: the base install pulls and checks it.
     """
     from imagecaption.models.hf.exported import check_exported, is_exported
     from imagecaption.models.hf.ready_onnx import check_ready_onnx, is_ready_onnx
@@ -81,7 +81,8 @@ def pull(source: str, settings: Settings) -> Path:
     given = Path(source).expanduser()
     ready = given.is_dir() and is_ready_onnx(given)
     exported = given.is_dir() and (is_exported(given) or ready)
-    if not exported and not models_extra_installed():
+    extra = models_extra_installed()
+    if given.is_dir() and not exported and not extra:
         raise ModelError("Models need the 'models' extra: pip install 'imagecaption[models]'.")
     if given.is_dir():
         if ready:
@@ -101,7 +102,9 @@ def pull(source: str, settings: Settings) -> Path:
             f"{source!r} is neither a model folder nor a model-hub id (such as "
             f"{settings.full_model})."
         )
-    folder = hub.download(source, settings.hub_timeout_seconds)
+    # Without the extra, only a repository in the ready ONNX layout can serve: download() checks
+    # its file list first and refuses any other before fetching its weights.
+    folder = hub.download(source, settings.hub_timeout_seconds, ready_only=not extra)
     if is_ready_onnx(folder):
         check_ready_onnx(folder, settings.quantize)
     else:

@@ -343,12 +343,13 @@ def test_a_hub_download_fetches_configs_and_float32_and_int8_graphs_only() -> No
 
 
 REPO = "acme/vit-gpt2-onnx"
+BASE_INSTALL = "tests.models.hf.without_models_extra"
 
 
 @pytest.fixture(scope="module")
 def hub_cache(ready: Ready, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A hub cache (``HF_HOME``) into which ``models pull`` fetched the ready ViT+GPT-2 export
-    from the local stand-in hub."""
+    """A hub cache (``HF_HOME``) into which the base install's ``models pull`` (no torch or
+    transformers) fetched the ready ViT+GPT-2 export from the local stand-in hub."""
     folder = ready("vision_encoder_decoder")
     files = {
         path.relative_to(folder).as_posix(): path.read_bytes()
@@ -359,7 +360,7 @@ def hub_cache(ready: Ready, tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = {"HF_HOME": str(home), "HF_HUB_OFFLINE": "0"}
     with local_hub({REPO: files}) as hub:
         pulled = subprocess.run(
-            [sys.executable, "-m", "imagecaption", "models", "pull", REPO],
+            [sys.executable, "-m", BASE_INSTALL, "models", "pull", REPO],
             capture_output=True,
             text=True,
             timeout=120,
@@ -367,10 +368,32 @@ def hub_cache(ready: Ready, tmp_path_factory: pytest.TempPathFactory) -> Path:
             check=False,
         )
     assert pulled.returncode == 0, pulled.stderr
+    assert "100%" in pulled.stderr  # the progress bar
     snapshot = Path(pulled.stdout.strip())
     assert snapshot.name == COMMIT
     assert (snapshot / "onnx" / "decoder_model_merged.onnx").is_file()
     return home
+
+
+def test_the_base_install_refuses_to_pull_a_repository_it_cannot_serve(tmp_path: Path) -> None:
+    """A transformers-weights repository is refused by its file list, before its weights are
+    fetched, with one line saying what would serve it."""
+    weights = {"config.json": b"{}", "model.safetensors": b"0" * 1024}
+    env = {"HF_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "0"}
+    with local_hub({"acme/git-weights": weights}) as hub:
+        pulled = subprocess.run(
+            [sys.executable, "-m", BASE_INSTALL, "models", "pull", "acme/git-weights"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, **env, "HF_ENDPOINT": hub.url},
+            check=False,
+        )
+        fetched = hub.fetched()
+    assert pulled.returncode != 0
+    assert "holds no ready ONNX export" in pulled.stderr
+    assert "Traceback" not in pulled.stderr
+    assert "model.safetensors" not in fetched
 
 
 def test_auto_and_models_list_take_a_ready_export_from_the_hub_cache(
