@@ -6,21 +6,18 @@ documented recipe of handing BEGIN over from the sqlite3 driver), so that concur
 threads or processes, queue on the busy timeout instead of failing with "database is locked" when
 a read lock cannot be upgraded. Reads use a plain deferred ``BEGIN`` and never block writers (WAL).
 
-Within one process, SQLite's writers also take turns on a lock of the engine before they begin:
-a writer that finds the database locked sleeps in SQLite's busy handler, in steps of up to 100 ms
-whatever happens meanwhile, so under load the threads of one server spent more time asleep there
-than writing; waiting on a lock wakes the next writer as soon as the last one commits. Other
-processes still wait on the busy timeout.
+Writers within one process do not take turns on a lock of their own before they begin, though
+it was measured to save SQLite's busy handler's sleeps under load: a writer queued behind one
+that waits out the busy timeout on a database locked by another process would wait for that
+timeout and then its own, so a locked database answered 503 only after a multiple of it (or,
+once the lock went, 200 after a minute), and worker threads piled up on the lock meanwhile.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sqlite3
-import threading
 import time
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,8 +36,6 @@ _READ_ONLY = "imagecaption_read_only"
 # A server that does not answer must fail the call fast rather than hold a worker thread.
 CONNECT_TIMEOUT_SECONDS = 3
 UNAVAILABLE_RETRY_AFTER_SECONDS = 2
-# The in-process lock each SQLite engine's writers take turns on (none for other databases).
-_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 
 
 class DriverMissing(Exception):
@@ -73,7 +68,6 @@ def create_database_engine(url: str) -> Engine:
     engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_SECONDS})
     event.listen(engine, "connect", _configure_sqlite)
     event.listen(engine, "begin", _begin_sqlite)
-    _WRITE_LOCKS[engine] = threading.Lock()
     return engine
 
 
@@ -146,12 +140,7 @@ def database_errors_as_overloaded() -> Iterator[None]:
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """Commit on success, roll back on any exception."""
-    lock = _WRITE_LOCKS.get(engine)
-    with (
-        lock or contextlib.nullcontext(),
-        database_errors_as_overloaded(),
-        engine.begin() as connection,
-    ):
+    with database_errors_as_overloaded(), engine.begin() as connection:
         yield connection
 
 
