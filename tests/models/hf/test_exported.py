@@ -30,9 +30,10 @@ from imagecaption.models.hf.exported import (
 from imagecaption.models.hf.preprocessing import centre_band, from_processor
 from imagecaption.models.registry import create_captioner
 from imagecaption.settings import load_settings
-from tests.conftest import encode, photo
+from tests.conftest import photo
 from tests.e2e.server import RunningServer, run_server
 from tests.models.hf.conftest import ARCHITECTURES, Captioners, Folders
+from tests.models.hf.served import assert_serves_like
 from tests.models.hf.tiny import WORDS
 
 Exports = Callable[[str, bool], Path]
@@ -369,25 +370,9 @@ def test_a_server_without_the_models_extra_serves_the_export_over_http(
     assert ready["model"]["fallback"] is None
     key = server.create_key("pro")
     source = captioners("florence2", "onnx-int8")
-    for name in ("chelsea", "coffee"):
-        upload = encode(photo(name), "PNG")
-        for params in ({}, {"num_captions": 2, "max_length": 5}, {"detail": "detailed"}):
-            response = httpx.post(
-                server.url + "/v1/imagecaption",
-                params={k: str(v) for k, v in params.items()},
-                headers={"X-API-Key": key},
-                files={"image": ("photo.png", upload)},
-                timeout=60,
-            )
-            assert response.status_code == 200, response.text
-            options = CaptionOptions(**params)  # type: ignore[arg-type]
-            expected = source.caption_batch([photo(name)], options)[0]
-            data = response.json()["data"]
-            assert data["caption"] == expected.text
-            if "num_captions" in params:
-                assert [c["caption"] for c in data["captions"]] == [
-                    c.text for c in expected.candidates
-                ]
+    assert_serves_like(
+        server, key, source, [{}, {"num_captions": 2, "max_length": 5}, {"detail": "detailed"}]
+    )
 
 
 def _without_the_extra(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -35,11 +35,11 @@ from imagecaption.models.hf.ready_onnx import (
 from imagecaption.models.hub import ready_onnx_files
 from imagecaption.models.registry import create_captioner
 from imagecaption.settings import load_settings
-from tests.conftest import encode, photo
 from tests.e2e.server import RunningServer, run_server
 from tests.models.hf import optimum_layout
 from tests.models.hf.conftest import Captioners, Folders
 from tests.models.hf.local_hub import COMMIT, local_hub
+from tests.models.hf.served import assert_serves_like
 
 LAYOUTS = ("vision_encoder_decoder", "florence2")
 Ready = Callable[[str], Path]
@@ -460,22 +460,4 @@ def test_a_server_without_the_models_extra_serves_a_ready_export_from_the_hub(
     assert ready_state["model"]["backend"] == "onnx"
     key = server.create_key("pro")
     reference = captioners("vision_encoder_decoder", "torch")
-    for name in ("chelsea", "coffee"):
-        upload = encode(photo(name), "PNG")
-        for params in ({}, {"num_captions": 2, "max_length": 5}):
-            response = httpx.post(
-                server.url + "/v1/imagecaption",
-                params={k: str(v) for k, v in params.items()},
-                headers={"X-API-Key": key},
-                files={"image": ("photo.png", upload)},
-                timeout=60,
-            )
-            assert response.status_code == 200, response.text
-            options = CaptionOptions(**params)  # type: ignore[arg-type]
-            expected = reference.caption_batch([photo(name)], options)[0]
-            data = response.json()["data"]
-            assert data["caption"] == expected.text
-            if "num_captions" in params:
-                assert [c["caption"] for c in data["captions"]] == [
-                    c.text for c in expected.candidates
-                ]
+    assert_serves_like(server, key, reference, [{}, {"num_captions": 2, "max_length": 5}])
