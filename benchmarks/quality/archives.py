@@ -9,7 +9,6 @@ archive as the package ships it. Nothing is installed and nothing is copied into
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
 import sys
@@ -20,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from platformdirs import user_cache_dir
+
+from imagecaption.checksums import file_sha256
 
 CACHE_DIR = Path(user_cache_dir("imagecaption")) / "quality-corpus"
 FETCH_TIMEOUT_S = 600
@@ -80,14 +81,6 @@ def fetch(kind: str, package: str, version: str, sha256: str) -> Path:
     return final
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _npm_pack(package: str, version: str, destination: Path) -> Path:
     if shutil.which("npm") is None:
         raise SourceUnavailable(f"{package}@{version} is an npm package and npm is not installed")
@@ -133,7 +126,7 @@ def _only(folder: Path, pattern: str, what: str) -> Path:
 
 
 def _check(archive: Path, sha256: str) -> None:
-    actual = sha256_of(archive)
+    actual = file_sha256(archive)
     if actual != sha256:
         raise ValueError(f"{archive.name}: SHA-256 {actual}, but {sha256} is on record")
 

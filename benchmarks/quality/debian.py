@@ -15,7 +15,6 @@ Some packages keep their pictures inside Qt resource bundles; a case then also n
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -27,6 +26,7 @@ from typing import NoReturn
 from platformdirs import user_cache_dir
 
 from benchmarks.quality import qt_resources
+from imagecaption.checksums import file_sha256
 
 APT_TIMEOUT_S = 600
 # Packages (by cache folder) that could not be fetched in this process, with the reason: not
@@ -135,7 +135,7 @@ def download(package: Package, into: Path, cache: Path) -> Path:
 
 
 def check(package: Package, deb: Path) -> None:
-    digest = hashlib.sha256(deb.read_bytes()).hexdigest()
+    digest = file_sha256(deb)
     if digest != package.sha256:
         raise ValueError(
             f"{deb.name} has SHA-256 {digest}, not the {package.sha256} on record: the corpus "

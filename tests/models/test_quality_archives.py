@@ -16,6 +16,8 @@ import pytest
 from benchmarks.quality import archives
 from benchmarks.quality.archives import SourceUnavailable
 
+from imagecaption.checksums import file_sha256
+
 PICTURE = b"\xff\xd8\xff\xe0 not really a jpeg, but bytes to find again"
 
 
@@ -51,7 +53,7 @@ class Registry:
 
     @property
     def sha256(self) -> str:
-        return archives.sha256_of(self.original)
+        return file_sha256(self.original)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, cast
 
+from imagecaption.checksums import file_sha256
 from imagecaption.models import hub
 from imagecaption.models.base import ModelError
 from imagecaption.models.hf.architectures import Architecture
@@ -26,7 +27,6 @@ from imagecaption.models.hf.exported import (
     MANIFEST,
     PROCESSING,
     TOKENIZER,
-    file_sha256,
 )
 from imagecaption.models.hf.folder import check_folder, load_processors
 from imagecaption.models.hf.onnx_backend import build_once, export_graphs

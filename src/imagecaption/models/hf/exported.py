@@ -13,12 +13,12 @@ refused at once with one line naming what is missing; loading also compares the 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from imagecaption.checksums import file_sha256
 from imagecaption.models.base import ModelError
 from imagecaption.models.hf.captioner import DecodingCaptioner, Loaded
 from imagecaption.models.hf.onnx_graphs import Export, OnnxRuntime
@@ -110,14 +110,6 @@ def verify_checksums(folder: Path, manifest: Manifest) -> None:
             f"{folder.name}: {', '.join(damaged)} does not match its checksum in {MANIFEST} "
             "(damaged or changed)."
         )
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _line(exc: Exception) -> str:
