@@ -8,10 +8,14 @@ rule's raw scores are mapped by a straight line, fitted by least squares on the 
 benchmark's tuning pictures (``benchmarks/calibrate_scores.py``), to the share of the expected
 words its captions got right there, with no plainly wrong word. A score of 0.6 means that
 captions scored so mentioned about 60% of what a person describing the picture would.
+``ranked_caption`` then orders the main caption and its alternatives on that scale.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from imagecaption.models.base import Candidate, Caption, CaptionOptions
 from imagecaption.models.offline.compose.drafts import Draft, Source
 
 # (intercept, slope) per rule, from ``python -m benchmarks.calibrate_scores`` on the tuning set
@@ -36,3 +40,29 @@ def calibrated(draft: Draft) -> float:
     """The chance that ``draft`` is right, from its rule's raw score."""
     intercept, slope = CALIBRATION[draft.source]
     return round(min(CEILING, max(FLOOR, intercept + slope * draft.score)), 4)
+
+
+def ranked_caption(drafts: Sequence[Draft], options: CaptionOptions) -> Caption:
+    """The first draft is the caption; the others, likeliest first, are its alternatives.
+
+    Every score is the calibrated chance that the wording is right (``confidence.py``). The
+    main caption was chosen by the rules for saying the most that the evidence allows, so no
+    alternative is scored above it: a broader one that would be ("a wild animal" beside "a
+    wombat") is shown at the main caption's score.
+    """
+    texts: dict[str, float] = {}
+    for draft in drafts:
+        texts.setdefault(draft.render(options.max_length), calibrated(draft))
+    primary, score = next(iter(texts.items()))
+    if options.num_captions <= 1:
+        return Caption(text=primary, score=score)
+    others = sorted(
+        ((text, min(value, score)) for text, value in list(texts.items())[1:]),
+        key=lambda item: -item[1],
+    )
+    chosen = [(primary, score), *others][: options.num_captions]
+    return Caption(
+        text=primary,
+        score=score,
+        candidates=tuple(Candidate(text=text, score=value) for text, value in chosen),
+    )

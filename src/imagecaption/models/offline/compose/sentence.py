@@ -20,7 +20,6 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from imagecaption.models.base import (
-    Candidate,
     Caption,
     CaptionOptions,
     DetectedObject,
@@ -37,7 +36,7 @@ from imagecaption.models.offline.compose.activities import (
 )
 from imagecaption.models.offline.compose.classified import PersonView, describe, person_view
 from imagecaption.models.offline.compose.colouring import colour_of, coloured
-from imagecaption.models.offline.compose.confidence import calibrated
+from imagecaption.models.offline.compose.confidence import ranked_caption
 from imagecaption.models.offline.compose.drafts import Draft, forms
 from imagecaption.models.offline.compose.identify import BoxNamer
 from imagecaption.models.offline.compose.kind import PictureStats, is_grey, picture_kind
@@ -113,7 +112,7 @@ class SentenceWriter:
         """Caption one picture. ``max_length`` counts words, which is what a reader notices."""
         identified = self._identify(findings)
         drafts = self.drafts(findings, identified)
-        caption = _caption(drafts, options)
+        caption = ranked_caption(drafts, options)
         activities = [tag for draft in drafts for tag in draft.activities]
         tags = tags_of(
             identified,
@@ -484,32 +483,6 @@ def _companions(subject: Thing, other: Thing) -> bool:
 
 def _join(clauses: Sequence[str]) -> str:
     return " ".join(clause for clause in clauses if clause)
-
-
-def _caption(drafts: Sequence[Draft], options: CaptionOptions) -> Caption:
-    """The first draft is the caption; the others, likeliest first, are its alternatives.
-
-    Every score is the calibrated chance that the wording is right (``confidence.py``). The
-    main caption was chosen by the rules for saying the most that the evidence allows, so no
-    alternative is scored above it: a broader one that would be ("a wild animal" beside "a
-    wombat") is shown at the main caption's score.
-    """
-    texts: dict[str, float] = {}
-    for draft in drafts:
-        texts.setdefault(draft.render(options.max_length), calibrated(draft))
-    primary, score = next(iter(texts.items()))
-    if options.num_captions <= 1:
-        return Caption(text=primary, score=score)
-    others = sorted(
-        ((text, min(value, score)) for text, value in list(texts.items())[1:]),
-        key=lambda item: -item[1],
-    )
-    chosen = [(primary, score), *others][: options.num_captions]
-    return Caption(
-        text=primary,
-        score=score,
-        candidates=tuple(Candidate(text=text, score=value) for text, value in chosen),
-    )
 
 
 def detected_objects(things: Sequence[Thing]) -> tuple[DetectedObject, ...]:
