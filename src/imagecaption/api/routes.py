@@ -225,6 +225,7 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
         request.state.response_headers | credit_headers(reservation.key or account)
     )
     # Starlette runs the background task once the body has been handed to the server.
+    svc.engine.hold_place()  # until the charge is committed
     response.background = BackgroundTask(
         _charge, svc, reservation, latency_ms=latency_ms, request_id=request_id
     )
@@ -251,6 +252,8 @@ async def _charge(
             extra={"key_id": reservation.key_id, "credits": reservation.credits},
         )
         return
+    finally:
+        svc.engine.free_place()
     svc.metrics.credits_charged.inc(reservation.credits)
 
 

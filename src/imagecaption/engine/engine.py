@@ -175,6 +175,15 @@ class CaptionEngine:
     def _leave(self, _done: object = None) -> None:
         self._admitted -= 1
 
+    def hold_place(self) -> None:
+        """Keep a place taken for an answer sent but not yet charged; ``free_place`` gives it
+        back. Charges lag behind answers under load, and a crash makes every uncharged answer
+        free: counting them against the queue's capacity bounds how many that can be."""
+        self._admitted += 1
+
+    def free_place(self) -> None:
+        self._leave()
+
     async def _known(self, key: tuple[str, str, CaptionOptions]) -> Caption | None:
         """A finished caption for ``key``, from the cache or from the same image in flight."""
         cached = self._cache.get(key)
