@@ -32,6 +32,9 @@ class CaptionOptions:
     detail: Detail | None = None
     read_text: bool = True
     """Whether words seen in the picture are read into the caption, where the model can read."""
+    lang: str = "en"
+    """The caption's language as a BCP 47 tag the model listed in ``ModelInfo.languages``; the API
+    layer negotiates it (``lang``, else ``Accept-Language``, else English) before queueing."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,9 @@ class ModelInfo:
     """Why this model serves instead of the one asked for (``--model auto``), if it does."""
     text_reader: str | None = None
     """What reads the words in pictures into captions; None when nothing does."""
+    languages: tuple[str, ...] = ("en",)
+    """The BCP 47 tags this model captions in, English first; ``/readyz`` and ``models list``
+    show them, and a request for any other is refused before it is queued."""
 
 
 class Captioner(ABC):
