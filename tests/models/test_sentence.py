@@ -308,3 +308,29 @@ def test_several_people_sit_on_one_seat_only_if_it_holds_them(writer: SentenceWr
     assert caption(writer, [*people, chair]) == "Two people."
     bench = Box("bench", 0.7, 0.1, 0.5, 0.7, 1.0)
     assert caption(writer, [*people, bench]) == "Two people sitting on a bench."
+
+
+CARDIGAN, SUNGLASSES, COWBOY_HAT, SOMBRERO = 474, 836, 515, 808
+
+
+@pytest.mark.parametrize(
+    ("view", "expected"),
+    [
+        # a garment by its kind when the kind is likelier: a cardigan is "a sweater"
+        (probabilities(c474=0.4), "A person wearing a sweater."),
+        (probabilities(c515=0.3, c808=0.2), "A person wearing a hat."),
+        # two garments the classifier is sure of are both said
+        (
+            probabilities(c474=0.4, c836=0.3),
+            "A person wearing a sweater and a pair of sunglasses.",
+        ),
+        # each needs its own evidence: two hats at 0.15 are not one at 0.3
+        (probabilities(c515=0.15, c808=0.15), "A person."),
+        # a second thing is said only beside clothing
+        (probabilities(c889=0.5, c474=0.3), "A person playing a violin."),
+    ],
+)
+def test_what_a_person_wears_is_said_by_its_kind_and_with_a_second_garment(
+    writer: SentenceWriter, view: np.ndarray, expected: str
+) -> None:
+    assert caption(writer, [PERSON], crops={"person": view}) == expected

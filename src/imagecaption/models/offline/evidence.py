@@ -42,11 +42,12 @@ class Place:
 class Surroundings:
     """Where the picture was taken: indoors or out, what lies below the subject (the ground)
     and behind it (the background). ``indoors`` is the probability that it is indoors, or None
-    where nothing says."""
+    where nothing says; ``night`` the probability that it was taken outdoors at night."""
 
     indoors: float | None = None
     ground: tuple[Place, ...] = ()
     background: tuple[Place, ...] = ()
+    night: float = 0.0
 
 
 @dataclass(frozen=True)

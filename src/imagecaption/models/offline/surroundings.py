@@ -83,6 +83,13 @@ OUTDOORS = 0.75
 # share of the ground: green, saturated and textured below a subject is little else.
 GRASSY = 0.45
 
+# Night: a picture surely outdoors whose top third (where the sky is) is dark. On the tuning
+# photos every outdoor picture with a top third this dark was taken at night, and the dark ones
+# that were not (a forest at sunset, a duck on black water) were less surely outdoors.
+NIGHT_OUTDOORS = 0.9
+NIGHT_SKY = 0.23
+NIGHT_TOP = 1 / 3
+
 # The regions: the ground is the lowest part of the picture (and what lies below the subject);
 # the background the top part beside and above the subject.
 GROUND_TOP = 0.65
@@ -170,7 +177,8 @@ class SurroundingsReader:
             _add(background, {"sky": sky, "trees": trees}, outdoors)
         elif grass >= GRASSY and (indoors is None or indoors < 0.5):
             _add(ground, {"grass": grass}, max(outdoors, OUTDOORS))
-        return Surroundings(indoors, _ranked(ground), _ranked(background))
+        night = outdoors if outdoors >= NIGHT_OUTDOORS and _dark_top(grid) else 0.0
+        return Surroundings(indoors, _ranked(ground), _ranked(background), night)
 
     def _setting_outdoors(self, scene: np.ndarray) -> bool | None:
         """Whether the classifier's likeliest scene or place class (when likely enough to be a
@@ -239,6 +247,12 @@ def _regions(grid: PixelGrid, things: Sequence[Thing]) -> _Regions:
     background = free & (top < BACKGROUND_BOTTOM)
     sky_band = free & (top < SKY_BAND)
     return _Regions(ground, background, sky_band)
+
+
+def _dark_top(grid: PixelGrid) -> bool:
+    """The top third, boxes and all, is dark: a night sky, or a street's lights under one."""
+    rows = grid.rows(0.0, NIGHT_TOP)
+    return float(grid.value[rows].mean()) < NIGHT_SKY
 
 
 def _share(matches: np.ndarray, region: np.ndarray) -> float:

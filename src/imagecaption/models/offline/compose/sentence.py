@@ -306,7 +306,7 @@ class SentenceWriter:
         attribute = not relation and people.relation is not None
         if attribute and people.relation is not None and people.attribute is not None:
             relation = people.relation
-            score *= people.attribute.score
+            score *= people.score
         where, ground, evidence = _where(subject, findings, setting, used)
         score *= evidence
         doing = grazing(subject, ground) if not relation else None
