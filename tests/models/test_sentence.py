@@ -334,3 +334,17 @@ def test_what_a_person_wears_is_said_by_its_kind_and_with_a_second_garment(
     writer: SentenceWriter, view: np.ndarray, expected: str
 ) -> None:
     assert caption(writer, [PERSON], crops={"person": view}) == expected
+
+
+def test_a_road_vehicle_the_classifier_is_sure_is_another_takes_that_word(
+    writer: SentenceWriter,
+) -> None:
+    """The detector calls a vintage convertible a truck; the classifier, sure it is some car,
+    renames it with the broad word, even beside another car."""
+    truck = Box("truck", 0.8, 0.05, 0.2, 0.9, 0.9)
+    car = Box("car", 0.5, 0.65, 0.3, 0.99, 0.6)
+    some_car = probabilities(c511=0.6, c817=0.2)  # a convertible, a sports car
+    assert caption(writer, [truck], crops={"truck": some_car}) == "A car."
+    assert "truck" not in caption(writer, [truck, car], crops={"truck": some_car})
+    # unsure: the detector's word stays
+    assert caption(writer, [truck], crops={"truck": probabilities(c511=0.4)}) == "A truck."
