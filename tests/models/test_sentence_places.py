@@ -4,7 +4,7 @@ and landscapes, and people small in a landscape the classifier is sure of."""
 from __future__ import annotations
 
 from imagecaption.models.offline.compose.sentence import SentenceWriter
-from imagecaption.models.offline.evidence import Place, Surroundings
+from imagecaption.models.offline.evidence import Colour, Place, Surroundings
 from tests.models.test_sentence import probabilities
 from tests.models.test_sentence_evidence import Box, caption, writer
 
@@ -140,3 +140,12 @@ def test_a_picture_taken_at_night_says_so_after_its_place(writer: SentenceWriter
     # unsure of the night: nothing said of it
     dim = Surroundings(indoors=0.05, night=0.3)
     assert caption(writer, scene=yurt, surroundings=dim) == "A yurt."
+
+
+def test_a_plain_backdrop_is_said_where_no_place_is(writer: SentenceWriter) -> None:
+    person = Box("person", 0.9, 0.3, 0.1, 0.7, 0.95)
+    pink = Surroundings(backdrop=Colour("pink", 1.0))
+    assert caption(writer, [person], surroundings=pink) == "A person against a pink background."
+    # a place the surroundings are sure of comes first
+    grass = Surroundings(indoors=0.1, ground=(Place("grass", 0.9),), backdrop=Colour("pink", 1.0))
+    assert caption(writer, [person], surroundings=grass) == "A person on the grass."

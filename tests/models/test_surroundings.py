@@ -143,3 +143,16 @@ def test_a_dark_sky_outdoors_is_night_and_a_dark_room_is_not(reader: Surrounding
     # a bright sky is day
     day = reader.read(pixel_grid(sky_over_grass()), scene(n09193705=0.5), [])
     assert day.night == 0.0
+
+
+def test_a_plain_backdrop_has_its_colour_and_a_textured_or_outdoor_one_none(
+    reader: SurroundingsReader,
+) -> None:
+    person = thing("person", Box(0.3, 0.2, 0.7, 1.0, 0.9))
+    studio = reader.read(pixel_grid(white_backdrop()), scene(), [person])
+    assert studio.backdrop is not None
+    assert studio.backdrop.name == "white"
+    # grass behind is no backdrop, and a picture likely outdoors has none
+    assert reader.read(pixel_grid(sky_over_grass()), scene(), [person]).backdrop is None
+    outdoors = reader.read(pixel_grid(white_backdrop()), scene(n09193705=0.6), [person])
+    assert outdoors.backdrop is None

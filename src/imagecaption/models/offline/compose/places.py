@@ -95,7 +95,14 @@ def _place(bearer: Bearer, surroundings: Surroundings) -> Placed | None:
     indoors = surroundings.indoors
     if indoors is not None and indoors >= INDOORS and bearer not in ONLY_BEHIND:
         return Placed("in a room", indoors, "indoors")
+    backdrop = surroundings.backdrop
+    if backdrop is not None and bearer not in ONLY_BEHIND:
+        return Placed(f"against {_a(backdrop.name)} background", backdrop.score, "backdrop")
     return None
+
+
+def _a(word: str) -> str:
+    return f"an {word}" if word[0] in "aeiou" else f"a {word}"
 
 
 def _sky(surroundings: Surroundings) -> Place | None:
