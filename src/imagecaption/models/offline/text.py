@@ -16,6 +16,10 @@ smallest line needs (a sign's big letters need no enlarged copy, a page's small 
 where the check's own copy shows the lines large enough, its boxes are read as they are and the
 detector does not run again. The angle classifier, which only tells upright lines from upside-down
 ones, runs only when a line stands on its end.
+
+A caption quotes only a few lines (the largest print, a page's first lines), so a caller can name
+the lines worth recognising (``LineChoice``): only those are recognised, and the detector looks
+only at the bands of the picture that hold them. Answers with ``details`` read every line.
 """
 
 from __future__ import annotations
