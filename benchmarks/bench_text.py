@@ -230,6 +230,7 @@ def time_steps(rounds: int, threads: int) -> None:
 
     reader.check = timed("check", reader.check)  # type: ignore[method-assign]
     reader._detect = timed("detector", reader._detect)  # type: ignore[method-assign]
+    reader._detect_bands = timed("detector", reader._detect_bands)  # type: ignore[method-assign]
     reader._recognise = timed("recogniser", reader._recognise)  # type: ignore[method-assign]
     steps = ("check", "detector", "recogniser")
     ways: dict[str, LineChoice | None] = {"every line": None, "quoted lines": lines_to_read}
