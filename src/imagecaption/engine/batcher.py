@@ -33,6 +33,9 @@ class WorkItem:
 
 
 _STOP = object()
+WAKE = object()
+"""Put in the work queue for each item put in the background queue, so that the worker, which
+blocks on the work queue alone, knows one is there."""
 
 
 class BatchWorker:
@@ -44,9 +47,12 @@ class BatchWorker:
         max_batch_size: int,
         max_wait_s: float,
         on_batch: Callable[[int, float], None],
+        background: queue.Queue[WorkItem] | None = None,
     ) -> None:
         self._captioner = captioner
         self._work = work
+        self._background = background
+        self._background_waiting = 0
         self._max_batch_size = max_batch_size
         self._max_wait_s = max_wait_s
         self._on_batch = on_batch
@@ -63,9 +69,15 @@ class BatchWorker:
     def _run(self) -> None:
         stopping = False
         while not stopping:
+            if self._background_waiting and self._work.empty():
+                self._caption_background()
+                continue
             first = self._work.get()
             if first is _STOP:
                 return
+            if first is WAKE:
+                self._background_waiting += 1
+                continue
             assert isinstance(first, WorkItem)
             batch = [first]
             deadline = time.perf_counter() + self._max_wait_s
@@ -81,10 +93,20 @@ class BatchWorker:
                 if item is _STOP:
                     stopping = True
                     break
+                if item is WAKE:
+                    self._background_waiting += 1
+                    continue
                 assert isinstance(item, WorkItem)
                 batch.append(item)
             for group in _group_by_options(batch):
                 self._caption(group)
+
+    def _caption_background(self) -> None:
+        """One background item alone, taken only when no call waits: a call that arrives
+        meanwhile waits for at most one background image, never a batch of them."""
+        assert self._background is not None
+        self._background_waiting -= 1
+        self._caption([self._background.get_nowait()])
 
     def _caption(self, group: list[WorkItem]) -> None:
         started = time.perf_counter()
