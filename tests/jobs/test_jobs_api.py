@@ -231,3 +231,24 @@ def test_cancelled_job_calls_its_webhook_too(
         assert json.loads(delivery.body)["status"] == "cancelled"
     finally:
         receiver.close()
+
+
+def test_a_second_keys_small_job_is_not_stuck_behind_a_big_one(
+    job_server: RunningServer, client: httpx.Client
+) -> None:
+    """Keys take turns: a job submitted after another key's big one ends long before it."""
+    big_key, small_key = job_server.create_key("pro"), job_server.create_key("pro")
+    big = [inline(small_image(8000 + i, size=160)) for i in range(400)]
+    small = [inline(small_image(9000 + i, size=160)) for i in range(8)]
+    big_id = client.post(JOBS, headers={"X-API-Key": big_key}, json={"images": big}).json()["data"][
+        "job_id"
+    ]
+    small_id = client.post(JOBS, headers={"X-API-Key": small_key}, json={"images": small}).json()[
+        "data"
+    ]["job_id"]
+    small_job = wait_until_ended(client, small_key, small_id)
+    big_job = client.get(f"{JOBS}/{big_id}?limit=1", headers={"X-API-Key": big_key}).json()["data"]
+    assert small_job["succeeded"] == 8
+    assert big_job["status"] == "running"
+    assert big_job["succeeded"] < 200, big_job  # first in, yet far from done
+    client.delete(f"{JOBS}/{big_id}", headers={"X-API-Key": big_key})
