@@ -243,6 +243,18 @@ class Settings(BaseSettings):
         description="Queue workers per process that caption job images, one image each at a "
         "time; 0 leaves this process's workers out (it still takes and answers jobs).",
     )
+    job_quiet_ms: float = Field(
+        default=100.0,
+        ge=0,
+        description="A job image goes to the model once calls have left it alone this long; "
+        "under steady calls, jobs get job_min_images_per_second instead, so that calls keep "
+        "their latency.",
+    )
+    job_min_images_per_second: float = Field(
+        default=4.0,
+        gt=0,
+        description="The share of the model that jobs keep while calls never stop, per process.",
+    )
     job_chunk_size: int = Field(
         default=8, ge=1, description="Images a worker claims at once from the fairest job."
     )

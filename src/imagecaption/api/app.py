@@ -87,6 +87,8 @@ def build_services(settings: Settings, metrics: Metrics) -> Services:
         retry_after_seconds=settings.retry_after_seconds,
         shared_cache=shared_cache,
         background_slots=max(settings.job_workers, 1),
+        background_quiet_ms=settings.job_quiet_ms,
+        background_interval_ms=1000 / settings.job_min_images_per_second,
     )
     fetcher = ImageFetcher(
         max_bytes=settings.max_upload_bytes,

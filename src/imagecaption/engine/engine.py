@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 
 from PIL import Image
 
-from imagecaption.engine.batcher import WAKE, BatchWorker, WorkItem
+from imagecaption.engine.batcher import WAKE, BatchWorker, CallActivity, WorkItem
 from imagecaption.engine.cache import CaptionCache
 from imagecaption.engine.shared_cache import NoSharedCache, SharedCache
 from imagecaption.errors import Overloaded
@@ -52,6 +52,8 @@ class CaptionEngine:
         retry_after_seconds: int = 1,
         shared_cache: SharedCache | None = None,
         background_slots: int = 2,
+        background_quiet_ms: float = 0.0,
+        background_interval_ms: float = 0.0,
     ) -> None:
         self.captioner = captioner
         self.shared_cache: SharedCache = shared_cache or NoSharedCache()
@@ -66,6 +68,7 @@ class CaptionEngine:
         )
         self._background: queue.Queue[WorkItem] = queue.Queue()
         self._background_slots = asyncio.Semaphore(background_slots)
+        self._calls = CallActivity()
         self._cache = CaptionCache(cache_size)
         self._in_flight: dict[tuple[str, str, CaptionOptions], asyncio.Future[Caption]] = {}
         self._retry_after = retry_after_seconds
@@ -76,6 +79,9 @@ class CaptionEngine:
             max_wait_s=max_batch_wait_ms / 1000,
             on_batch=self._record_batch,
             background=self._background,
+            background_quiet_s=background_quiet_ms / 1000,
+            background_interval_s=background_interval_ms / 1000,
+            calls=self._calls,
         )
         self.state = EngineState.LOADING
         self.error: str | None = None
@@ -134,6 +140,19 @@ class CaptionEngine:
         cache key holds the model and the options, so a caption asked for with other options,
         or made by another model, is never reused.
         """
+        self._calls.begin()
+        try:
+            return await self._caption(image, content_hash, options, pay)
+        finally:
+            self._calls.end()
+
+    async def _caption(
+        self,
+        image: Image.Image | None,
+        content_hash: str,
+        options: CaptionOptions,
+        pay: Callable[[], Awaitable[None]],
+    ) -> tuple[Caption, bool]:
         if self.state is not EngineState.READY:
             raise Overloaded("The model is not ready yet.", retry_after=self._retry_after)
         self.captioner.check_options(options)
