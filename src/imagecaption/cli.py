@@ -18,7 +18,7 @@ from imagecaption.settings import BackendName, Settings, load_settings
 
 if TYPE_CHECKING:
     from imagecaption.accounts.store import AccountStore
-    from imagecaption.jobs.store import JobRecord
+    from imagecaption.jobs.store import JobRecord, SqlJobStore
 
 # Plain help rather than Rich's tables, which label every flag "<bool>" although a flag takes
 # no value; the plain layout shows types only for options that take one.
@@ -413,6 +413,20 @@ def _caption_on_server(
     return [(result.path, result.caption, result.error) for result in results]
 
 
+@contextlib.contextmanager
+def _open_job_store(config: Path | None, data_dir: Path | None) -> Iterator[SqlJobStore]:
+    """The job store for one command, on a database the account store has opened (and, for
+    SQLite, brought up to date); refusals end the command as ``_open_store`` says."""
+    from imagecaption.jobs.store import SqlJobStore
+
+    with _open_store(config, data_dir):
+        store = SqlJobStore(_settings(config, data_dir).resolved_database_url)
+        try:
+            yield store
+        finally:
+            store.close()
+
+
 def _job_row(job: JobRecord) -> dict[str, Any]:
     return job.summary() | {"key_id": job.key_id}
 
@@ -429,14 +443,8 @@ def jobs_list(
     data_dir: DataDirOption = None,
 ) -> None:
     """Jobs of every key (or one), newest first, with their progress."""
-    from imagecaption.jobs.store import SqlJobStore
-
-    with _open_store(config, data_dir):
-        store = SqlJobStore(_settings(config, data_dir).resolved_database_url)
-        try:
-            records = store.list_jobs(key_id, limit)
-        finally:
-            store.close()
+    with _open_job_store(config, data_dir) as store:
+        records = store.list_jobs(key_id, limit)
     if as_json:
         typer.echo(json.dumps([_job_row(job) for job in records], indent=2))
         return
@@ -453,14 +461,8 @@ def jobs_show(
     job_id: JobIdArgument, config: ConfigOption = None, data_dir: DataDirOption = None
 ) -> None:
     """One job's summary and its webhook's state, as JSON."""
-    from imagecaption.jobs.store import SqlJobStore
-
-    with _open_store(config, data_dir):
-        store = SqlJobStore(_settings(config, data_dir).resolved_database_url)
-        try:
-            job = store.get(job_id)
-        finally:
-            store.close()
+    with _open_job_store(config, data_dir) as store:
+        job = store.get(job_id)
     row = _job_row(job) | {
         "callback_url": job.callback_url,
         "callback_attempts": job.callback_attempts,
@@ -475,14 +477,8 @@ def jobs_cancel(
     job_id: JobIdArgument, config: ConfigOption = None, data_dir: DataDirOption = None
 ) -> None:
     """Cancel a job's images that have not started; they are refunded."""
-    from imagecaption.jobs.store import SqlJobStore
-
-    with _open_store(config, data_dir):
-        store = SqlJobStore(_settings(config, data_dir).resolved_database_url)
-        try:
-            job = store.cancel(job_id)
-        finally:
-            store.close()
+    with _open_job_store(config, data_dir) as store:
+        job = store.cancel(job_id)
     typer.echo(f"{job.id} is {job.status}: {job.cancelled} images cancelled")
 
 
