@@ -145,7 +145,7 @@ def create_app(settings: Settings) -> FastAPI:
         loading = asyncio.create_task(svc.engine.start())
         janitor = asyncio.create_task(_release_expired_forever(svc))
         app.state.jobs = JobService(settings, metrics, svc.engine, svc.fetcher, svc.decoder)
-        await app.state.jobs.start()
+        await app.state.jobs.start(asyncio.shield(loading))
         try:
             yield
         finally:

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from imagecaption.accounts.store import KeyRecord
 from imagecaption.api.auth import authenticated
 from imagecaption.api.envelope import ok, render
-from imagecaption.api.schemas import CaptionParams
+from imagecaption.api.schemas import CaptionParams, Envelope
 from imagecaption.api.services import Services, services
 from imagecaption.errors import BadInput
 from imagecaption.jobs.service import JobService
@@ -25,6 +25,22 @@ from imagecaption.jobs.store import JobRecord
 from imagecaption.jobs.webhook import check_callback_url
 
 router = APIRouter(prefix="/v1/imagecaption/jobs", tags=["jobs"])
+
+_REFUSALS = {
+    400: "Bad input: not JSON, no images, too many, a bad option or callback_url.",
+    401: "Missing, unknown or revoked API key.",
+    403: "Not enough credits for the whole job.",
+    404: "No such job for this key.",
+    429: "Per-key rate limit exceeded; see Retry-After.",
+    503: "The account database is unavailable; see Retry-After.",
+}
+
+
+def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        code: {"model": Envelope, "description": _REFUSALS[code]}
+        for code in (400, 401, 429, 503, *codes)
+    }
 
 
 class JobRequest(CaptionParams):
@@ -76,7 +92,19 @@ def _parse(body: bytes) -> JobRequest:
     return job
 
 
-@router.post("", status_code=202, summary="Caption many images as one job")
+@router.post(
+    "",
+    status_code=202,
+    response_model=Envelope,
+    responses=_responses(403),
+    summary="Caption many images as one job",
+    openapi_extra={
+        "requestBody": {
+            "content": {"application/json": {"schema": JobRequest.model_json_schema()}},
+            "required": True,
+        }
+    },
+)
 async def submit_job(
     request: Request,
     account: Annotated[KeyRecord, Depends(authenticated)],
@@ -110,7 +138,7 @@ async def submit_job(
     return _answer(request, data, 202)
 
 
-@router.get("", summary="List this key's jobs, newest first")
+@router.get("", response_model=Envelope, responses=_responses(), summary="List this key's jobs")
 async def list_jobs(
     request: Request,
     account: Annotated[KeyRecord, Depends(authenticated)],
@@ -121,7 +149,12 @@ async def list_jobs(
     return _answer(request, {"jobs": [_summary(record) for record in records]})
 
 
-@router.get("/{job_id}", summary="A job's progress and its results, paged in index order")
+@router.get(
+    "/{job_id}",
+    response_model=Envelope,
+    responses=_responses(404),
+    summary="A job's progress and its results, paged in index order",
+)
 async def get_job(
     request: Request,
     job_id: str,
@@ -136,7 +169,12 @@ async def get_job(
     return _answer(request, data)
 
 
-@router.delete("/{job_id}", summary="Cancel the images of a job that have not started")
+@router.delete(
+    "/{job_id}",
+    response_model=Envelope,
+    responses=_responses(404),
+    summary="Cancel the images of a job that have not started",
+)
 async def cancel_job(
     request: Request,
     job_id: str,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,16 +51,24 @@ class JobService:
             build_queue(settings.resolved_database_url), self._work, settings.job_workers
         )
         self._sweeper: asyncio.Task[None] | None = None
+        self._starting: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
+    async def start(self, model_loading: Awaitable[None]) -> None:
+        """Start the sweeper now and this process's queue workers once the model is loaded:
+        images claimed before would only be given back."""
         self._loop = asyncio.get_running_loop()
-        await asyncio.to_thread(self.queue.start)
         self._sweeper = asyncio.create_task(self._sweep_forever())
+        self._starting = asyncio.create_task(self._start_workers(model_loading))
+
+    async def _start_workers(self, model_loading: Awaitable[None]) -> None:
+        await model_loading
+        await asyncio.to_thread(self.queue.start)
 
     async def stop(self) -> None:
         self.runner.stopping = True
-        if self._sweeper is not None:
-            self._sweeper.cancel()
+        for task in (self._sweeper, self._starting):
+            if task is not None:
+                task.cancel()
         await asyncio.to_thread(self.queue.stop)
         self.store.close()
 
