@@ -45,13 +45,14 @@ def small_images(count: int, seed: int, size: int = 64) -> list[bytes]:
     return images
 
 
-def one_image_latencies(
-    servers: list[RunningServer], key: str, calls: int, seed: int
-) -> list[float]:
+def pictures(calls: int, seed: int) -> list[bytes]:
+    return [distinct_image(seed + index) for index in range(calls)]
+
+
+def one_image_latencies(servers: list[RunningServer], key: str, images: list[bytes]) -> list[float]:
     """Milliseconds per call, one call at a time, taking the replicas in turn as a load
     balancer would."""
     latencies = []
-    images = [distinct_image(seed + index) for index in range(calls)]  # made before timing
     with httpx.Client(timeout=60) as client:
         for index, image in enumerate(images):
             url = servers[index % len(servers)].url + "/v1/imagecaption"
@@ -69,8 +70,15 @@ def job_status(client: httpx.Client, key: str, job_id: str) -> dict[str, object]
     return data
 
 
-def run(count: int, args: argparse.Namespace, site: ImageSite, database_url: str) -> str:
-    config = replica_config(database_url, url_allow_list=["127.0.0.1/32"], log_level="WARNING")
+def run(
+    count: int, quiet_ms: float, args: argparse.Namespace, site: ImageSite, database_url: str
+) -> str:
+    config = replica_config(
+        database_url,
+        url_allow_list=["127.0.0.1/32"],
+        log_level="WARNING",
+        job_quiet_ms=quiet_ms,
+    )
     seed = fresh_seed()
     urls = [
         site.add(f"/bench/{seed}/{index}.jpg", image)
@@ -78,8 +86,9 @@ def run(count: int, args: argparse.Namespace, site: ImageSite, database_url: str
     ]
     with tempfile.TemporaryDirectory() as root, replicas(Path(root), config, count) as servers:
         key = servers[0].create_key("pro")
-        one_image_latencies(servers, key, 5, seed + 10**7)  # warm the connection path
-        idle = one_image_latencies(servers, key, args.calls, seed + 2 * 10**7)
+        one_image_latencies(servers, key, pictures(5, seed + 10**7))  # warm the path
+        idle = one_image_latencies(servers, key, pictures(args.calls, seed + 2 * 10**7))
+        busy_pictures = pictures(args.calls, seed + 3 * 10**7)
         with httpx.Client(base_url=servers[0].url, timeout=120) as client:
             answer = client.post(JOBS, headers={"X-API-Key": key}, json={"images": urls})
             assert answer.status_code == 202, answer.text
@@ -88,24 +97,24 @@ def run(count: int, args: argparse.Namespace, site: ImageSite, database_url: str
             time.sleep(2)  # the workers are at it
             before = job_status(client, key, job_id)["succeeded"]
             busy_started = time.monotonic()
-            busy = one_image_latencies(servers, key, args.calls, seed + 3 * 10**7)
+            busy = one_image_latencies(servers, key, busy_pictures)
             during = job_status(client, key, job_id)["succeeded"]
             window = time.monotonic() - busy_started
             print(
-                f"{count} replica(s): {during - before} job images while the calls ran "
-                f"({window:.1f} s, making their pictures included); calls: mean "
+                f"{count} replica(s), quiet {quiet_ms:g} ms: {during - before} job images "
+                f"in the {window:.1f} s the calls ran; calls: mean "
                 f"{statistics.mean(busy):.0f} ms, max {max(busy):.0f} ms",
                 flush=True,
             )
             while (job := job_status(client, key, job_id))["status"] != "done":
                 time.sleep(0.5)
             seconds = time.monotonic() - started
-        idle += one_image_latencies(servers, key, args.calls, seed + 4 * 10**7)
+        idle += one_image_latencies(servers, key, pictures(args.calls, seed + 4 * 10**7))
     assert job["succeeded"] == args.images, job
     idle_p50 = statistics.median(idle)
     busy_p50 = statistics.median(busy)
     return (
-        f"| {count} | {args.images:,} | {seconds:.0f} | {args.images / seconds:.1f} "
+        f"| {count} | {quiet_ms:g} | {args.images:,} | {seconds:.0f} | {args.images / seconds:.1f} "
         f"| {idle_p50:.1f} | {busy_p50:.1f} | {busy_p50 / idle_p50:.2f}x |"
     )
 
@@ -115,18 +124,22 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=10_000)
     parser.add_argument("--calls", type=int, default=60, help="one-image calls per measurement")
     parser.add_argument("--replicas", default="1,2")
+    parser.add_argument(
+        "--quiet-ms", default="100", help="job_quiet_ms values to compare, e.g. 100,250"
+    )
     args = parser.parse_args()
     site = ImageSite()
     rows = [
-        "| replicas | images | job seconds | img/s | one-image p50 idle (ms) "
+        "| replicas | job_quiet_ms | images | job seconds | img/s | one-image p50 idle (ms) "
         "| p50 during the job (ms) | ratio |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     try:
         with scratch_postgres_database() as database_url:
             for count in (int(n) for n in args.replicas.split(",")):
-                rows.append(run(count, args, site, database_url))
-                print(rows[-1], flush=True)
+                for quiet_ms in (float(q) for q in args.quiet_ms.split(",")):
+                    rows.append(run(count, quiet_ms, args, site, database_url))
+                    print(rows[-1], flush=True)
     finally:
         site.httpd.shutdown()
     print("\n".join(rows))
