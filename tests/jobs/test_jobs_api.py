@@ -127,7 +127,8 @@ def test_over_budget_job_is_refused_before_anything_runs(
     [
         ({"images": []}, "images"),
         ({}, "images"),
-        ({"images": ["  "]}, "empty"),
+        ({"images": ["  "]}, "images.0"),
+        ({"images": ["x", ""]}, "images.1"),
         ({"images": [1]}, "images.0"),
         ({"images": ["x"] * 401}, "at most 400"),
         ({"images": ["x"], "num_captions": 11}, "num_captions"),

@@ -46,7 +46,7 @@ def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 class JobRequest(CaptionParams):
     """A job: the images, where to say that it ended, and the options of one caption."""
 
-    images: list[str] = Field(
+    images: list[Annotated[str, Field(min_length=1, pattern=r"\S")]] = Field(
         min_length=1,
         description="Up to job_max_images (10,000) images, each an http(s) URL, a "
         "data:image/...;base64, URI or bare base64.",
@@ -86,9 +86,6 @@ def _parse(body: bytes) -> JobRequest:
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
         raise BadInput(f"Invalid job: {problems}") from None
-    for index, image in enumerate(job.images):
-        if not image.strip():
-            raise BadInput(f"Invalid job: images.{index}: the image is empty.")
     return job
 
 
