@@ -14,7 +14,9 @@ from starlette.concurrency import run_in_threadpool
 
 from imagecaption import __version__, web
 from imagecaption.accounts.database import DatabaseUnavailable
+from imagecaption.accounts.ledger import Ledger
 from imagecaption.accounts.ratelimit import RateLimiter
+from imagecaption.accounts.recent_keys import RecentKeys
 from imagecaption.accounts.schema import migrates_itself
 from imagecaption.accounts.sql_store import SqlAccountStore
 from imagecaption.api import health, routes
@@ -97,6 +99,8 @@ def build_services(settings: Settings, metrics: Metrics) -> Services:
         settings=settings,
         metrics=metrics,
         store=store,
+        ledger=Ledger(store),
+        recent_keys=RecentKeys(settings.key_cache_seconds),
         limiter=limiter,
         engine=engine,
         fetcher=fetcher,
@@ -147,6 +151,7 @@ def create_app(settings: Settings) -> FastAPI:
             await loading
             await svc.engine.stop()
             await svc.fetcher.aclose()
+            await asyncio.to_thread(svc.ledger.close)  # the charges of answers already sent
             svc.store.close()
             log.info("stopped")
 

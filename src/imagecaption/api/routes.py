@@ -154,7 +154,9 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
 
     async def pay() -> None:
         nonlocal reservation
-        reservation = await run_in_threadpool(svc.store.reserve, account.id, cost)
+        reservation = await svc.ledger.reserve(account.id, cost)
+        if reservation.key is not None:
+            svc.recent_keys.refresh(reservation.key)
 
     try:
         image_request = await read_image_request(
@@ -174,11 +176,10 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
         )
     except BaseException as exc:
         if reservation is not None:
-            await run_in_threadpool(svc.store.release, reservation)
+            await svc.ledger.release(reservation)
         # Refused before the call began, or by a database that could not record it anyway.
         if not isinstance(exc, RateLimited | InsufficientCredits | DatabaseUnavailable):
-            await run_in_threadpool(
-                svc.store.record_call,
+            await svc.ledger.record_call(
                 account.id,
                 status=_status_of(exc),
                 latency_ms=(time.perf_counter() - started) * 1000,
@@ -188,9 +189,8 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
     assert reservation is not None  # the engine answers only calls that paid
     latency_ms = (time.perf_counter() - started) * 1000
     if await _client_gone(request):  # nobody to hand the answer to: it is not charged
-        await run_in_threadpool(svc.store.release, reservation)
-        await run_in_threadpool(
-            svc.store.record_call,
+        await svc.ledger.release(reservation)
+        await svc.ledger.record_call(
             account.id,
             status=499,
             latency_ms=latency_ms,
@@ -235,26 +235,31 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
 async def _charge(
     svc: Services, reservation: Reservation, *, latency_ms: float, request_id: str
 ) -> None:
-    """Commit the charge of an answer already sent; a failure here makes the answer free.
+    """Submit the charge of an answer already sent to the ledger, which commits it with others
+    waiting; a failure there makes the answer free.
 
-    The reservation stays until this commit, so a crash before it (or a database that fails it)
+    The reservation stays until that commit, so a crash before it (or a database that fails it)
     leaves the reservation to expire and be refunded: the customer never pays for an answer the
     server did not hand over, and in that narrow window an answer handed over may go unpaid.
+    The answer's place in the queue is held until the commit (``hold_place``), not awaited here.
     """
-    try:
-        await run_in_threadpool(
-            svc.store.commit, reservation, status=200, latency_ms=latency_ms, request_id=request_id
-        )
-    except ServiceError as refused:
-        log.warning(
-            "an answer was sent but its charge failed, so it is free: %s",
-            refused.message,
-            extra={"key_id": reservation.key_id, "credits": reservation.credits},
-        )
+    charged = svc.ledger.charge(
+        reservation, status=200, latency_ms=latency_ms, request_id=request_id
+    )
+    charged.add_done_callback(lambda done: _charged(svc, reservation, done))
+
+
+def _charged(svc: Services, reservation: Reservation, done: asyncio.Future[KeyRecord]) -> None:
+    svc.engine.free_place()
+    failure = None if done.cancelled() else done.exception()
+    if failure is None:
+        svc.metrics.credits_charged.inc(reservation.credits)
         return
-    finally:
-        svc.engine.free_place()
-    svc.metrics.credits_charged.inc(reservation.credits)
+    log.warning(
+        "an answer was sent but its charge failed, so it is free: %s",
+        failure.message if isinstance(failure, ServiceError) else repr(failure),
+        extra={"key_id": reservation.key_id, "credits": reservation.credits},
+    )
 
 
 async def _client_gone(request: Request) -> bool:
