@@ -79,6 +79,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     responses=_ERRORS,
     summary="Caption an image",
     openapi_extra={
+        "security": [{API_KEY_HEADER.scheme_name: []}],
         "parameters": option_parameters(),
         "requestBody": {
             "content": {
@@ -108,13 +109,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     },
 )
 @router.post("/v1/imagecaption/", include_in_schema=False)  # answered, not redirected with 307
-async def caption_image(
-    request: Request,
-    account: Annotated[KeyRecord, Depends(authenticated)],
-    svc: Annotated[Services, Depends(services)],
-) -> Response:
+async def caption_image(request: Request) -> Response:
     """Describe an image in one sentence; the answer's shape is the hosted service's."""
-    return await caption_flow(request, account, svc)
+    svc = services(request)
+    return await caption_flow(request, await authenticated(request, svc), svc)
 
 
 WRONG_METHODS = ["GET", "PUT", "PATCH", "DELETE"]
