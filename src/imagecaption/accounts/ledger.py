@@ -4,8 +4,10 @@ Every paid call writes twice, its reservation and then its charge, and each writ
 transaction of its own pays a fixed cost (a trip to a worker thread and back, a pooled
 connection, BEGIN and COMMIT, SQLite's write lock) that was larger than the statements
 themselves. One thread takes every write waiting when it is free and runs them in one
-transaction, so that under load the fixed cost is paid once per group, and it hands the results
-back to the event loop with one wake-up per group.
+transaction, so that under load the fixed cost is paid once per group. Writes cross between
+the event loop and the thread in batches both ways: those submitted in one turn of the event
+loop are handed over together (one wake-up of the thread, not one per write), and a group's
+results come back with one wake-up of the loop.
 
 The guarantees stay what they were:
 
@@ -58,7 +60,8 @@ class Ledger:
     def __init__(self, store: SqlAccountStore, *, max_group: int = 256) -> None:
         self._store = store
         self._max_group = max_group
-        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Pending] | None] = queue.SimpleQueue()
+        self._submitted: list[_Pending] = []  # this turn of the event loop's, not handed over
         self._thread = threading.Thread(target=self._write_forever, name="ledger", daemon=True)
         self._thread.start()
 
@@ -86,11 +89,24 @@ class Ledger:
         cancelled)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._queue.put(_Pending(write, future, loop))
+        if not self._submitted:
+            loop.call_soon(self._hand_over)
+        self._submitted.append(_Pending(write, future, loop))
         return future
 
+    def _hand_over(self) -> None:
+        submitted, self._submitted = self._submitted, []
+        if submitted:
+            self._queue.put(submitted)
+
+    async def aclose(self) -> None:
+        """Run every write submitted so far, then stop."""
+        self._hand_over()
+        await asyncio.to_thread(self.close)
+
     def close(self) -> None:
-        """Run every write queued so far, then stop; blocking."""
+        """Run every write handed over so far, then stop; blocking (``aclose`` also hands over
+        what the event loop's current turn submitted)."""
         self._queue.put(None)
         self._thread.join()
 
@@ -99,7 +115,7 @@ class Ledger:
             first = self._queue.get()
             if first is None:
                 return
-            group = [first]
+            group = list(first)
             stop = False
             while len(group) < self._max_group:
                 try:
@@ -109,7 +125,7 @@ class Ledger:
                 if more is None:
                     stop = True
                     break
-                group.append(more)
+                group.extend(more)
             self._settle(self._run(group))
             if stop:
                 return
@@ -138,13 +154,13 @@ class Ledger:
         drained: list[_Pending] = []
         while True:
             try:
-                pending = self._queue.get_nowait()
+                handed_over = self._queue.get_nowait()
             except queue.Empty:
                 return drained
-            if pending is None:  # closing: keep the marker for the loop to find
+            if handed_over is None:  # closing: keep the marker for the loop to find
                 self._queue.put(None)
                 return drained
-            drained.append(pending)
+            drained.extend(handed_over)
 
     @staticmethod
     def _settle(settled: list[tuple[_Pending, Any]]) -> None:

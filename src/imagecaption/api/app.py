@@ -151,7 +151,7 @@ def create_app(settings: Settings) -> FastAPI:
             await loading
             await svc.engine.stop()
             await svc.fetcher.aclose()
-            await asyncio.to_thread(svc.ledger.close)  # the charges of answers already sent
+            await svc.ledger.aclose()  # the charges of answers already sent
             svc.store.close()
             log.info("stopped")
 

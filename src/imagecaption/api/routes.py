@@ -218,9 +218,10 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
             data["text"] = text_in_pixels(caption.text_lines, *picture.size_as_sent)
         if caption.tags is not None:
             data["tags"] = tags_as_listed(caption.tags)
-    response = render(ok(data), request.headers.get("accept"))
-    response.headers.update(
-        request.state.response_headers | credit_headers(reservation.key or account)
+    response = render(
+        ok(data),
+        request.headers.get("accept"),
+        headers=request.state.response_headers | credit_headers(reservation.key or account),
     )
     # Starlette runs the background task once the body has been handed to the server.
     svc.engine.hold_place()  # until the charge is committed
