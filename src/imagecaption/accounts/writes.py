@@ -23,13 +23,10 @@ class Reserve:
 
 
 @dataclass(frozen=True)
-class Charge:
-    """Charge a reservation whose answer was sent, and record the call (a ``KeyRecord``)."""
+class _Settling:
+    """A write that settles a reservation, and so locks its key's row."""
 
     reservation: Reservation
-    status: int
-    latency_ms: float
-    request_id: str | None
 
     @property
     def key_id(self) -> str:
@@ -37,14 +34,17 @@ class Charge:
 
 
 @dataclass(frozen=True)
-class Release:
+class Charge(_Settling):
+    """Charge a reservation whose answer was sent, and record the call (a ``KeyRecord``)."""
+
+    status: int
+    latency_ms: float
+    request_id: str | None
+
+
+@dataclass(frozen=True)
+class Release(_Settling):
     """Refund a reservation whose call failed (None)."""
-
-    reservation: Reservation
-
-    @property
-    def key_id(self) -> str:
-        return self.reservation.key_id
 
 
 @dataclass(frozen=True)
