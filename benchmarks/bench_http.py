@@ -32,6 +32,7 @@ from PIL import Image
 from tests.conftest import photo
 from tests.e2e.server import run_server
 
+from benchmarks.bench_overhead import cpu_seconds
 from benchmarks.quality.photos import photo as corpus_photo
 from benchmarks.throughput import busy_window, calls_per_run
 from imagecaption.models.base import CaptionOptions
@@ -64,10 +65,14 @@ class Load:
     latencies: list[float]
     answered: int
     seconds: float
+    cpu_ms_per_call: float
 
 
-def run_load(url: str, key: str, images: list[bytes], calls: int, concurrency: int) -> Load:
-    """``calls`` calls from ``concurrency`` clients (throughput as ``busy_window`` counts it)."""
+def run_load(
+    url: str, key: str, images: list[bytes], calls: int, concurrency: int, pid: int
+) -> Load:
+    """``calls`` calls from ``concurrency`` clients (throughput as ``busy_window`` counts it),
+    and the server process's CPU time per call (steadier than wall time on a shared machine)."""
 
     def one(index: int) -> tuple[float, float]:
         called = time.perf_counter()
@@ -85,10 +90,13 @@ def run_load(url: str, key: str, images: list[bytes], calls: int, concurrency: i
         for index in range(len(images)):  # warm connections and code paths
             one(index)
         started = time.perf_counter()
+        cpu_before = cpu_seconds(pid)
         with ThreadPoolExecutor(concurrency) as pool:
             timings = list(pool.map(one, range(calls_per_run(calls, concurrency))))
+        time.sleep(0.3)  # the charges that follow the last answers
+        cpu_ms = (cpu_seconds(pid) - cpu_before) / len(timings) * 1000
     answered, seconds = busy_window([end - started for _, end in timings], concurrency)
-    return Load([latency for latency, _ in timings], answered, seconds)
+    return Load([latency for latency, _ in timings], answered, seconds, cpu_ms)
 
 
 def model_only(images: list[bytes], rounds: int, objects: bool) -> list[float]:
@@ -125,6 +133,9 @@ class Pipeline:
     def latencies(self, concurrency: int) -> list[float]:
         return [value for load in self.loads[concurrency] for value in load.latencies]
 
+    def cpu_ms_per_call(self, concurrency: int) -> float:
+        return statistics.median(load.cpu_ms_per_call for load in self.loads[concurrency])
+
     def throughput(self, concurrency: int) -> float:
         loads = self.loads[concurrency]
         return sum(load.answered for load in loads) / sum(load.seconds for load in loads)
@@ -160,12 +171,15 @@ def main() -> None:
             )
             server = stack.enter_context(run_server(data_dir, config, extra_env=extra_env))
             servers.append((server, server.create_key("pro")))
-        for _ in range(args.rounds):
-            for pipeline, (server, key) in zip(pipelines, servers, strict=True):
+        for index in range(args.rounds):  # each server first in turn
+            pairs = list(zip(pipelines, servers, strict=True))
+            for pipeline, (server, key) in pairs if index % 2 == 0 else pairs[::-1]:
                 if pipeline.source is None:
                     pipeline.model += model_only(images, per_round, pipeline.objects)
                 for concurrency in (1, 8):
-                    load = run_load(server.url, key, images, per_round, concurrency)
+                    load = run_load(
+                        server.url, key, images, per_round, concurrency, server.process.pid
+                    )
                     pipeline.loads.setdefault(concurrency, []).append(load)
     for pipeline in pipelines:
         report(pipeline)
@@ -173,7 +187,9 @@ def main() -> None:
     print(
         f"{whole.label} / {other.label}, HTTP p50 at concurrency 1: "
         f"{statistics.median(whole.latencies(1)) / statistics.median(other.latencies(1)):.2f}x, "
-        f"throughput at concurrency 8: {whole.throughput(8) / other.throughput(8):.2f}x"
+        f"throughput at concurrency 8: {whole.throughput(8) / other.throughput(8):.2f}x, "
+        f"server CPU per call at 1: {whole.cpu_ms_per_call(1) / other.cpu_ms_per_call(1):.2f}x, "
+        f"at 8: {whole.cpu_ms_per_call(8) / other.cpu_ms_per_call(8):.2f}x"
     )
 
 
@@ -188,6 +204,10 @@ def report(pipeline: Pipeline) -> None:
         print(describe("model only (in process, batch 1)", pipeline.model))
     print(describe("HTTP, concurrency 1", c1, t1))
     print(describe("HTTP, concurrency 8", c8, t8))
+    print(
+        f"server CPU per call: {pipeline.cpu_ms_per_call(1):.1f} ms at concurrency 1, "
+        f"{pipeline.cpu_ms_per_call(8):.1f} ms at 8 (median of the rounds)"
+    )
     print(f"{hosted:<34} p50 {HOSTED_P50_MS:7.1f} ms  p99 {HOSTED_P99_MS:7.1f} ms")
     print(f"hosted p50 / our p50 at concurrency 1: {HOSTED_P50_MS / p50_c1:.1f}x")
     print(f"hosted p99 / our p99 at concurrency 1: {HOSTED_P99_MS / p99_c1:.1f}x")
