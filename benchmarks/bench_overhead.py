@@ -18,7 +18,8 @@ that both see the same machine. Each phase is bounded by a number of calls and a
 Printed per server: calls/s (median over the rounds, counted while every connection was busy,
 as ``throughput.busy_window`` counts), the server process's CPU time per call (user and system,
 from /proc: less disturbed than wall time on a shared machine; ours includes the charge it
-commits after each answer), and the ratios ours / bare. Linux only.
+commits after each answer) and how much of it the event loop's thread used, and the ratios
+ours / bare. Linux only.
 
     python -m benchmarks.bench_overhead [--calls 1500] [--rounds 5] [--concurrency 16]
         [--other-source ../imagecaption-before --other-label "ours, before"]
@@ -80,7 +81,16 @@ def caption_request(port: int, key: str, image: bytes) -> bytes:
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return _cpu(Path(f"/proc/{pid}/stat"))
+
+
+def loop_thread_seconds(pid: int) -> float:
+    """The CPU time of the process's first thread, the one that runs the event loop."""
+    return _cpu(Path(f"/proc/{pid}/task/{pid}/stat"))
+
+
+def _cpu(stat: Path) -> float:
+    fields = stat.read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -134,6 +144,7 @@ class Phase:
     calls_per_second: float
     p50_ms: float
     cpu_ms_per_call: float = 0.0
+    loop_ms_per_call: float = 0.0
 
 
 @dataclass
@@ -145,11 +156,13 @@ class Server:
     phases: list[Phase] = field(default_factory=list)
 
     def measure(self, calls: int, concurrency: int, seconds: float) -> Phase:
-        before = cpu_seconds(self.pid)
+        before, loop_before = cpu_seconds(self.pid), loop_thread_seconds(self.pid)
         phase = asyncio.run(_load(self.port, self.request, calls, concurrency, seconds))
         time.sleep(0.3)  # let work that follows the answers (ours: the charge) finish
-        cpu = (cpu_seconds(self.pid) - before) / (phase.calls + concurrency) * 1000
-        return Phase(phase.calls, phase.calls_per_second, phase.p50_ms, cpu)
+        calls_made = phase.calls + concurrency
+        cpu = (cpu_seconds(self.pid) - before) / calls_made * 1000
+        loop = (loop_thread_seconds(self.pid) - loop_before) / calls_made * 1000
+        return Phase(phase.calls, phase.calls_per_second, phase.p50_ms, cpu, loop)
 
 
 @contextlib.contextmanager
@@ -273,9 +286,10 @@ def report(servers: list[Server], args: argparse.Namespace, image_bytes: int) ->
         rate = statistics.median(p.calls_per_second for p in server.phases)
         p50 = statistics.median(p.p50_ms for p in server.phases)
         cpu = statistics.median(p.cpu_ms_per_call for p in server.phases)
+        loop = statistics.median(p.loop_ms_per_call for p in server.phases)
         print(
             f"{server.label:<32} {rate:6.0f} calls/s  p50 {p50:6.1f} ms  "
-            f"server CPU {cpu:5.2f} ms/call"
+            f"server CPU {cpu:5.2f} ms/call ({loop:.2f} on the event loop's thread)"
         )
     for server in others:
         ratios = [
