@@ -8,7 +8,11 @@ percentiles beside the hosted service's published figures, plus the model's own 
 in the same run, so the HTTP overhead shows as a ratio. Throughput at concurrency 8 counts the
 answers given while all 8 clients were busy (``benchmarks/throughput.py``).
 
-    python -m benchmarks.bench_http [--calls 200] [--rounds 4]
+    python -m benchmarks.bench_http [--calls 200] [--rounds 4] [--other-source DIR]
+
+With ``--other-source``, the second server is the shipped pipeline again, run from another
+checkout's ``src`` folder (an earlier commit), so that a change is measured before and after in
+one run; the model-only figures are this checkout's.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from PIL import Image
 from tests.conftest import photo
 from tests.e2e.server import run_server
 
+from benchmarks.bench_overhead import cpu_seconds
 from benchmarks.quality.photos import photo as corpus_photo
 from benchmarks.throughput import busy_window, calls_per_run
 from imagecaption.models.base import CaptionOptions
@@ -60,10 +65,14 @@ class Load:
     latencies: list[float]
     answered: int
     seconds: float
+    cpu_ms_per_call: float
 
 
-def run_load(url: str, key: str, images: list[bytes], calls: int, concurrency: int) -> Load:
-    """``calls`` calls from ``concurrency`` clients (throughput as ``busy_window`` counts it)."""
+def run_load(
+    url: str, key: str, images: list[bytes], calls: int, concurrency: int, pid: int
+) -> Load:
+    """``calls`` calls from ``concurrency`` clients (throughput as ``busy_window`` counts it),
+    and the server process's CPU time per call (steadier than wall time on a shared machine)."""
 
     def one(index: int) -> tuple[float, float]:
         called = time.perf_counter()
@@ -81,10 +90,13 @@ def run_load(url: str, key: str, images: list[bytes], calls: int, concurrency: i
         for index in range(len(images)):  # warm connections and code paths
             one(index)
         started = time.perf_counter()
+        cpu_before = cpu_seconds(pid)
         with ThreadPoolExecutor(concurrency) as pool:
             timings = list(pool.map(one, range(calls_per_run(calls, concurrency))))
+        time.sleep(0.3)  # the charges that follow the last answers
+        cpu_ms = (cpu_seconds(pid) - cpu_before) / len(timings) * 1000
     answered, seconds = busy_window([end - started for _, end in timings], concurrency)
-    return Load([latency for latency, _ in timings], answered, seconds)
+    return Load([latency for latency, _ in timings], answered, seconds, cpu_ms)
 
 
 def model_only(images: list[bytes], rounds: int, objects: bool) -> list[float]:
@@ -112,12 +124,17 @@ class Pipeline:
 
     label: str
     objects: bool
+    source: Path | None = None
+    """Another checkout to run the server from, for a before-and-after comparison."""
     model: list[float] = field(default_factory=list)
     loads: dict[int, list[Load]] = field(default_factory=dict)
     """By concurrency."""
 
     def latencies(self, concurrency: int) -> list[float]:
         return [value for load in self.loads[concurrency] for value in load.latencies]
+
+    def cpu_ms_per_call(self, concurrency: int) -> float:
+        return statistics.median(load.cpu_ms_per_call for load in self.loads[concurrency])
 
     def throughput(self, concurrency: int) -> float:
         loads = self.loads[concurrency]
@@ -128,13 +145,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=200, help="calls per concurrency level")
     parser.add_argument("--rounds", type=int, default=4, help="alternations between servers")
+    parser.add_argument(
+        "--other-source", type=Path, help="compare with the shipped pipeline of this checkout"
+    )
     args = parser.parse_args()
     images = load_photos()
     per_round = max(1, args.calls // args.rounds)
     print(f"{len(images)} photographs, {per_round * args.rounds} calls per level, cache off")
     pipelines = [
         Pipeline("whole pipeline (shipped)", objects=True),
-        Pipeline("classifier and faces only", objects=False),
+        Pipeline("classifier and faces only", objects=False)
+        if args.other_source is None
+        else Pipeline("whole pipeline, other code", objects=True, source=args.other_source),
     ]
     with contextlib.ExitStack() as stack:
         servers = []
@@ -142,20 +164,32 @@ def main() -> None:
             data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
             # Top-level keys go before CONFIG's tables, or TOML files them under the last table.
             config = f"offline_objects = {str(pipeline.objects).lower()}\n" + CONFIG
-            server = stack.enter_context(run_server(data_dir, config))
+            extra_env = (
+                None
+                if pipeline.source is None
+                else {"PYTHONPATH": str(pipeline.source.resolve() / "src")}
+            )
+            server = stack.enter_context(run_server(data_dir, config, extra_env=extra_env))
             servers.append((server, server.create_key("pro")))
-        for _ in range(args.rounds):
-            for pipeline, (server, key) in zip(pipelines, servers, strict=True):
-                pipeline.model += model_only(images, per_round, pipeline.objects)
+        for index in range(args.rounds):  # each server first in turn
+            pairs = list(zip(pipelines, servers, strict=True))
+            for pipeline, (server, key) in pairs if index % 2 == 0 else pairs[::-1]:
+                if pipeline.source is None:
+                    pipeline.model += model_only(images, per_round, pipeline.objects)
                 for concurrency in (1, 8):
-                    load = run_load(server.url, key, images, per_round, concurrency)
+                    load = run_load(
+                        server.url, key, images, per_round, concurrency, server.process.pid
+                    )
                     pipeline.loads.setdefault(concurrency, []).append(load)
     for pipeline in pipelines:
         report(pipeline)
-    whole, classifier = pipelines
+    whole, other = pipelines
     print(
-        "whole pipeline / classifier only, HTTP p50 at concurrency 1: "
-        f"{statistics.median(whole.latencies(1)) / statistics.median(classifier.latencies(1)):.2f}x"
+        f"{whole.label} / {other.label}, HTTP p50 at concurrency 1: "
+        f"{statistics.median(whole.latencies(1)) / statistics.median(other.latencies(1)):.2f}x, "
+        f"throughput at concurrency 8: {whole.throughput(8) / other.throughput(8):.2f}x, "
+        f"server CPU per call at 1: {whole.cpu_ms_per_call(1) / other.cpu_ms_per_call(1):.2f}x, "
+        f"at 8: {whole.cpu_ms_per_call(8) / other.cpu_ms_per_call(8):.2f}x"
     )
 
 
@@ -166,16 +200,21 @@ def report(pipeline: Pipeline) -> None:
     p99_c1 = percentile(sorted(c1), 0.99)
     hosted = "hosted service (published)"
     print(f"-- {pipeline.label}")
-    print(describe("model only (in process, batch 1)", pipeline.model))
+    if pipeline.model:
+        print(describe("model only (in process, batch 1)", pipeline.model))
     print(describe("HTTP, concurrency 1", c1, t1))
     print(describe("HTTP, concurrency 8", c8, t8))
+    print(
+        f"server CPU per call: {pipeline.cpu_ms_per_call(1):.1f} ms at concurrency 1, "
+        f"{pipeline.cpu_ms_per_call(8):.1f} ms at 8 (median of the rounds)"
+    )
     print(f"{hosted:<34} p50 {HOSTED_P50_MS:7.1f} ms  p99 {HOSTED_P99_MS:7.1f} ms")
     print(f"hosted p50 / our p50 at concurrency 1: {HOSTED_P50_MS / p50_c1:.1f}x")
     print(f"hosted p99 / our p99 at concurrency 1: {HOSTED_P99_MS / p99_c1:.1f}x")
     print(f"throughput concurrency 8 / concurrency 1: {t8 / t1:.2f}x")
-    print(
-        f"HTTP p50 / model p50 at concurrency 1: {p50_c1 / statistics.median(pipeline.model):.2f}x"
-    )
+    if pipeline.model:
+        model_p50 = statistics.median(pipeline.model)
+        print(f"HTTP p50 / model p50 at concurrency 1: {p50_c1 / model_p50:.2f}x")
 
 
 if __name__ == "__main__":

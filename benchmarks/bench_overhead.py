@@ -7,7 +7,9 @@ Two servers run side by side on loopback, each in its own process:
 - **ours**: ``imagecaption serve`` as it ships (SQLite in its data folder unless
   ``--database-url`` names another), answering every call from its caption cache: the same small
   image again and again, under one key, so that all it does besides the web stack is what every
-  call pays (authentication, rate limit, credits reserved and charged, usage, metrics, logs).
+  call pays (authentication, rate limit, credits reserved and charged, usage, metrics, logs);
+- **ours, other code** (with ``--other-source DIR``): the same, run from another checkout's
+  ``src`` folder (an earlier commit, to measure a change before and after in one run).
 
 One client process sends the same prepared request over ``--concurrency`` keep-alive
 connections (raw sockets on an event loop, so that the client's own cost stays small and the
@@ -16,9 +18,11 @@ that both see the same machine. Each phase is bounded by a number of calls and a
 Printed per server: calls/s (median over the rounds, counted while every connection was busy,
 as ``throughput.busy_window`` counts), the server process's CPU time per call (user and system,
 from /proc: less disturbed than wall time on a shared machine; ours includes the charge it
-commits after each answer), and the ratios ours / bare. Linux only.
+commits after each answer) and how much of it the event loop's thread used, and the ratios
+ours / bare. Linux only.
 
     python -m benchmarks.bench_overhead [--calls 1500] [--rounds 5] [--concurrency 16]
+        [--other-source ../imagecaption-before --other-label "ours, before"]
 """
 
 from __future__ import annotations
@@ -77,7 +81,16 @@ def caption_request(port: int, key: str, image: bytes) -> bytes:
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return _cpu(Path(f"/proc/{pid}/stat"))
+
+
+def loop_thread_seconds(pid: int) -> float:
+    """The CPU time of the process's first thread, the one that runs the event loop."""
+    return _cpu(Path(f"/proc/{pid}/task/{pid}/stat"))
+
+
+def _cpu(stat: Path) -> float:
+    fields = stat.read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -131,6 +144,7 @@ class Phase:
     calls_per_second: float
     p50_ms: float
     cpu_ms_per_call: float = 0.0
+    loop_ms_per_call: float = 0.0
 
 
 @dataclass
@@ -142,11 +156,13 @@ class Server:
     phases: list[Phase] = field(default_factory=list)
 
     def measure(self, calls: int, concurrency: int, seconds: float) -> Phase:
-        before = cpu_seconds(self.pid)
+        before, loop_before = cpu_seconds(self.pid), loop_thread_seconds(self.pid)
         phase = asyncio.run(_load(self.port, self.request, calls, concurrency, seconds))
         time.sleep(0.3)  # let work that follows the answers (ours: the charge) finish
-        cpu = (cpu_seconds(self.pid) - before) / (phase.calls + concurrency) * 1000
-        return Phase(phase.calls, phase.calls_per_second, phase.p50_ms, cpu)
+        calls_made = phase.calls + concurrency
+        cpu = (cpu_seconds(self.pid) - before) / calls_made * 1000
+        loop = (loop_thread_seconds(self.pid) - loop_before) / calls_made * 1000
+        return Phase(phase.calls, phase.calls_per_second, phase.p50_ms, cpu, loop)
 
 
 @contextlib.contextmanager
@@ -175,7 +191,15 @@ def bare_server(image: bytes) -> Iterator[Server]:
 
 
 @contextlib.contextmanager
-def our_server(image: bytes, database_url: str | None, per_minute: int | None) -> Iterator[Server]:
+def our_server(
+    image: bytes,
+    database_url: str | None,
+    per_minute: int | None,
+    source: Path | None = None,
+    label: str = "ours, answered from the cache",
+) -> Iterator[Server]:
+    """``source``: a checkout whose ``src`` the server imports instead of this one's."""
+    extra_env = None if source is None else {"PYTHONPATH": str(source.resolve() / "src")}
     with tempfile.TemporaryDirectory() as folder:
         config = "read_text = false\n"
         if database_url:
@@ -183,7 +207,7 @@ def our_server(image: bytes, database_url: str | None, per_minute: int | None) -
         config += f"[plans.{PLAN}]\nmonthly_credits = 1000000000\n"
         if per_minute:
             config += f"requests_per_minute = {per_minute}\n"
-        with run_server(Path(folder), config) as server:
+        with run_server(Path(folder), config, extra_env=extra_env) as server:
             key = server.create_key(PLAN)
             port = int(server.url.rsplit(":", 1)[1])
             first = httpx.post(
@@ -194,7 +218,7 @@ def our_server(image: bytes, database_url: str | None, per_minute: int | None) -
             )
             first.raise_for_status()  # the one call that reaches the model; the rest are cached
             yield Server(
-                "ours, answered from the cache",
+                label,
                 server.process.pid,
                 port,
                 caption_request(port, key, image),
@@ -211,49 +235,72 @@ def main() -> None:
     parser.add_argument(
         "--per-minute", type=int, help="rate-limit the key's plan (unthrottled if left out)"
     )
+    parser.add_argument(
+        "--other-source", type=Path, help="also run ours from this checkout (its src folder)"
+    )
+    parser.add_argument("--other-label", default="ours, other code")
     args = parser.parse_args()
     image = small_jpeg()
-    with bare_server(image) as bare, our_server(image, args.database_url, args.per_minute) as ours:
-        servers = [bare, ours]
+    with contextlib.ExitStack() as stack:
+        servers = [
+            stack.enter_context(bare_server(image)),
+            stack.enter_context(our_server(image, args.database_url, args.per_minute)),
+        ]
+        if args.other_source:
+            servers.append(
+                stack.enter_context(
+                    our_server(
+                        image,
+                        args.database_url,
+                        args.per_minute,
+                        args.other_source,
+                        args.other_label,
+                    )
+                )
+            )
         for server in servers:  # warm-up, not counted
             server.measure(min(args.calls, 200), args.concurrency, args.seconds)
-        for index in range(args.rounds):
-            for server in servers if index % 2 == 0 else servers[::-1]:
+        for index in range(args.rounds):  # each server first in turn
+            shift = index % len(servers)
+            for server in servers[shift:] + servers[:shift]:
                 server.phases.append(server.measure(args.calls, args.concurrency, args.seconds))
         report(servers, args, len(image))
 
 
 def report(servers: list[Server], args: argparse.Namespace, image_bytes: int) -> None:
-    bare, ours = servers
+    bare, others = servers[0], servers[1:]
     database = "PostgreSQL" if args.database_url else "SQLite"
     print(
         f"{os.cpu_count()} cores, image {image_bytes} bytes, concurrency {args.concurrency}, "
         f"{args.rounds} rounds of at most {args.calls} calls or {args.seconds:g} s per server, "
         f"ours on {database}"
     )
-    print("round | bare calls/s | ours calls/s | ours / bare")
-    for index, (b, o) in enumerate(zip(bare.phases, ours.phases, strict=True)):
+    print("calls/s per round: " + " | ".join(server.label for server in servers))
+    for index in range(args.rounds):
         print(
-            f"{index + 1:5d} | {b.calls_per_second:12.0f} | {o.calls_per_second:12.0f} | "
-            f"{o.calls_per_second / b.calls_per_second:.2f}"
+            f"{index + 1:5d} | "
+            + " | ".join(f"{server.phases[index].calls_per_second:6.0f}" for server in servers)
         )
-    ratios = [
-        o.calls_per_second / b.calls_per_second
-        for b, o in zip(bare.phases, ours.phases, strict=True)
-    ]
+    bare_cpu = statistics.median(p.cpu_ms_per_call for p in bare.phases)
     for server in servers:
         rate = statistics.median(p.calls_per_second for p in server.phases)
         p50 = statistics.median(p.p50_ms for p in server.phases)
         cpu = statistics.median(p.cpu_ms_per_call for p in server.phases)
+        loop = statistics.median(p.loop_ms_per_call for p in server.phases)
         print(
-            f"{server.label:<30} {rate:6.0f} calls/s  p50 {p50:6.1f} ms  "
-            f"server CPU {cpu:5.2f} ms/call"
+            f"{server.label:<32} {rate:6.0f} calls/s  p50 {p50:6.1f} ms  "
+            f"server CPU {cpu:5.2f} ms/call ({loop:.2f} on the event loop's thread)"
         )
-    cpu_ratio = statistics.median(p.cpu_ms_per_call for p in ours.phases) / statistics.median(
-        p.cpu_ms_per_call for p in bare.phases
-    )
-    print(f"ours / bare, calls/s: {statistics.median(ratios):.2f} (median of the rounds' ratios)")
-    print(f"ours / bare, server CPU per call: {cpu_ratio:.2f}")
+    for server in others:
+        ratios = [
+            o.calls_per_second / b.calls_per_second
+            for b, o in zip(bare.phases, server.phases, strict=True)
+        ]
+        cpu = statistics.median(p.cpu_ms_per_call for p in server.phases)
+        print(
+            f"{server.label} / bare: calls/s {statistics.median(ratios):.2f} (median of the "
+            f"rounds' ratios), server CPU per call {cpu / bare_cpu:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -219,6 +219,12 @@ class Settings(BaseSettings):
         default=120, ge=1, description="A credit reservation not settled by then is released."
     )
     usage_warning_thresholds: list[float] = Field(default_factory=lambda: [0.8, 0.95])
+    key_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="A key's record is read at most this often per process; a revocation or "
+        "plan change made elsewhere may take this long to apply (0: read it for every call).",
+    )
 
     # Shared state
     redis_url: SecretStr | None = Field(

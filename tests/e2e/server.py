@@ -64,16 +64,22 @@ class RunningServer:
 
 @contextlib.contextmanager
 def run_server(
-    data_dir: Path, config_text: str, timeout: float = 180, launcher: str = "imagecaption"
+    data_dir: Path,
+    config_text: str,
+    timeout: float = 180,
+    launcher: str = "imagecaption",
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[RunningServer]:
     """``launcher`` is the module run with ``python -m``: the command itself, or a test wrapper
-    around it (such as ``tests.e2e.loopback_serve``), found from the repository root."""
+    around it (such as ``tests.e2e.loopback_serve``), found from the repository root.
+    ``extra_env`` is added to the server's environment (a benchmark runs another version of
+    the code with its ``PYTHONPATH``)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     config = data_dir / "config.toml"
     config.write_text(config_text)
     port = free_port()
     log_path = data_dir / "server.log"
-    env = {**os.environ, "IMAGECAPTION_CONFIG": str(config)}
+    env = {**os.environ, "IMAGECAPTION_CONFIG": str(config), **(extra_env or {})}
     if launcher != "imagecaption":
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     with log_path.open("wb") as log:

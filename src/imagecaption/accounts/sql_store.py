@@ -24,10 +24,12 @@ Credit accounting rests on a few rules, each enforced inside the database rather
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import Any, TypeAlias
@@ -66,6 +68,7 @@ from imagecaption.accounts.store import (
     upgrade_credits,
 )
 from imagecaption.accounts.tables import api_keys, reservations, usage, usage_warnings
+from imagecaption.accounts.writes import Charge, RecordCall, Release, Reserve, Write
 from imagecaption.errors import BadInput, NotFound, ServiceError, Unauthorized
 from imagecaption.observability.latency import summarise
 from imagecaption.settings import Plan
@@ -94,10 +97,15 @@ _DEBIT_CURRENT = (
     .returning(*api_keys.c)
 )
 _INSERT_RESERVATION = insert(reservations)
-_TAKE_RESERVATION = (
+_TAKE_RESERVATIONS = (
     delete(reservations)
-    .where(reservations.c.id == bindparam("b_id"))
-    .returning(reservations.c.key_id, reservations.c.credits, reservations.c.period_start)
+    .where(reservations.c.id.in_(bindparam("b_ids", expanding=True)))
+    .returning(
+        reservations.c.id,
+        reservations.c.key_id,
+        reservations.c.credits,
+        reservations.c.period_start,
+    )
 )
 _COUNT_USED = (
     update(api_keys)
@@ -127,6 +135,18 @@ def _record(row: AnyRow) -> KeyRecord:
     )
 
 
+def _usage_row(write: Charge | RecordCall, credits: int, now: datetime) -> dict[str, Any]:
+    return {
+        "key_id": write.key_id,
+        "at": now,
+        "status": write.status,
+        "latency_ms": write.latency_ms,
+        "credits": credits,
+        "request_id": write.request_id,
+    }
+
+
+@functools.cache
 def _credits_at(threshold: float, allowance: int) -> int:
     """Credits used at which ``threshold`` is reached, free of binary float rounding."""
     return math.ceil(Fraction(str(threshold)) * allowance)
@@ -262,82 +282,179 @@ class SqlAccountStore(AccountStore):
                 if changed is not None:  # else another change came first: start from its plan
                     return _record(changed)
 
-    # Credits
+    # Credits: each write is a value (``accounts.writes``), run alone by the methods below or
+    # with others in one transaction by ``write_together`` (the API's ``Ledger`` does).
 
     def reserve(self, key_id: str, credits: int) -> Reservation:
         if credits < 0:
             raise ValueError("cannot reserve a negative number of credits")
-        reservation_id = uuid.uuid4().hex
-        now = self._clock()
-        with write_transaction(self._engine) as connection:
-            # One statement when the key's period is current, as it almost always is.
-            row = connection.execute(
-                _DEBIT_CURRENT, {"b_id": key_id, "b_credits": credits, "b_now": now}
-            ).first()
-            if row is None:  # renewal due, revoked, or too few credits: the careful way
-                row = self._debit(connection, key_id, credits, now, charge=False)
-            connection.execute(
-                _INSERT_RESERVATION,
-                {
-                    "id": reservation_id,
-                    "key_id": key_id,
-                    "credits": credits,
-                    "period_start": row.period_start,
-                    "created_at": now,
-                    "expires_at": now + self._ttl,
-                },
-            )
-        return Reservation(id=reservation_id, key_id=key_id, credits=credits, key=_record(row))
+        reservation: Reservation = self._write_one(Reserve(key_id, credits))
+        return reservation
 
     def commit(
         self, reservation: Reservation, *, status: int, latency_ms: float, request_id: str | None
     ) -> KeyRecord:
-        now = self._clock()
-        key_id = reservation.key_id
-        with write_transaction(self._engine) as connection:
-            held = self._take_reservation(connection, reservation.id)
-            counted: AnyRow | None
-            if held is None:
-                # Expired and refunded while the call ran: charge it now, or refuse it.
-                credits = reservation.credits
-                counted = self._debit(connection, key_id, credits, now, charge=True)
-            else:
-                credits = held.credits
-                counted = connection.execute(
-                    _COUNT_USED,
-                    {"b_id": key_id, "b_period": held.period_start, "b_credits": credits},
-                ).first()
-            connection.execute(
-                _INSERT_USAGE,
-                {
-                    "key_id": key_id,
-                    "at": now,
-                    "status": status,
-                    "latency_ms": latency_ms,
-                    "credits": credits,
-                    "request_id": request_id,
-                },
-            )
-            crossed = (
-                [] if counted is None else self._record_warnings(connection, counted, credits, now)
-            )
-            row = counted if counted is not None else self._existing(connection, key_id)
-        for threshold in crossed:
-            log.warning(
-                "usage warning: key %s has used %d of its %d credits this period (%s reached)",
-                key_id,
-                row.used,
-                row.allowance,
-                f"{threshold:.0%}",
-            )
-        return _record(row)
+        record: KeyRecord = self._write_one(Charge(reservation, status, latency_ms, request_id))
+        return record
 
     def release(self, reservation: Reservation) -> None:
         """Refund once; releasing an already settled or expired reservation does nothing."""
+        self._write_one(Release(reservation))
+
+    def record_call(
+        self, key_id: str, *, status: int, latency_ms: float, request_id: str | None
+    ) -> None:
+        self._write_one(RecordCall(key_id, status, latency_ms, request_id))
+
+    def _write_one(self, write: Write) -> Any:
+        outcome = self.write_together([write])[0]
+        if isinstance(outcome, ServiceError):
+            raise outcome
+        return outcome
+
+    def write_together(self, writes: Sequence[Write]) -> list[Any]:
+        """Run writes in one transaction; each one's result, or the ServiceError that refused
+        it, in its place. The outcome is the same as running them one after another, in some
+        order: the reservations of a key are debited together when its balance covers them
+        all, else one by one as usual.
+
+        A refusal fails only its own write: each refuses before it changes anything of its own
+        (a renewal that was due may have been applied, and stands). Any other error rolls the
+        whole transaction back and is raised, so that whatever raises has written nothing.
+        Key rows are locked in the order of their ids (reservation rows first, as the janitor
+        does), so that concurrent groups never deadlock each other.
+        """
+        now = self._clock()
+        outcomes: list[Any] = [None] * len(writes)
+        warnings: list[tuple[AnyRow, list[float]]] = []
         with write_transaction(self._engine) as connection:
-            held = self._take_reservation(connection, reservation.id)
+            taken = self._take_reservations(
+                connection,
+                [w.reservation.id for w in writes if isinstance(w, Charge | Release)],
+            )
+            new_reservations: list[dict[str, Any]] = []
+            usage_rows: list[dict[str, Any]] = []
+            by_key: dict[str, list[tuple[int, Write]]] = {}
+            for i, write in enumerate(writes):
+                by_key.setdefault(write.key_id, []).append((i, write))
+            for key_id, mine in sorted(by_key.items()):
+                reserves = [(i, w) for i, w in mine if isinstance(w, Reserve)]
+                charges = [(i, w) for i, w in mine if isinstance(w, Charge)]
+                for _, write in mine:
+                    if isinstance(write, Release):
+                        held = taken.pop(write.reservation.id, None)
+                        if held is not None:
+                            self._refund(connection, held)
+                    elif isinstance(write, RecordCall):
+                        usage_rows.append(_usage_row(write, 0, now))
+                if reserves:
+                    self._reserve(connection, key_id, reserves, now, outcomes, new_reservations)
+                if charges:
+                    warnings += self._charge(
+                        connection, key_id, charges, taken, now, outcomes, usage_rows
+                    )
+            if new_reservations:
+                connection.execute(_INSERT_RESERVATION, new_reservations)
+            if usage_rows:
+                connection.execute(_INSERT_USAGE, usage_rows)
+        for row, crossed in warnings:  # once the charges that crossed them have committed
+            for threshold in crossed:
+                log.warning(
+                    "usage warning: key %s has used %d of its %d credits this period (%s reached)",
+                    row.id,
+                    row.used,
+                    row.allowance,
+                    f"{threshold:.0%}",
+                )
+        return outcomes
+
+    def _reserve(
+        self,
+        connection: Connection,
+        key_id: str,
+        reserves: list[tuple[int, Reserve]],
+        now: datetime,
+        outcomes: list[Any],
+        new_reservations: list[dict[str, Any]],
+    ) -> None:
+        """Debit a key for its reservations: all at once when its balance covers them (one
+        statement, as almost always), else one by one, each refused or not on its own."""
+        total = sum(write.credits for _, write in reserves)
+        row = connection.execute(
+            _DEBIT_CURRENT, {"b_id": key_id, "b_credits": total, "b_now": now}
+        ).first()
+        after: list[tuple[int, Reserve, KeyRecord]] = []
+        if row is not None:
+            # What each would have seen had they run one after another, in this order.
+            record, left = _record(row), total
+            for i, write in reserves:
+                left -= write.credits
+                after.append((i, write, replace(record, balance=record.balance + left)))
+        else:  # renewal due, revoked, or too few credits: the careful way, one by one
+            for i, write in reserves:
+                try:
+                    one = self._debit(connection, key_id, write.credits, now, charge=False)
+                except ServiceError as refused:
+                    outcomes[i] = refused
+                else:
+                    after.append((i, write, _record(one)))
+        for i, write, record in after:
+            reservation_id = uuid.uuid4().hex
+            new_reservations.append(
+                {
+                    "id": reservation_id,
+                    "key_id": key_id,
+                    "credits": write.credits,
+                    "period_start": record.period_start,
+                    "created_at": now,
+                    "expires_at": now + self._ttl,
+                }
+            )
+            outcomes[i] = Reservation(reservation_id, key_id, write.credits, record)
+
+    def _charge(
+        self,
+        connection: Connection,
+        key_id: str,
+        charges: list[tuple[int, Charge]],
+        taken: dict[str, AnyRow],
+        now: datetime,
+        outcomes: list[Any],
+        usage_rows: list[dict[str, Any]],
+    ) -> list[tuple[AnyRow, list[float]]]:
+        """Count a key's charges as used, one statement per period their reservations belong
+        to; a reservation that expired (and was refunded) while its call ran is charged afresh,
+        or refused when the balance no longer covers it."""
+        by_period: dict[datetime, list[tuple[int, Charge, int]]] = {}
+        warnings: list[tuple[AnyRow, list[float]]] = []
+        for i, write in charges:
+            held = taken.pop(write.reservation.id, None)  # settled once, even if named twice
             if held is not None:
-                self._refund(connection, held)
+                by_period.setdefault(held.period_start, []).append((i, write, held.credits))
+                continue
+            credits = write.reservation.credits
+            try:
+                debited = self._debit(connection, key_id, credits, now, charge=True)
+            except ServiceError as refused:
+                outcomes[i] = refused
+                continue
+            usage_rows.append(_usage_row(write, credits, now))
+            warnings.append((debited, self._record_warnings(connection, debited, credits, now)))
+            outcomes[i] = _record(debited)
+        for period, counted in by_period.items():
+            total = sum(credits for _, _, credits in counted)
+            row = connection.execute(
+                _COUNT_USED, {"b_id": key_id, "b_period": period, "b_credits": total}
+            ).first()
+            if row is None:  # the key renewed since: recorded, not counted in the new period
+                record = _record(self._existing(connection, key_id))
+            else:
+                warnings.append((row, self._record_warnings(connection, row, total, now)))
+                record = _record(row)
+            for i, write, credits in counted:
+                usage_rows.append(_usage_row(write, credits, now))
+                outcomes[i] = record
+        return warnings
 
     def release_expired(self) -> int:
         with write_transaction(self._engine) as connection:
@@ -354,22 +471,6 @@ class SqlAccountStore(AccountStore):
         return len(expired)
 
     # Usage
-
-    def record_call(
-        self, key_id: str, *, status: int, latency_ms: float, request_id: str | None
-    ) -> None:
-        with write_transaction(self._engine) as connection:
-            connection.execute(
-                _INSERT_USAGE,
-                {
-                    "key_id": key_id,
-                    "at": self._clock(),
-                    "status": status,
-                    "latency_ms": latency_ms,
-                    "credits": 0,
-                    "request_id": request_id,
-                },
-            )
 
     def usage(self, key_id: str | None = None, since: datetime | None = None) -> UsageSummary:
         """Counts in SQL; percentiles in Python over the successful calls, fine for a report."""
@@ -511,9 +612,15 @@ class SqlAccountStore(AccountStore):
             return Unauthorized("Invalid API key")
         return insufficient_credits(_record(row), credits)
 
-    def _take_reservation(self, connection: Connection, reservation_id: str) -> AnyRow | None:
-        """Delete the reservation and return it, or None if someone else already settled it."""
-        return connection.execute(_TAKE_RESERVATION, {"b_id": reservation_id}).first()
+    def _take_reservations(
+        self, connection: Connection, reservation_ids: list[str]
+    ) -> dict[str, AnyRow]:
+        """Delete the reservations and return them by id; one settled by someone else already
+        (an expired one, refunded by the janitor) is missing."""
+        if not reservation_ids:
+            return {}
+        rows = connection.execute(_TAKE_RESERVATIONS, {"b_ids": reservation_ids}).all()
+        return {row.id: row for row in rows}
 
     def _refund(self, connection: Connection, held: AnyRow) -> None:
         """Give a reservation back, unless its period has ended and the balance was reset since."""

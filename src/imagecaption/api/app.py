@@ -14,7 +14,9 @@ from starlette.concurrency import run_in_threadpool
 
 from imagecaption import __version__, web
 from imagecaption.accounts.database import DatabaseUnavailable
+from imagecaption.accounts.ledger import Ledger
 from imagecaption.accounts.ratelimit import RateLimiter
+from imagecaption.accounts.recent_keys import RecentKeys
 from imagecaption.accounts.schema import migrates_itself
 from imagecaption.accounts.sql_store import SqlAccountStore
 from imagecaption.api import health, jobs, routes
@@ -101,6 +103,8 @@ def build_services(settings: Settings, metrics: Metrics) -> Services:
         settings=settings,
         metrics=metrics,
         store=store,
+        ledger=Ledger(store),
+        recent_keys=RecentKeys(settings.key_cache_seconds),
         limiter=limiter,
         engine=engine,
         fetcher=fetcher,
@@ -154,6 +158,7 @@ def create_app(settings: Settings) -> FastAPI:
             await loading
             await svc.engine.stop()
             await svc.fetcher.aclose()
+            await svc.ledger.aclose()  # the charges of answers already sent
             svc.store.close()
             log.info("stopped")
 

@@ -1,4 +1,4 @@
-"""API key -> account, plus the per-key rate limit, as one FastAPI dependency.
+"""API key -> account, plus the per-key rate limit, in one function.
 
 Calls refused before the paid part (429 here, 401 for a revoked key, 405 for a wrong method) are
 recorded in the key's usage when the key is known, like every failed call, so that the usage
@@ -10,9 +10,10 @@ no key to record them under, and writing a row for each would let anyone fill th
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from collections.abc import Awaitable
+from typing import Any
 
-from fastapi import Depends, Request, Security
+from fastapi import Request
 from fastapi.security import APIKeyHeader
 from starlette.concurrency import run_in_threadpool
 
@@ -20,7 +21,7 @@ from imagecaption.accounts.keys import parse_key
 from imagecaption.accounts.plans import credit_headers
 from imagecaption.accounts.ratelimit import RateLimitStatus
 from imagecaption.accounts.store import KeyRecord, KeyRevoked
-from imagecaption.api.services import Services, services
+from imagecaption.api.services import Services
 from imagecaption.errors import RateLimited, ServiceError, Unauthorized
 
 log = logging.getLogger(__name__)
@@ -50,15 +51,35 @@ def rate_limit_headers(status: RateLimitStatus) -> dict[str, str]:
     }
 
 
-async def authenticated(
-    request: Request,
-    svc: Annotated[Services, Depends(services)],
-    x_api_key: Annotated[str | None, Security(API_KEY_HEADER)] = None,
-) -> KeyRecord:
-    if not x_api_key or not x_api_key.strip():
+async def authenticated(request: Request, svc: Services) -> KeyRecord:
+    """The caller's key (the ``X-API-Key`` header), admitted by its rate limit.
+
+    A plain function rather than FastAPI dependencies, on the path every call takes: resolving
+    the key and the services through injection cost more than this function's own work, and a
+    synchronous dependency meant a trip to a worker thread. The route declares the header as
+    ``API_KEY_HEADER`` in the OpenAPI document instead (``openapi.declare_api_key``).
+
+    A key seen in the last ``key_cache_seconds`` is taken from memory (``RecentKeys``), and an
+    in-process rate limit is counted right here: a busy key's call then costs no trip to a
+    worker thread before its body is read. Otherwise the key's row, the shared rate limit, or
+    both, are one trip to a worker thread.
+    """
+    api_key = request.headers.get("x-api-key", "").strip()
+    if not api_key:
         svc.metrics.unauthenticated.labels("missing").inc()
         raise Unauthorized("API key is required")
-    return await run_in_threadpool(_authenticate_and_admit, request, svc, x_api_key.strip())
+    record = svc.recent_keys.get(api_key)
+    if record is None:
+        record = await run_in_threadpool(_authenticate_and_admit, request, svc, api_key)
+        svc.recent_keys.put(api_key, record)
+    elif svc.limiter.shared:
+        await run_in_threadpool(admit, request, svc, record)
+    else:
+        status = _count(request, svc, record)
+        if not status.allowed:
+            await _recorded(svc.ledger.record_call(record.id, **_refused(request, 429)))
+            raise _rate_limited(record, status)
+    return record
 
 
 def _authenticate_and_admit(request: Request, svc: Services, api_key: str) -> KeyRecord:
@@ -81,22 +102,45 @@ def record_refusal(request: Request, svc: Services, key_id: str, status: int) ->
 
     A database that cannot take the row does not change the answer: the refusal stands."""
     try:
-        svc.store.record_call(
-            key_id, status=status, latency_ms=0.0, request_id=request.state.request_id
-        )
+        svc.store.record_call(key_id, **_refused(request, status))
     except ServiceError as failure:
-        log.warning("could not record a refused call", extra={"reason": failure.message})
+        _not_recorded(failure)
+
+
+async def _recorded(write: Awaitable[None]) -> None:
+    """``record_refusal`` for the event loop, through the ledger."""
+    try:
+        await write
+    except ServiceError as failure:
+        _not_recorded(failure)
+
+
+def _refused(request: Request, status: int) -> dict[str, Any]:
+    return {"status": status, "latency_ms": 0.0, "request_id": request.state.request_id}
+
+
+def _not_recorded(failure: ServiceError) -> None:
+    log.warning("could not record a refused call", extra={"reason": failure.message})
 
 
 def admit(request: Request, svc: Services, record: KeyRecord) -> None:
     """Apply the key's per-minute limit and remember its headers for whatever answer follows;
-    blocking (a refusal is recorded in the database)."""
-    status = svc.limiter.hit(record.id, svc.settings.plans[record.plan].requests_per_minute)
-    request.state.response_headers = rate_limit_headers(status) | credit_headers(record)
+    blocking (a shared limit's store, and a refusal is recorded in the database)."""
+    status = _count(request, svc, record)
     if not status.allowed:
         record_refusal(request, svc, record.id, 429)
-        raise RateLimited(
-            f"Rate limit exceeded: the {record.plan} plan allows {status.limit} requests per "
-            f"minute. Retry in {status.retry_after} s.",
-            headers={"Retry-After": str(status.retry_after)},
-        )
+        raise _rate_limited(record, status)
+
+
+def _count(request: Request, svc: Services, record: KeyRecord) -> RateLimitStatus:
+    status = svc.limiter.hit(record.id, svc.settings.plans[record.plan].requests_per_minute)
+    request.state.response_headers = rate_limit_headers(status) | credit_headers(record)
+    return status
+
+
+def _rate_limited(record: KeyRecord, status: RateLimitStatus) -> RateLimited:
+    return RateLimited(
+        f"Rate limit exceeded: the {record.plan} plan allows {status.limit} requests per "
+        f"minute. Retry in {status.retry_after} s.",
+        headers={"Retry-After": str(status.retry_after)},
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -65,10 +66,17 @@ def negotiate(accept: str | None) -> str:
     return min(choices)[2] if choices else JSON
 
 
-def render(envelope: dict[str, Any], accept: str | None, status_code: int = 200) -> Response:
+def render(
+    envelope: dict[str, Any],
+    accept: str | None,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """``headers`` are given here rather than added to the response afterwards, where each one
+    would be looked for among those already set."""
     media_type = negotiate(accept)
     body = _RENDERERS[media_type](envelope)
-    return Response(body, status_code=status_code, media_type=media_type)
+    return Response(body, status_code=status_code, headers=headers, media_type=media_type)
 
 
 def _json(envelope: dict[str, Any]) -> str:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import secrets
 import time
-import uuid
 
 import structlog
 from starlette.datastructures import Headers, MutableHeaders
@@ -32,7 +32,7 @@ _TEXT_BODIES = ("application/json", "application/x-www-form-urlencoded", "multip
 def request_id_from(headers: Headers) -> str:
     """Echo a client's id when it is safe to put in logs and headers, else make one."""
     supplied = headers.get("x-request-id", "")
-    return supplied if _SANE_REQUEST_ID.match(supplied) else uuid.uuid4().hex
+    return supplied if _SANE_REQUEST_ID.match(supplied) else secrets.token_hex(16)
 
 
 def _route_label(scope: Scope) -> str:

@@ -79,6 +79,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     responses=_ERRORS,
     summary="Caption an image",
     openapi_extra={
+        "security": [{API_KEY_HEADER.scheme_name: []}],
         "parameters": option_parameters(),
         "requestBody": {
             "content": {
@@ -108,13 +109,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     },
 )
 @router.post("/v1/imagecaption/", include_in_schema=False)  # answered, not redirected with 307
-async def caption_image(
-    request: Request,
-    account: Annotated[KeyRecord, Depends(authenticated)],
-    svc: Annotated[Services, Depends(services)],
-) -> Response:
+async def caption_image(request: Request) -> Response:
     """Describe an image in one sentence; the answer's shape is the hosted service's."""
-    return await caption_flow(request, account, svc)
+    svc = services(request)
+    return await caption_flow(request, await authenticated(request, svc), svc)
 
 
 WRONG_METHODS = ["GET", "PUT", "PATCH", "DELETE"]
@@ -154,7 +152,9 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
 
     async def pay() -> None:
         nonlocal reservation
-        reservation = await run_in_threadpool(svc.store.reserve, account.id, cost)
+        reservation = await svc.ledger.reserve(account.id, cost)
+        if reservation.key is not None:
+            svc.recent_keys.refresh(reservation.key)
 
     try:
         image_request = await read_image_request(
@@ -174,11 +174,10 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
         )
     except BaseException as exc:
         if reservation is not None:
-            await run_in_threadpool(svc.store.release, reservation)
+            await svc.ledger.release(reservation)
         # Refused before the call began, or by a database that could not record it anyway.
         if not isinstance(exc, RateLimited | InsufficientCredits | DatabaseUnavailable):
-            await run_in_threadpool(
-                svc.store.record_call,
+            await svc.ledger.record_call(
                 account.id,
                 status=_status_of(exc),
                 latency_ms=(time.perf_counter() - started) * 1000,
@@ -188,9 +187,8 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
     assert reservation is not None  # the engine answers only calls that paid
     latency_ms = (time.perf_counter() - started) * 1000
     if await _client_gone(request):  # nobody to hand the answer to: it is not charged
-        await run_in_threadpool(svc.store.release, reservation)
-        await run_in_threadpool(
-            svc.store.record_call,
+        await svc.ledger.release(reservation)
+        await svc.ledger.record_call(
             account.id,
             status=499,
             latency_ms=latency_ms,
@@ -220,9 +218,10 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
             data["text"] = text_in_pixels(caption.text_lines, *picture.size_as_sent)
         if caption.tags is not None:
             data["tags"] = tags_as_listed(caption.tags)
-    response = render(ok(data), request.headers.get("accept"))
-    response.headers.update(
-        request.state.response_headers | credit_headers(reservation.key or account)
+    response = render(
+        ok(data),
+        request.headers.get("accept"),
+        headers=request.state.response_headers | credit_headers(reservation.key or account),
     )
     # Starlette runs the background task once the body has been handed to the server.
     svc.engine.hold_place()  # until the charge is committed
@@ -235,26 +234,31 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
 async def _charge(
     svc: Services, reservation: Reservation, *, latency_ms: float, request_id: str
 ) -> None:
-    """Commit the charge of an answer already sent; a failure here makes the answer free.
+    """Submit the charge of an answer already sent to the ledger, which commits it with others
+    waiting; a failure there makes the answer free.
 
-    The reservation stays until this commit, so a crash before it (or a database that fails it)
+    The reservation stays until that commit, so a crash before it (or a database that fails it)
     leaves the reservation to expire and be refunded: the customer never pays for an answer the
     server did not hand over, and in that narrow window an answer handed over may go unpaid.
+    The answer's place in the queue is held until the commit (``hold_place``), not awaited here.
     """
-    try:
-        await run_in_threadpool(
-            svc.store.commit, reservation, status=200, latency_ms=latency_ms, request_id=request_id
-        )
-    except ServiceError as refused:
-        log.warning(
-            "an answer was sent but its charge failed, so it is free: %s",
-            refused.message,
-            extra={"key_id": reservation.key_id, "credits": reservation.credits},
-        )
+    charged = svc.ledger.charge(
+        reservation, status=200, latency_ms=latency_ms, request_id=request_id
+    )
+    charged.add_done_callback(lambda done: _charged(svc, reservation, done))
+
+
+def _charged(svc: Services, reservation: Reservation, done: asyncio.Future[KeyRecord]) -> None:
+    svc.engine.free_place()
+    failure = None if done.cancelled() else done.exception()
+    if failure is None:
+        svc.metrics.credits_charged.inc(reservation.credits)
         return
-    finally:
-        svc.engine.free_place()
-    svc.metrics.credits_charged.inc(reservation.credits)
+    log.warning(
+        "an answer was sent but its charge failed, so it is free: %s",
+        failure.message if isinstance(failure, ServiceError) else repr(failure),
+        extra={"key_id": reservation.key_id, "credits": reservation.credits},
+    )
 
 
 async def _client_gone(request: Request) -> bool:

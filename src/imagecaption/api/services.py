@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from imagecaption.accounts.ledger import Ledger
 from imagecaption.accounts.ratelimit import RateLimiter
+from imagecaption.accounts.recent_keys import RecentKeys
 from imagecaption.accounts.store import AccountStore
 from imagecaption.engine import CaptionEngine
 from imagecaption.images import ImageDecoder, ImageFetcher
@@ -20,6 +22,8 @@ class Services:
     settings: Settings
     metrics: Metrics
     store: AccountStore
+    ledger: Ledger  # the credit writes of calls, on the event loop's side
+    recent_keys: RecentKeys
     limiter: RateLimiter
     engine: CaptionEngine
     fetcher: ImageFetcher

@@ -44,6 +44,13 @@ def configure_logging(level: str = "INFO", fmt: Literal["json", "text"] = "json"
             renderer,
         ],
     )
+    # No renderer prints where a call was logged from, nor the thread or process: the logging
+    # HOWTO's "Optimization" switches turn their collection off, which every line paid for
+    # (the access log writes one per request).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()
