@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 from starlette.concurrency import run_in_threadpool
 
@@ -21,7 +21,7 @@ from imagecaption.accounts.keys import parse_key
 from imagecaption.accounts.plans import credit_headers
 from imagecaption.accounts.ratelimit import RateLimitStatus
 from imagecaption.accounts.store import KeyRecord, KeyRevoked
-from imagecaption.api.services import Services
+from imagecaption.api.services import Services, services
 from imagecaption.errors import RateLimited, ServiceError, Unauthorized
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,16 @@ async def authenticated(request: Request, svc: Services) -> KeyRecord:
             await _recorded(svc.ledger.record_call(record.id, **_refused(request, 429)))
             raise _rate_limited(record, status)
     return record
+
+
+async def authenticated_key(
+    request: Request,
+    svc: Annotated[Services, Depends(services)],
+    x_api_key: Annotated[str | None, Security(API_KEY_HEADER)] = None,
+) -> KeyRecord:
+    """``authenticated`` as a FastAPI dependency, for the routes off the hot path (jobs): the
+    header parameter puts the key in their OpenAPI operations."""
+    return await authenticated(request, svc)
 
 
 def _authenticate_and_admit(request: Request, svc: Services, api_key: str) -> KeyRecord:

@@ -15,7 +15,7 @@ from pydantic import Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from imagecaption.accounts.store import KeyRecord
-from imagecaption.api.auth import authenticated
+from imagecaption.api.auth import authenticated_key
 from imagecaption.api.envelope import ok, render
 from imagecaption.api.schemas import CaptionParams, Envelope
 from imagecaption.api.services import Services, services
@@ -104,7 +104,7 @@ def _parse(body: bytes) -> JobRequest:
 )
 async def submit_job(
     request: Request,
-    account: Annotated[KeyRecord, Depends(authenticated)],
+    account: Annotated[KeyRecord, Depends(authenticated_key)],
     svc: Annotated[Services, Depends(services)],
     jobs: Annotated[JobService, Depends(job_service)],
 ) -> Response:
@@ -138,7 +138,7 @@ async def submit_job(
 @router.get("", response_model=Envelope, responses=_responses(), summary="List this key's jobs")
 async def list_jobs(
     request: Request,
-    account: Annotated[KeyRecord, Depends(authenticated)],
+    account: Annotated[KeyRecord, Depends(authenticated_key)],
     jobs: Annotated[JobService, Depends(job_service)],
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
@@ -155,7 +155,7 @@ async def list_jobs(
 async def get_job(
     request: Request,
     job_id: str,
-    account: Annotated[KeyRecord, Depends(authenticated)],
+    account: Annotated[KeyRecord, Depends(authenticated_key)],
     jobs: Annotated[JobService, Depends(job_service)],
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -175,7 +175,7 @@ async def get_job(
 async def cancel_job(
     request: Request,
     job_id: str,
-    account: Annotated[KeyRecord, Depends(authenticated)],
+    account: Annotated[KeyRecord, Depends(authenticated_key)],
     jobs: Annotated[JobService, Depends(job_service)],
 ) -> Response:
     record = await run_in_threadpool(jobs.store.cancel, job_id, account.id)
