@@ -8,11 +8,11 @@ classifier saw but never adds things that nothing detected.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from imagecaption.models.offline.compose.drafts import Draft, forms
+from imagecaption.models.offline.compose.drafts import Draft, Source, forms
 from imagecaption.models.offline.compose.naming import (
     ANIMALS,
     GENERIC,
@@ -20,6 +20,7 @@ from imagecaption.models.offline.compose.naming import (
     ClassNames,
     Named,
 )
+from imagecaption.models.offline.compose.plans import Plan, Ref, plan_of
 
 # Below every level of confidence: guess with a hedge down to this probability, then say what
 # kind of picture it is instead.
@@ -68,25 +69,35 @@ def describe(
         best = names.group_of(scene, ranked[0])
         first = None
         if best.score >= HEDGE_CONFIDENCE:
+            guessed = plan_of(best.phrase)
             first = Draft(
                 forms(HEDGE.format(best.phrase), SHORT_HEDGE.format(best.phrase), best.phrase),
                 best.score,
                 "hedge",
+                plans=(
+                    replace(guessed, frame="hedge"),
+                    replace(guessed, frame="possibly"),
+                    guessed,
+                ),
             )
     elif setting is not None and subject.label.category not in SETTINGS:
         first = Draft(
             forms(f"{subject.phrase} {setting.label.context}", subject.phrase),
             subject.score * setting.score,
             "classifier",
+            plans=(
+                replace(plan_of(subject.phrase), place=setting.label.context),
+                plan_of(subject.phrase),
+            ),
         )
     elif subject.label.category in SETTINGS and subject.phrase == GENERIC.get(
         subject.label.category
     ):
         first = _landscape(names, scene, subject)
     else:
-        first = Draft((subject.phrase,), subject.score, "classifier")
-    others = [Draft((group.phrase,), group.score, "group")] if group is not None else []
-    others += [Draft((named.phrase,), named.score, "guess") for named in ranked]
+        first = named_draft(subject, "classifier")
+    others = [named_draft(group, "group")] if group is not None else []
+    others += [named_draft(named, "guess") for named in ranked]
     return first, others
 
 
@@ -103,8 +114,17 @@ def _landscape(names: ClassNames, scene: np.ndarray, subject: Named) -> Draft:
                 forms(f"{subject.phrase} with {feature.phrase}", subject.phrase),
                 subject.score,
                 "classifier",
+                plans=(
+                    Plan((Ref(subject.phrase),), relation="with", other=Ref(feature.phrase)),
+                    plan_of(subject.phrase),
+                ),
             )
-    return Draft((subject.phrase,), subject.score, "classifier")
+    return named_draft(subject, "classifier")
+
+
+def named_draft(named: Named, source: Source) -> Draft:
+    """A caption that is the classifier's phrase alone: "a tabby cat"."""
+    return Draft((named.phrase,), named.score, source, plans=(plan_of(named.phrase),))
 
 
 @dataclass(frozen=True)
@@ -120,9 +140,22 @@ class PersonView:
         """The attribute as words after the subject: "wearing a tie", "playing a violin"."""
         if self.attribute is None:
             return None
+        planned = self.planned
+        if planned is None:
+            return None
+        relation, other = planned
+        return f"{relation} {other.key}" if other is not None else relation
+
+    @property
+    def planned(self) -> tuple[str, Ref | None] | None:
+        """The attribute as a plan's relation and the thing it names: ("wearing", a tie), or
+        its label's context ("in a canoe") and nothing."""
+        if self.attribute is None:
+            return None
         thing = self.attribute
-        context = thing.label.context
-        return context or f"{RELATIONS.get(thing.label.category, 'with')} {thing.phrase}"
+        if thing.label.context:
+            return thing.label.context, None
+        return RELATIONS.get(thing.label.category, "with"), Ref(thing.phrase)
 
 
 def person_view(names: ClassNames, probabilities: np.ndarray | None, count: int) -> PersonView:

@@ -1,0 +1,87 @@
+"""A plan (``plans.py``) in one language: the subject in its frame, what it does and where,
+contracted, with the words read in the picture quoted as read; and a draft's forms in that
+language within a word limit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from imagecaption.models.offline.compose.drafts import Draft, forms
+from imagecaption.models.offline.compose.languages.grammar import Grammar, Part
+from imagecaption.models.offline.compose.plans import Plan, Ref
+from imagecaption.models.offline.compose.things import without_article
+
+# Where the quote goes while the rest is contracted: quoted words stay exactly as read.
+QUOTE = "\x01"
+
+
+class Realiser:
+    """Writes plans in one language."""
+
+    def __init__(self, grammar: Grammar, labels: Mapping[str, str]) -> None:
+        """``labels`` maps the detector's category names to their nouns' keys ("dining
+        table" to "a table"), so that tags can be translated."""
+        self.grammar = grammar
+        self.words = grammar.words
+        keys = {without_article(key): Ref(key) for key in self.words.nouns}
+        found = {label: Ref(key, label=label) for label, key in labels.items()}
+        self._tag_nouns = {**keys, **found}
+
+    @property
+    def tag(self) -> str:
+        return self.words.tag
+
+    def sentence(self, plan: Plan) -> str:
+        """The plan as a lower-case sentence without its full stop."""
+        grammar, words = self.grammar, self.words
+        if plan.subjects:
+            agreement = grammar.agreement(plan.subjects)
+            subject = grammar.listed([grammar.np(ref) for ref in plan.subjects])
+            if plan.frame is not None:
+                subject = grammar.fill(words.frames[plan.frame], agreement, plan.subjects)
+            parts = []
+            if plan.doing is not None:
+                parts.append(self._part(words.doings[plan.doing], plan))
+            if plan.relation is not None:
+                template = words.relations.get(plan.relation) or words.places[plan.relation]
+                parts.append(self._part(template, plan, plan.other))
+            place = words.places[plan.place] if plan.place else None
+            text = grammar.clause(subject, agreement, parts, place)
+        else:
+            text = ""
+        if plan.text is not None:
+            text = words.frames[plan.text].replace("{s}", text).replace("{q}", QUOTE)
+        text = grammar.contract(text)
+        opening, closing = words.quotes
+        return text.replace(QUOTE, f"{opening}{plan.quote}{closing}")
+
+    def _part(self, template: str, plan: Plan, other: Ref | None = None) -> Part:
+        agreement = self.grammar.agreement(plan.subjects)
+        text = self.grammar.fill(template, agreement, (other,) if other is not None else ())
+        return Part(text, "[" in template)
+
+    def render(self, draft: Draft, max_words: int | None) -> str:
+        """The longest form within ``max_words`` words of this language, else the last form's
+        head noun cut to the limit; capitalised, with a full stop."""
+        texts = forms(*(self.sentence(plan) for plan in draft.plans))
+        if max_words is None:
+            text = texts[0]
+        else:
+            limit = max(1, max_words)
+            text = next((form for form in texts if len(form.split()) <= limit), "")
+            if not text:
+                text = self._cut(draft.plans[-1], texts[-1], limit)
+        return text[0].upper() + text[1:] + "."
+
+    def _cut(self, plan: Plan, text: str, limit: int) -> str:
+        if not plan.subjects:
+            return " ".join(text.split()[:limit])
+        words = self.grammar.bare(plan.subjects[0]).split()
+        return " ".join(words[:limit] if self.grammar.head_first else words[-limit:])
+
+    def tag_name(self, name: str) -> str:
+        """A tag's name ("dog", "tabby cat", "grass", "walking") in this language."""
+        if name in self.words.tags:
+            return self.words.tags[name]
+        ref = self._tag_nouns.get(name)
+        return self.grammar.bare(ref) if ref is not None else name
