@@ -18,7 +18,10 @@ from imagecaption.models.offline.compose.plans import Ref
 ITALIAN_UNO = re.compile(r"^(s[^aeiouàèéìòù]|z|gn|ps|pn|x|y)", re.IGNORECASE)
 ITALIAN_VOWEL = re.compile(r"^[aeiouàèéìòùh]", re.IGNORECASE)
 # Spanish feminine nouns with a stressed first "a" take "un": "un águila".
-SPANISH_STRESSED_A = frozenset({"águila", "agua", "ave", "arma", "hacha", "alma", "área", "arpa"})
+SPANISH_STRESSED_A = frozenset(
+    {"águila", "agua", "ave", "arma", "hacha", "alma", "área", "arpa", "ala", "alga", "ancla"}
+    | {"asa", "aula", "haba", "hada", "hambre", "ánfora", "ágata", "aspa", "arca", "ama"}
+)
 
 
 def french(gender: str, following: str, definite: bool = False) -> str:
