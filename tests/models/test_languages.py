@@ -156,6 +156,30 @@ EXPECTED = {
         "diver": "Un submarinista.",
         "suit in a library": "Una persona con un traje en una biblioteca.",
     },
+    "it": {
+        "ball": "Una persona che gioca con una palla.",
+        "bicycle": "Una persona in sella a una bicicletta.",
+        "racket": "Una persona che tiene una racchetta da tennis.",
+        "kite": "Una persona che fa volare un aquilone.",
+        "bench": "Una persona seduta su una panchina.",
+        "bus": "Una persona davanti a un autobus.",
+        "couch": "Un cane e un gatto su un divano.",
+        "table": "Un portatile e una tazza su un tavolo.",
+        "kitchen": "Un frigorifero e un forno in una cucina.",
+        "cars": "Tre auto in una strada.",
+        "dogs": "Due cani.",
+        "crowd": "Un gruppo di persone.",
+        "flock": "Diverse pecore.",
+        "tabby": "Un gatto tigrato.",
+        "retriever": "Due gatti accanto a un golden retriever.",
+        "beach": "Un golden retriever su una spiaggia.",
+        "maze": "Un'immagine che potrebbe mostrare un labirinto di siepi.",
+        "unclear": "Un'immagine senza un soggetto chiaramente riconoscibile.",
+        "suit": "Una persona che indossa un completo.",
+        "violin": "Una persona che suona un violino.",
+        "diver": "Un sub.",
+        "suit in a library": "Una persona che indossa un completo in una biblioteca.",
+    },
 }
 
 
@@ -229,6 +253,17 @@ def test_each_language_composes_the_sentence(writer: SentenceWriter, lang: str, 
          "une personne sur un cheval à la montagne"),
         ("fr", Plan((Ref("bread"),), frame="black and white photo"),
          "une photo en noir et blanc de pain"),
+        # Italian: un, uno, una, un' by the next word; verbs agree in number; nel, sull'
+        ("it", Plan((Ref("a backpack"),), place="in the snow"), "uno zaino nella neve"),
+        ("it", Plan((Ref("an ant"),), place="on the grass"), "una formica sull'erba"),
+        ("it", Plan((Ref("an iguana"),)), "un'iguana"),
+        ("it", Plan((Ref("a dog", 2),), doing="running", place="in the water"),
+         "due cani che corrono nell'acqua"),
+        ("it", Plan((Ref("a cow", 3),), doing="lying"), "tre mucche sdraiate"),
+        ("it", Plan((Ref("a car", colour="red"),)), "un'auto rossa"),
+        # Spanish: "un" before a stressed a, "al" and "del"
+        ("es", Plan((Ref("an airplane wing"),)), "un ala de avión"),
+        ("es", Plan((Ref("a person"),), relation="playing tennis"), "una persona jugando al tenis"),
     ],
 )  # fmt: skip
 def test_grammar_of_plans(lang: str, plan: Plan, expected: str) -> None:
