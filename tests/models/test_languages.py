@@ -295,6 +295,8 @@ def test_each_language_composes_the_sentence(writer: SentenceWriter, lang: str, 
          "dois cachorros brincando com um frisbee"),
         # Spanish: "un" before a stressed a, "al" and "del"
         ("es", Plan((Ref("an airplane wing"),)), "un ala de avión"),
+        ("es", Plan((Ref("a church"),), place="against the sky"),
+         "una iglesia recortada contra el cielo"),
         ("es", Plan((Ref("a person"),), relation="playing tennis"), "una persona jugando al tenis"),
     ],
 )  # fmt: skip

@@ -45,7 +45,7 @@ class Realiser:
             if plan.relation is not None:
                 template = words.relations.get(plan.relation) or words.places[plan.relation]
                 parts.append(self._part(template, plan, plan.other))
-            place = words.places[plan.place] if plan.place else None
+            place = grammar.fill(words.places[plan.place], agreement) if plan.place else None
             text = grammar.clause(subject, agreement, parts, place)
         else:
             text = ""
