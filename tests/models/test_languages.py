@@ -10,6 +10,8 @@ import pytest
 
 from imagecaption.models.base import CaptionOptions, TextLine
 from imagecaption.models.offline import OfflineCaptioner
+from imagecaption.models.offline.compose.confidence import ranked_caption
+from imagecaption.models.offline.compose.drafts import Draft
 from imagecaption.models.offline.compose.languages import languages, realiser
 from imagecaption.models.offline.compose.languages.contractions import CONTRACT
 from imagecaption.models.offline.compose.languages.coverage import missing
@@ -401,3 +403,21 @@ def test_every_draft_has_its_plans(writer: SentenceWriter) -> None:
         findings = Findings(things, portrait, NOTHING if scene is None else scene, crops or {})
         for draft in writer.drafts(findings):
             assert draft.plans, draft.forms
+
+
+def test_a_draft_the_words_cannot_write_is_left_out(writer: SentenceWriter) -> None:
+    """A rule newer than a word table (a place it lacks) makes the caption say less in that
+    language, never fail: the longest plan it can write is used, or the draft is left out."""
+    german = realiser("de")
+    unknown = Plan((Ref("a dog"),), place="on the moon")
+    known = Plan((Ref("a dog"),))
+    assert german.render(Draft(("a dog on the moon", "a dog"), 0.5, plans=(unknown, known)), None)
+    assert german.render(Draft(("a dog on the moon",), 0.5, plans=(unknown,)), None) is None
+    drafts = [
+        Draft(("a dog on the moon",), 0.5, plans=(unknown,)),
+        Draft(("a dog",), 0.4, plans=(known,)),
+    ]
+    assert ranked_caption(drafts, CaptionOptions(lang="de"), german.render).text == "Ein Hund."
+    assert ranked_caption(drafts[:1], CaptionOptions(lang="de"), german.render).text == (
+        "A dog on the moon."
+    )

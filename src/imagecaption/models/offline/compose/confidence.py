@@ -45,7 +45,7 @@ def calibrated(draft: Draft) -> float:
 def ranked_caption(
     drafts: Sequence[Draft],
     options: CaptionOptions,
-    render: Callable[[Draft, int | None], str] = Draft.render,
+    render: Callable[[Draft, int | None], str | None] = Draft.render,
 ) -> Caption:
     """The first draft is the caption; the others, likeliest first, are its alternatives.
 
@@ -53,11 +53,15 @@ def ranked_caption(
     main caption was chosen by the rules for saying the most that the evidence allows, so no
     alternative is scored above it: a broader one that would be ("a wild animal" beside "a
     wombat") is shown at the main caption's score. ``render`` writes a draft in the caption's
-    language within the word limit.
+    language within the word limit, or None where it cannot (English then, if no draft can).
     """
     texts: dict[str, float] = {}
     for draft in drafts:
-        texts.setdefault(render(draft, options.max_length), calibrated(draft))
+        text = render(draft, options.max_length)
+        if text is not None:  # a draft another language cannot write is left out
+            texts.setdefault(text, calibrated(draft))
+    if not texts:
+        return ranked_caption(drafts, options)
     primary, score = next(iter(texts.items()))
     if options.num_captions <= 1:
         return Caption(text=primary, score=score)
