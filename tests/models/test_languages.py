@@ -21,9 +21,11 @@ from imagecaption.models.offline.compose.plans import Plan, Ref
 from imagecaption.models.offline.compose.sentence import Findings, SentenceWriter
 from imagecaption.models.offline.compose.things import find_things
 from imagecaption.models.offline.compose.vocabulary import load_nouns
+from imagecaption.models.offline.evidence import Colour, Place, Surroundings
 from imagecaption.models.offline.faces import Face
 from imagecaption.models.offline.labels import load_labels
 from tests.models.test_sentence import PERSON, Box, probabilities, write
+from tests.models.test_sentence_evidence import write as write_evidence
 
 OTHERS = languages()[1:]
 
@@ -421,3 +423,40 @@ def test_a_draft_the_words_cannot_write_is_left_out(writer: SentenceWriter) -> N
     assert ranked_caption(drafts[:1], CaptionOptions(lang="de"), german.render).text == (
         "A dog on the moon."
     )
+
+
+def test_night_and_backdrop_in_other_languages(writer: SentenceWriter) -> None:
+    """Places the surroundings stage adds (at night, a plain backdrop) in each language."""
+    car = Box("car", 0.8, 0.2, 0.4, 0.8, 0.9)
+    road = Surroundings(indoors=0.05, ground=(Place("road", 0.9),), night=0.95)
+    person = Box("person", 0.9, 0.3, 0.1, 0.7, 0.95)
+    pink = Surroundings(backdrop=Colour("pink", 1.0))
+    expected = {
+        "de": (
+            "Ein Auto auf einer Straße bei Nacht.",
+            "Eine Person vor einem rosafarbenen Hintergrund.",
+        ),
+        "fr": ("Une voiture sur une route la nuit.", "Une personne sur un fond rose."),
+        "it": ("Un'auto su una strada di notte.", "Una persona su uno sfondo rosa."),
+        "pt": ("Um carro em uma estrada à noite.", "Uma pessoa contra um fundo rosa."),
+    }
+    for lang, (at_night, backdrop) in expected.items():
+        assert write_evidence(writer, [car], surroundings=road, lang=lang).text == at_night
+        assert write_evidence(writer, [person], surroundings=pink, lang=lang).text == backdrop
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        ("de", "Eine Person, die einen Pullover und eine Sonnenbrille trägt."),
+        ("fr", "Une personne portant un pull et une paire de lunettes de soleil."),
+        ("it", "Una persona che indossa un maglione e un paio di occhiali da sole."),
+        ("pt", "Uma pessoa usando um suéter e um óculos de sol."),
+    ],
+)
+def test_two_garments_in_other_languages(writer: SentenceWriter, lang: str, expected: str) -> None:
+    view = {"person": probabilities(c474=0.4, c836=0.3)}  # a cardigan, a pair of sunglasses
+    assert write(writer, [PERSON], NOTHING, view).text == (
+        "A person wearing a sweater and a pair of sunglasses."
+    )
+    assert write(writer, [PERSON], NOTHING, view, lang=lang).text == expected

@@ -54,6 +54,10 @@ SKY_BEHIND = 0.6
 SKY_ONLY: frozenset[Bearer] = frozenset({"landscape"})
 
 
+# Said after a place ("on the grass at night") or alone.
+AT_NIGHT = "at night"
+
+
 @dataclass(frozen=True)
 class Placed:
     """Where the subject is, as words after it, with how likely it is and the place's name."""
@@ -65,9 +69,19 @@ class Placed:
 
 def place_of(bearer: Bearer, surroundings: Surroundings | None) -> Placed | None:
     """The likeliest place that fits ``bearer``: its ground, else its background, else a room
-    when the picture is surely indoors; None when nothing is sure."""
+    when the picture is surely indoors; then "at night" where that is likely, after the place
+    or alone; None when nothing is sure."""
     if surroundings is None:
         return None
+    placed = _place(bearer, surroundings)
+    if surroundings.night < PLACE_CONFIDENCE:
+        return placed
+    if placed is None:
+        return Placed(AT_NIGHT, surroundings.night, "night")
+    return Placed(f"{placed.words} {AT_NIGHT}", placed.score * surroundings.night, placed.name)
+
+
+def _place(bearer: Bearer, surroundings: Surroundings) -> Placed | None:
     ground = _likeliest(surroundings.ground)
     if ground is not None and ground.name in GROUND and bearer not in ONLY_BEHIND:
         if ground.name == "water" and bearer in ON_WATER:
@@ -85,7 +99,15 @@ def place_of(bearer: Bearer, surroundings: Surroundings | None) -> Placed | None
     indoors = surroundings.indoors
     if indoors is not None and indoors >= INDOORS and bearer not in ONLY_BEHIND:
         return Placed("in a room", indoors, "indoors")
+    backdrop = surroundings.backdrop
+    if backdrop is not None and bearer not in ONLY_BEHIND:
+        return Placed(backdrop_words(backdrop.name), backdrop.score, "backdrop")
     return None
+
+
+def backdrop_words(colour: str) -> str:
+    """A plain backdrop of ``colour`` behind the subject: "against a white background"."""
+    return f"against {'an' if colour[0] in 'aeiou' else 'a'} {colour} background"
 
 
 def _sky(surroundings: Surroundings) -> Place | None:

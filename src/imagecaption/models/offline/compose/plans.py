@@ -35,8 +35,9 @@ class Plan:
 
     ``subjects`` are named together ("a dog and a cat"); ``doing`` is what they do without an
     object ("walking", "grazing", "playing tennis"); ``relation`` links them to ``other`` ("riding"
-    a bicycle) or, without ``other``, is a place-like attribute ("in a canoe"); ``place`` is where
-    ("on the grass", "in a kitchen"). ``frame`` wraps the subject ("portrait": "a portrait of
+    a bicycle), and to ``also`` after it ("wearing" a hat and a sweater), or, without ``other``,
+    is a place-like attribute ("in a canoe"); ``place`` is where ("on the grass", "in a kitchen",
+    "on the grass at night"). ``frame`` wraps the subject ("portrait": "a portrait of
     ...", "hedge": "an image that may show ...", "possibly", "black and white photo", "black and
     white portrait"). ``text`` says how the words read in the picture go in: after the subject
     ("showing", "reads", "with the words") or as the whole caption ("screenshot", "page",
@@ -47,6 +48,7 @@ class Plan:
     doing: str | None = None
     relation: str | None = None
     other: Ref | None = None
+    also: Ref | None = None
     place: str | None = None
     frame: str | None = None
     text: str | None = None

@@ -38,7 +38,7 @@ from imagecaption.models.offline.compose.classified import PersonView, describe,
 from imagecaption.models.offline.compose.colouring import colour_of, coloured
 from imagecaption.models.offline.compose.confidence import ranked_caption
 from imagecaption.models.offline.compose.drafts import Draft, forms
-from imagecaption.models.offline.compose.identify import BoxNamer
+from imagecaption.models.offline.compose.identify import ROAD_VEHICLES, BoxNamer
 from imagecaption.models.offline.compose.kind import PictureStats, is_grey, picture_kind
 from imagecaption.models.offline.compose.languages import languages
 from imagecaption.models.offline.compose.languages import realiser as realiser_of
@@ -182,7 +182,11 @@ class SentenceWriter:
         for original, thing in zip(found, seen, strict=True):
             others = {other.phrase() for other in seen if other is not thing}
             corrected = thing.noun is not original.noun
-            kept.append(original if corrected and thing.phrase() in others else thing)
+            # a truck that is a car beside a car is the detector's confusion, not a crop's
+            confused = {thing.noun.label, original.noun.label} <= ROAD_VEHICLES
+            kept.append(
+                original if corrected and thing.phrase() in others and not confused else thing
+            )
         return tuple(kept)
 
     def _classifier_leads(
@@ -321,11 +325,12 @@ class SentenceWriter:
             subject, others, related, findings
         )
         score *= evidence
+        also = None
         attribute = not relation and people.relation is not None
         if attribute and people.relation is not None and people.attribute is not None:
             relation = people.relation
-            linked = people.planned
-            score *= people.attribute.score
+            linked, also = people.planned, people.planned_also
+            score *= people.score
         where, ground, evidence = _where(subject, findings, setting, used)
         score *= evidence
         doing = grazing(subject, ground) if not relation else None
@@ -341,7 +346,7 @@ class SentenceWriter:
         clauses = [head, activity_words, relation, where]
         key, other = linked or (None, None)
         related_plan = replace(
-            plan, doing=doing.words if doing else None, relation=key, other=other
+            plan, doing=doing.words if doing else None, relation=key, other=other, also=also
         )
         return Draft(
             forms(
@@ -355,7 +360,7 @@ class SentenceWriter:
             plans=(
                 replace(related_plan, place=where or None),
                 related_plan,
-                Plan((subject.ref(),), relation=key, other=other),
+                Plan((subject.ref(),), relation=key, other=other, also=also),
                 Plan((subject.ref(),)),
             ),
         )

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from imagecaption.models.offline.compose.drafts import Draft
 from imagecaption.models.offline.compose.languages.grammar import Grammar, Part
+from imagecaption.models.offline.compose.places import AT_NIGHT
 from imagecaption.models.offline.compose.plans import Plan, Ref
 from imagecaption.models.offline.compose.things import without_article
 
@@ -44,8 +45,9 @@ class Realiser:
                 parts.append(self._part(words.doings[plan.doing], plan))
             if plan.relation is not None:
                 template = words.relations.get(plan.relation) or words.places[plan.relation]
-                parts.append(self._part(template, plan, plan.other))
-            place = grammar.fill(words.places[plan.place], agreement) if plan.place else None
+                things = tuple(ref for ref in (plan.other, plan.also) if ref is not None)
+                parts.append(self._part(template, plan, things))
+            place = grammar.fill(self._place(plan.place), agreement) if plan.place else None
             text = grammar.clause(subject, agreement, parts, place)
         else:
             text = ""
@@ -55,10 +57,17 @@ class Realiser:
         opening, closing = words.quotes
         return text.replace(QUOTE, f"{opening}{plan.quote}{closing}")
 
-    def _part(self, template: str, plan: Plan, other: Ref | None = None) -> Part:
+    def _part(self, template: str, plan: Plan, things: tuple[Ref, ...] = ()) -> Part:
         agreement = self.grammar.agreement(plan.subjects)
-        text = self.grammar.fill(template, agreement, (other,) if other is not None else ())
-        return Part(text, "[" in template)
+        return Part(self.grammar.fill(template, agreement, things), "[" in template)
+
+    def _place(self, key: str) -> str:
+        """A place's words; one said at night is the place's and the night's ("auf dem Rasen
+        bei Nacht")."""
+        places = self.words.places
+        if key not in places and key.endswith(f" {AT_NIGHT}"):
+            return f"{places[key.removesuffix(f' {AT_NIGHT}')]} {places[AT_NIGHT]}"
+        return places[key]
 
     def render(self, draft: Draft, max_words: int | None) -> str | None:
         """The longest form within ``max_words`` words of this language, else the last form's
