@@ -9,7 +9,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-FRENCH = (("à le", "au"), ("à les", "aux"), ("de le", "du"), ("de les", "des"))
+# After "de", a partitive or plural article goes: "une photo de du pain" is "de pain".
+FRENCH = (
+    ("de du", "de"), ("de de la", "de"), ("de des", "de"),
+    ("à le", "au"), ("à les", "aux"), ("de le", "du"), ("de les", "des"),
+)  # fmt: skip
 # French words beginning with a silent h, before which "le", "la", "de" and "que" elide
 # ("l'herbe", "d'un homme"); other h words do not ("le hamster", "de hockey").
 FRENCH_SILENT_H = (
@@ -55,8 +59,9 @@ def _pairs(pairs: tuple[tuple[str, str], ...]) -> Callable[[str], str]:
 
 
 def french(text: str) -> str:
-    text = _pairs(FRENCH)(text)
-    return FRENCH_ELIDED.sub(lambda m: m.group(1)[:-1] + "'", text)
+    """Elision first ("de le accordéon": "de l'accordéon"), then "du" where "le" is left."""
+    text = FRENCH_ELIDED.sub(lambda m: m.group(1)[:-1] + "'", text)
+    return _pairs(FRENCH)(text)
 
 
 def italian(text: str) -> str:

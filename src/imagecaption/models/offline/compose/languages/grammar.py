@@ -1,8 +1,9 @@
 """What every language's grammar provides to the realiser, and the template notation they share.
 
 A template (a relation, a doing, a frame in a word table) holds slots for the noun phrase it
-names, ``{np}`` (or in German its case: ``{nom}``, ``{acc}``, ``{dat}``) and ``{bare}`` (the
-noun without article: "andando de {bare}"), and choices that agree with the subject:
+names, ``{np}`` (or in German its case: ``{nom}``, ``{acc}``, ``{dat}``), ``{def}`` (with the
+definite article in the Romance languages: "jouant de {def}", "jouant du violon") and ``{bare}``
+(the noun without article: "andando de {bare}"), and choices that agree with the subject:
 ``[sg|pl]`` by number ("[sitzt|sitzen]") or ``[m.sg|f.sg|m.pl|f.pl]`` by gender and number
 ("[assis|assise|assis|assises]").
 """

@@ -24,26 +24,38 @@ SPANISH_STRESSED_A = frozenset(
 )
 
 
-def french(gender: str, following: str) -> str:
+def french(gender: str, following: str, definite: bool = False) -> str:
+    """ "un", "une"; "le", "la" ("le accordéon" is elided to "l'accordéon" later)."""
+    if definite:
+        return "la " if gender == "f" else "le "
     return "une " if gender == "f" else "un "
 
 
-def spanish(gender: str, following: str) -> str:
-    stressed = following.split(" ", 1)[0].lower() in SPANISH_STRESSED_A
-    return "una " if gender == "f" and not stressed else "un "
+def spanish(gender: str, following: str, definite: bool = False) -> str:
+    feminine = gender == "f" and following.split(" ", 1)[0].lower() not in SPANISH_STRESSED_A
+    if definite:
+        return "la " if feminine else "el "
+    return "una " if feminine else "un "
 
 
-def portuguese(gender: str, following: str) -> str:
+def portuguese(gender: str, following: str, definite: bool = False) -> str:
+    if definite:
+        return "a " if gender == "f" else "o "
     return "uma " if gender == "f" else "um "
 
 
-def italian(gender: str, following: str) -> str:
+def italian(gender: str, following: str, definite: bool = False) -> str:
+    vowel = ITALIAN_VOWEL.match(following)
     if gender == "f":
-        return "un'" if ITALIAN_VOWEL.match(following) else "una "
+        if vowel:
+            return "l'" if definite else "un'"
+        return "la " if definite else "una "
+    if definite:
+        return "l'" if vowel else "lo " if ITALIAN_UNO.match(following) else "il "
     return "uno " if ITALIAN_UNO.match(following) else "un "
 
 
-ARTICLES: dict[str, Callable[[str, str], str]] = {
+ARTICLES: dict[str, Callable[[str, str, bool], str]] = {
     "fr": french,
     "es": spanish,
     "pt": portuguese,
@@ -57,6 +69,8 @@ class Romance(Grammar):
         self._article = ARTICLES[words.tag]
 
     def np(self, ref: Ref, case: str = "nom") -> str:
+        """The noun phrase; ``case`` "def" asks for the definite article ("jouant de {def}":
+        "jouant du violon")."""
         entry = self.words.noun(ref)
         phrase = self.bare(ref)
         if ref.count > 1:
@@ -65,7 +79,7 @@ class Romance(Grammar):
             return f"{_gendered(number, entry.gender)} {phrase}"
         if not entry.article or entry.gender == "pl":
             return phrase
-        return self._article(entry.gender, phrase) + phrase
+        return self._article(entry.gender, phrase, case == "def") + phrase
 
     def bare(self, ref: Ref) -> str:
         entry = self.words.noun(ref)

@@ -1,0 +1,369 @@
+"""Captions in other languages, on the sentence rules' made-up detections: per language, the
+sentence each must give (reviewed for gender, articles, case, plurals, counts, contractions),
+word limits counted in the language, alternatives and tags in it, quotes kept as read, and
+every word table complete."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imagecaption.models.base import CaptionOptions, TextLine
+from imagecaption.models.offline import OfflineCaptioner
+from imagecaption.models.offline.compose.languages import languages, realiser
+from imagecaption.models.offline.compose.languages.contractions import CONTRACT
+from imagecaption.models.offline.compose.languages.coverage import missing
+from imagecaption.models.offline.compose.languages.german import German
+from imagecaption.models.offline.compose.languages.words import load_words
+from imagecaption.models.offline.compose.plans import Plan, Ref
+from imagecaption.models.offline.compose.sentence import Findings, SentenceWriter
+from imagecaption.models.offline.compose.things import find_things
+from imagecaption.models.offline.compose.vocabulary import load_nouns
+from imagecaption.models.offline.faces import Face
+from imagecaption.models.offline.labels import load_labels
+from tests.models.test_sentence import PERSON, Box, probabilities, write
+
+OTHERS = languages()[1:]
+
+# Made-up detections (the inputs of test_sentence.py), the crops and scene the classifier saw.
+BALL = [PERSON, Box("sports ball", 0.7, 0.55, 0.85, 0.62, 0.93)]
+BICYCLE = [PERSON, Box("bicycle", 0.8, 0.3, 0.5, 0.7, 0.98)]
+RACKET = [PERSON, Box("tennis racket", 0.7, 0.5, 0.3, 0.58, 0.45)]
+KITE = [PERSON, Box("kite", 0.7, 0.7, 0.0, 0.8, 0.08)]
+BENCH = [PERSON, Box("bench", 0.7, 0.2, 0.6, 0.8, 1.0)]
+BUS = [PERSON, Box("bus", 0.8, 0.0, 0.0, 1.0, 0.9)]
+COUCH = [
+    Box("dog", 0.8, 0.1, 0.3, 0.45, 0.7),
+    Box("cat", 0.7, 0.5, 0.35, 0.8, 0.7),
+    Box("couch", 0.7, 0.0, 0.2, 1.0, 1.0),
+]
+TABLE = [
+    Box("laptop", 0.8, 0.2, 0.2, 0.6, 0.6),
+    Box("cup", 0.7, 0.65, 0.4, 0.75, 0.58),
+    Box("dining table", 0.6, 0.0, 0.5, 1.0, 1.0),
+]
+KITCHEN = [Box("oven", 0.7, 0.1, 0.5, 0.4, 0.9), Box("refrigerator", 0.7, 0.6, 0.1, 0.9, 0.9)]
+CARS = [Box("car", 0.7, x, 0.5, x + 0.2, 0.7) for x in (0.0, 0.3, 0.6)]
+DOGS = [Box("dog", 0.8, 0.1 + 0.3 * i, 0.3, 0.35 + 0.3 * i, 0.7) for i in range(2)]
+CROWD = [Box("person", 0.8, 0.1 * i, 0.2, 0.1 * i + 0.09, 0.8) for i in range(7)]
+FLOCK = [Box("sheep", 0.8, 0.1 * i, 0.4, 0.1 * i + 0.09, 0.6) for i in range(8)]
+CAT = [Box("cat", 0.8, 0.2, 0.2, 0.8, 0.9)]
+CATS_AND_DOG = [
+    Box("giraffe", 0.7, 0.2, 0.2, 0.5, 0.9),
+    Box("cat", 0.8, 0.55, 0.2, 0.9, 0.9),
+    Box("cat", 0.75, 0.6, 0.6, 0.9, 0.95),
+]
+TABBY = {"cat": probabilities(c281=0.5, c282=0.3)}
+RETRIEVER = {"giraffe": probabilities(c207=0.9), "cat": probabilities(c281=0.6, c282=0.3)}
+SUIT, VIOLIN = {"person": probabilities(c834=0.6)}, {"person": probabilities(c889=0.6)}
+BEACH, LIBRARY = probabilities(c978=0.5), probabilities(c624=0.4)
+NOTHING = probabilities()
+
+CASES = {
+    "ball": (BALL, None, None),
+    "bicycle": (BICYCLE, None, None),
+    "racket": (RACKET, None, None),
+    "kite": (KITE, None, None),
+    "bench": (BENCH, None, None),
+    "bus": (BUS, None, None),
+    "couch": (COUCH, None, None),
+    "table": (TABLE, None, None),
+    "kitchen": (KITCHEN, None, None),
+    "cars": (CARS, None, None),
+    "dogs": (DOGS, None, None),
+    "crowd": (CROWD, None, None),
+    "flock": (FLOCK, None, None),
+    "tabby": (CAT, None, TABBY),
+    "retriever": (CATS_AND_DOG, None, RETRIEVER),
+    "beach": ([], probabilities(c207=0.6, c978=0.3), None),
+    "maze": ([], probabilities(c646=0.3), None),
+    "unclear": ([], NOTHING, None),
+    "suit": ([PERSON], NOTHING, SUIT),
+    "violin": ([PERSON], NOTHING, VIOLIN),
+    "diver": ([PERSON], NOTHING, {"person": probabilities(c983=0.7)}),
+    "suit in a library": ([PERSON], LIBRARY, {"person": probabilities(c834=0.5)}),
+}
+EXPECTED = {
+    "de": {
+        "ball": "Eine Person, die mit einem Ball spielt.",
+        "bicycle": "Eine Person auf einem Fahrrad.",
+        "racket": "Eine Person, die einen Tennisschläger hält.",
+        "kite": "Eine Person, die einen Drachen steigen lässt.",
+        "bench": "Eine Person, die auf einer Bank sitzt.",
+        "bus": "Eine Person vor einem Bus.",
+        "couch": "Ein Hund und eine Katze auf einem Sofa.",
+        "table": "Ein Laptop und eine Tasse auf einem Tisch.",
+        "kitchen": "Ein Kühlschrank und ein Backofen in einer Küche.",
+        "cars": "Drei Autos auf einer Straße.",
+        "dogs": "Zwei Hunde.",
+        "crowd": "Eine Gruppe von Menschen.",
+        "flock": "Mehrere Schafe.",
+        "tabby": "Eine getigerte Katze.",
+        "retriever": "Zwei Katzen neben einem Golden Retriever.",
+        "beach": "Ein Golden Retriever an einem Strand.",
+        "maze": "Ein Bild, das einen Heckenirrgarten zeigen könnte.",
+        "unclear": "Ein Bild ohne klar erkennbares Motiv.",
+        "suit": "Eine Person, die einen Anzug trägt.",
+        "violin": "Eine Person, die eine Geige spielt.",
+        "diver": "Ein Taucher.",
+        "suit in a library": "Eine Person, die in einer Bibliothek einen Anzug trägt.",
+    },
+    "fr": {
+        "ball": "Une personne jouant avec un ballon.",
+        "bicycle": "Une personne sur un vélo.",
+        "racket": "Une personne tenant une raquette de tennis.",
+        "kite": "Une personne faisant voler un cerf-volant.",
+        "bench": "Une personne assise sur un banc.",
+        "bus": "Une personne devant un bus.",
+        "couch": "Un chien et un chat sur un canapé.",
+        "table": "Un ordinateur portable et une tasse sur une table.",
+        "kitchen": "Un réfrigérateur et un four dans une cuisine.",
+        "cars": "Trois voitures dans une rue.",
+        "dogs": "Deux chiens.",
+        "crowd": "Un groupe de personnes.",
+        "flock": "Plusieurs moutons.",
+        "tabby": "Un chat tigré.",
+        "retriever": "Deux chats à côté d'un golden retriever.",
+        "beach": "Un golden retriever sur une plage.",
+        "maze": "Une image qui pourrait montrer un labyrinthe de haies.",
+        "unclear": "Une image sans sujet clairement reconnaissable.",
+        "suit": "Une personne portant un costume.",
+        "violin": "Une personne jouant du violon.",
+        "diver": "Un plongeur.",
+        "suit in a library": "Une personne portant un costume dans une bibliothèque.",
+    },
+    "es": {
+        "ball": "Una persona jugando con una pelota.",
+        "bicycle": "Una persona montada en una bicicleta.",
+        "racket": "Una persona con una raqueta de tenis en la mano.",
+        "kite": "Una persona volando una cometa.",
+        "bench": "Una persona sentada en un banco.",
+        "bus": "Una persona delante de un autobús.",
+        "couch": "Un perro y un gato sobre un sofá.",
+        "table": "Un portátil y una taza sobre una mesa.",
+        "kitchen": "Un frigorífico y un horno en una cocina.",
+        "cars": "Tres coches en una calle.",
+        "dogs": "Dos perros.",
+        "crowd": "Un grupo de personas.",
+        "flock": "Varias ovejas.",
+        "tabby": "Un gato atigrado.",
+        "retriever": "Dos gatos junto a un golden retriever.",
+        "beach": "Un golden retriever en una playa.",
+        "maze": "Una imagen que podría mostrar un laberinto de setos.",
+        "unclear": "Una imagen sin un motivo claramente reconocible.",
+        "suit": "Una persona con un traje.",
+        "violin": "Una persona tocando un violín.",
+        "diver": "Un submarinista.",
+        "suit in a library": "Una persona con un traje en una biblioteca.",
+    },
+    "it": {
+        "ball": "Una persona che gioca con una palla.",
+        "bicycle": "Una persona in sella a una bicicletta.",
+        "racket": "Una persona che tiene una racchetta da tennis.",
+        "kite": "Una persona che fa volare un aquilone.",
+        "bench": "Una persona seduta su una panchina.",
+        "bus": "Una persona davanti a un autobus.",
+        "couch": "Un cane e un gatto su un divano.",
+        "table": "Un portatile e una tazza su un tavolo.",
+        "kitchen": "Un frigorifero e un forno in una cucina.",
+        "cars": "Tre auto in una strada.",
+        "dogs": "Due cani.",
+        "crowd": "Un gruppo di persone.",
+        "flock": "Diverse pecore.",
+        "tabby": "Un gatto tigrato.",
+        "retriever": "Due gatti accanto a un golden retriever.",
+        "beach": "Un golden retriever su una spiaggia.",
+        "maze": "Un'immagine che potrebbe mostrare un labirinto di siepi.",
+        "unclear": "Un'immagine senza un soggetto chiaramente riconoscibile.",
+        "suit": "Una persona che indossa un completo.",
+        "violin": "Una persona che suona un violino.",
+        "diver": "Un sub.",
+        "suit in a library": "Una persona che indossa un completo in una biblioteca.",
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def writer() -> SentenceWriter:
+    return SentenceWriter(load_labels(), load_nouns())
+
+
+@pytest.mark.parametrize("lang", OTHERS)
+def test_every_word_table_holds_every_key(lang: str) -> None:
+    """Every ImageNet phrase and group, COCO noun (with its plural), place, relation, doing,
+    colour, count, frame and tag the English rules can write."""
+    assert missing(load_words(lang)) == []
+
+
+def test_the_captioner_lists_its_languages() -> None:
+    assert {"en", "de", "fr"} <= set(OfflineCaptioner().info.languages)
+    assert set(EXPECTED) <= set(OTHERS)  # every shipped language has its sentence table
+
+
+@pytest.mark.parametrize(
+    ("lang", "case"), [(lang, case) for lang, table in EXPECTED.items() for case in table]
+)
+def test_each_language_composes_the_sentence(writer: SentenceWriter, lang: str, case: str) -> None:
+    boxes, scene, crops = CASES[case]
+    assert write(writer, boxes, scene, crops, lang=lang).text == EXPECTED[lang][case]
+
+
+@pytest.mark.parametrize(
+    ("lang", "plan", "expected"),
+    [
+        # German: case after prepositions, weak nouns, dative plurals, verb last, contractions
+        ("de", Plan((Ref("a cow", 3),), doing="grazing", place="in a field"),
+         "drei Kühe, die auf einem Feld grasen"),
+        ("de", Plan((Ref("a person"),), relation="next to", other=Ref("an elephant"),
+                    doing="walking", place="in the snow"),
+         "eine Person, die im Schnee neben einem Elefanten geht"),
+        ("de", Plan((Ref("a tabby cat"),), relation="sitting on", other=Ref("a chair", 2)),
+         "eine getigerte Katze, die auf zwei Stühlen sitzt"),
+        ("de", Plan((Ref("a dog", 4),), relation="with", other=Ref("a ball", 5)),
+         "vier Hunde mit mehreren Bällen"),
+        ("de", Plan((Ref("a bus", colour="red"),), place="on a street"),
+         "ein roter Bus auf einer Straße"),
+        ("de", Plan((Ref("a person"),), relation="in front of", other=Ref("a car", colour="red")),
+         "eine Person vor einem roten Auto"),
+        ("de", Plan((Ref("a person"),), frame="portrait", relation="wearing", other=Ref("a tie")),
+         "ein Porträt von einer Person, die eine Krawatte trägt"),
+        ("de", Plan((Ref("a dog"),), frame="black and white photo", relation="playing with",
+                    other=Ref("a ball"), place="on the grass"),
+         "ein Schwarzweißfoto von einem Hund, der auf dem Rasen mit einem Ball spielt"),
+        ("de", Plan((Ref("a landscape"),), relation="with", other=Ref("a snowy mountain")),
+         "eine Landschaft mit einem verschneiten Berg"),
+        ("de", Plan((Ref("a flower"),), frame="possibly"), "möglicherweise eine Blume"),
+        # French: elision, contractions, agreement of participles and colours
+        ("fr", Plan((Ref("a person"),), doing="walking", relation="next to",
+                    other=Ref("an elephant"), place="on the grass"),
+         "une personne marchant à côté d'un éléphant sur l'herbe"),
+        ("fr", Plan((Ref("a dog", 2),), relation="lying on", other=Ref("a couch")),
+         "deux chiens allongés sur un canapé"),
+        ("fr", Plan((Ref("a cow", 3),), relation="lying on", other=Ref("a bed")),
+         "trois vaches allongées sur un lit"),
+        ("fr", Plan((Ref("a car", colour="white"),)), "une voiture blanche"),
+        ("fr", Plan((Ref("a person"),), relation="playing", other=Ref("an accordion")),
+         "une personne jouant de l'accordéon"),
+        ("fr", Plan((Ref("a person"),), relation="playing", other=Ref("a guitar")),
+         "une personne jouant de la guitare"),
+        ("fr", Plan((Ref("a person"),), frame="black and white portrait"),
+         "un portrait en noir et blanc d'une personne"),
+        ("fr", Plan((Ref("a person"),), relation="riding", other=Ref("a horse"),
+                    place="in the mountains"),
+         "une personne sur un cheval à la montagne"),
+        ("fr", Plan((Ref("bread"),), frame="black and white photo"),
+         "une photo en noir et blanc de pain"),
+        # Italian: un, uno, una, un' by the next word; verbs agree in number; nel, sull'
+        ("it", Plan((Ref("a backpack"),), place="in the snow"), "uno zaino nella neve"),
+        ("it", Plan((Ref("an ant"),), place="on the grass"), "una formica sull'erba"),
+        ("it", Plan((Ref("an iguana"),)), "un'iguana"),
+        ("it", Plan((Ref("a dog", 2),), doing="running", place="in the water"),
+         "due cani che corrono nell'acqua"),
+        ("it", Plan((Ref("a cow", 3),), doing="lying"), "tre mucche sdraiate"),
+        ("it", Plan((Ref("a car", colour="red"),)), "un'auto rossa"),
+        # Spanish: "un" before a stressed a, "al" and "del"
+        ("es", Plan((Ref("an airplane wing"),)), "un ala de avión"),
+        ("es", Plan((Ref("a person"),), relation="playing tennis"), "una persona jugando al tenis"),
+    ],
+)  # fmt: skip
+def test_grammar_of_plans(lang: str, plan: Plan, expected: str) -> None:
+    assert realiser(lang).sentence(plan) == expected
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "expected"),
+    [
+        ("de", "in dem Schnee an dem Strand", "im Schnee am Strand"),
+        ("fr", "à le bord de le eau", "au bord de l'eau"),
+        ("fr", "sur le herbe près de le hamster", "sur l'herbe près du hamster"),
+        ("es", "jugando a el fútbol de el barrio", "jugando al fútbol del barrio"),
+        ("pt", "em a praia, de o lago, a a mesa", "na praia, do lago, à mesa"),
+        ("it", "in il prato su la neve di lo zaino", "nel prato sulla neve dello zaino"),
+        ("it", "in l'acqua di gli alberi", "nell'acqua degli alberi"),
+    ],
+)  # fmt: skip
+def test_contractions(lang: str, text: str, expected: str) -> None:
+    contract = German(load_words("de")).contract if lang == "de" else CONTRACT[lang]
+    assert contract(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("max_length", "expected"),
+    [
+        (None, "Eine Person, die an einem Strand einen Anzug trägt."),
+        (6, "Eine Person, die einen Anzug trägt."),  # six German words, five English ones
+        (5, "Eine Person."),
+        (1, "Person."),
+    ],
+)
+def test_max_length_counts_the_languages_words(
+    writer: SentenceWriter, max_length: int | None, expected: str
+) -> None:
+    assert write(writer, [PERSON], BEACH, SUIT, lang="de", max_length=max_length).text == expected
+    assert write(writer, [PERSON], BEACH, SUIT, max_length=5).text == "A person wearing a suit."
+
+
+def test_a_word_limit_keeps_the_head_noun(writer: SentenceWriter) -> None:
+    """German phrases end in their noun, French ones begin with it."""
+    assert write(writer, CAT, None, TABBY, lang="de", max_length=1).text == "Katze."
+    assert write(writer, CAT, None, TABBY, lang="fr", max_length=1).text == "Chat."
+
+
+@pytest.mark.parametrize("lang", OTHERS)
+def test_alternatives_come_in_the_language(writer: SentenceWriter, lang: str) -> None:
+    english = write(writer, COUCH, num_captions=3)
+    other = write(writer, COUCH, lang=lang, num_captions=3)
+    assert len(other.candidates or ()) == len(english.candidates or ()) == 3
+    assert [c.score for c in other.candidates or ()] == [c.score for c in english.candidates or ()]
+    assert not {c.text for c in other.candidates or ()} & {c.text for c in english.candidates or ()}
+
+
+def test_tags_come_in_the_language(writer: SentenceWriter) -> None:
+    crops = {"cat": probabilities(c281=0.6, c282=0.3)}
+    english = write(writer, CAT, BEACH, crops)
+    german = write(writer, CAT, BEACH, crops, lang="de")
+    french = write(writer, CAT, BEACH, crops, lang="fr")
+    assert [t.name for t in english.tags or ()] == ["tabby cat", "cat", "beach"]
+    assert [t.name for t in german.tags or ()] == ["getigerte Katze", "Katze", "Strand"]
+    assert [t.name for t in french.tags or ()] == ["chat tigré", "chat", "plage"]
+    assert [t.score for t in german.tags or ()] == [t.score for t in english.tags or ()]
+    # the objects keep the detector's and classifier's English labels
+    assert [o.label for o in german.objects or ()] == [o.label for o in english.objects or ()]
+
+
+def test_the_portrait_frame(writer: SentenceWriter) -> None:
+    face = Face(0.35, 0.2, 0.65, 0.6, score=0.9)
+    assert write(writer, [PERSON], faces=[face], lang="de").text == "Ein Porträt von einer Person."
+    assert write(writer, [PERSON], faces=[face], lang="fr").text == "Un portrait d'une personne."
+
+
+def _with_text(writer: SentenceWriter, scene: np.ndarray, lines: list[TextLine], lang: str) -> str:
+    things, portrait = find_things([], [], load_nouns())
+    findings = Findings(things, portrait, scene, text=tuple(lines))
+    return writer.write(findings, CaptionOptions(lang=lang)).text
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        ("en", 'A street sign that reads "Main St. 5 ÄÖ".'),
+        ("de", "Ein Straßenschild mit der Aufschrift „Main St. 5 ÄÖ“."),
+        ("fr", "Une plaque de rue où l'on lit « Main St. 5 ÄÖ »."),
+    ],
+)
+def test_quotes_stay_as_read(writer: SentenceWriter, lang: str, expected: str) -> None:
+    """The words read are quoted exactly, never translated nor contracted ("de le" stays)."""
+    street_sign = probabilities(c919=0.9)
+    lines = [TextLine("Main St. 5 ÄÖ", 0.99, (0.2, 0.4, 0.8, 0.5))]
+    assert _with_text(writer, street_sign, lines, lang) == expected
+    french = [TextLine("de le", 0.99, (0.2, 0.4, 0.8, 0.5))]
+    assert "« de le »" in _with_text(writer, street_sign, french, "fr")
+
+
+def test_every_draft_has_its_plans(writer: SentenceWriter) -> None:
+    """A draft without plans could not be written in another language."""
+    for boxes, scene, crops in CASES.values():
+        things, portrait = find_things(boxes, [], load_nouns())
+        findings = Findings(things, portrait, NOTHING if scene is None else scene, crops or {})
+        for draft in writer.drafts(findings):
+            assert draft.plans, draft.forms
