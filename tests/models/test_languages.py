@@ -151,10 +151,10 @@ EXPECTED = {
         "beach": "Un golden retriever en una playa.",
         "maze": "Una imagen que podría mostrar un laberinto de setos.",
         "unclear": "Una imagen sin un motivo claramente reconocible.",
-        "suit": "Una persona con un traje.",
-        "violin": "Una persona tocando un violín.",
+        "suit": "Una persona con traje.",
+        "violin": "Una persona tocando el violín.",
         "diver": "Un submarinista.",
-        "suit in a library": "Una persona con un traje en una biblioteca.",
+        "suit in a library": "Una persona con traje en una biblioteca.",
     },
     "it": {
         "ball": "Una persona che gioca con una palla.",
