@@ -194,7 +194,7 @@ def test_quotes_stay_as_read(writer: SentenceWriter) -> None:
         lines = (TextLine(read, 0.99, (0.2, 0.4, 0.8, 0.5)),)
         findings = Findings(things, portrait, street_sign, text=lines)
         caption = writer.write(findings, CaptionOptions(lang="es")).text
-        assert caption == f"Una señal de tráfico con el texto {quoted}."
+        assert caption == f"Un letrero de calle con el texto {quoted}."
 
 
 def test_the_captioner_lists_spanish() -> None:
