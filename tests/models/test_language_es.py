@@ -127,16 +127,23 @@ COUCH = [
 
 
 @pytest.mark.parametrize(
-    ("boxes", "scene", "crops", "expected"),
+    ("boxes", "scene", "crops", "max_length", "expected"),
     [
-        ([PERSON], None, HARP, "Una persona tocando el arpa."),
-        ([PERSON], BEACH, SUIT, "Una persona con traje en una playa."),
-        ([PERSON, Box("horse", 0.8, 0.2, 0.4, 0.8, 0.99)], None, None,
+        ([PERSON], None, HARP, None, "Una persona tocando el arpa."),
+        ([PERSON, Box("horse", 0.8, 0.2, 0.4, 0.8, 0.99)], None, None, None,
          "Una persona montada en un caballo."),
         ([Box("sheep", 0.8, 0.1 * i, 0.4, 0.1 * i + 0.09, 0.6) for i in range(3)], None, None,
-         "Tres ovejas."),
+         None, "Tres ovejas."),
         ([Box("person", 0.8, 0.1 * i, 0.2, 0.1 * i + 0.09, 0.8) for i in range(7)], None, None,
-         "Un grupo de personas."),
+         None, "Un grupo de personas."),
+        # A word limit counts Spanish words, and a noun phrase cut short keeps its noun, which
+        # comes first ("gato atigrado")
+        ([PERSON], BEACH, SUIT, None, "Una persona con traje en una playa."),
+        ([PERSON], BEACH, SUIT, 4, "Una persona con traje."),  # five words in English
+        ([PERSON], BEACH, SUIT, 3, "Una persona."),
+        ([PERSON], BEACH, SUIT, 1, "Persona."),
+        (CAT, None, TABBY, None, "Un gato atigrado."),
+        (CAT, None, TABBY, 1, "Gato."),
     ],
 )  # fmt: skip
 def test_spanish_captions_of_detections(
@@ -144,30 +151,11 @@ def test_spanish_captions_of_detections(
     boxes: list[Box],
     scene: np.ndarray | None,
     crops: dict[str, np.ndarray] | None,
+    max_length: int | None,
     expected: str,
 ) -> None:
-    assert write(writer, boxes, scene, crops, lang="es").text == expected
-
-
-@pytest.mark.parametrize(
-    ("max_length", "expected"),
-    [
-        (None, "Una persona con traje en una playa."),
-        (4, "Una persona con traje."),  # four Spanish words, five English ones
-        (3, "Una persona."),
-        (1, "Persona."),
-    ],
-)
-def test_max_length_counts_spanish_words(
-    writer: SentenceWriter, max_length: int | None, expected: str
-) -> None:
-    assert write(writer, [PERSON], BEACH, SUIT, lang="es", max_length=max_length).text == expected
-
-
-def test_a_word_limit_keeps_the_head_noun(writer: SentenceWriter) -> None:
-    """Spanish noun phrases begin with their noun: "gato atigrado" cut to one word is "gato"."""
-    assert write(writer, CAT, None, TABBY, lang="es").text == "Un gato atigrado."
-    assert write(writer, CAT, None, TABBY, lang="es", max_length=1).text == "Gato."
+    caption = write(writer, boxes, scene, crops, lang="es", max_length=max_length)
+    assert caption.text == expected
 
 
 def test_alternatives_and_tags_come_in_spanish(writer: SentenceWriter) -> None:
