@@ -1,76 +1,43 @@
-"""The offline captioner's captions in every language it ships, on the quality corpus.
+"""The offline captioner's captions in every language it ships, and what writing them costs.
 
-Captions each picture of ``benchmarks/quality/cases*.toml`` once (the detectors and the
-classifier run once per picture) and writes its findings in English and in every other
-language, printing one row per tuning picture; held-out pictures are counted, never shown,
-so that they stay unseen while the wording is tuned. ``--cases`` picks pictures by id (the
-README's table), ``--markdown`` writes the rows as a table, ``--check`` lists the keys a
-language's word table lacks instead (see docs/languages.md).
+Captions the quality benchmark's tuning pictures once (the models run once per picture) to
+collect their findings, then writes each picture's findings in every language: one row per
+picture with the caption in each language (held-out pictures are not captioned, so that they
+stay unseen while the wording is tuned), then the writer's time per language, timed
+alternately on the same findings, with medians and ratios to English. ``--cases`` picks
+pictures by id (the README's table), ``--markdown`` writes the rows as a table, ``--check``
+lists the keys a language's word table lacks instead (see docs/languages.md).
 
-    python -m benchmarks.bench_languages [--cases ID ...] [--markdown FILE] [--check TAG]
+    python -m benchmarks.bench_languages [--cases ID ...] [--repeats 20] [--markdown FILE]
+    python -m benchmarks.bench_languages --check TAG
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
 
-from benchmarks.quality.archives import SourceUnavailable
-from benchmarks.quality.photos import load_cases, load_image
+from benchmarks.bench_sentence import collect
+from benchmarks.quality.photos import load_cases
 from imagecaption.models.base import CaptionOptions
-from imagecaption.models.offline import OfflineCaptioner
+from imagecaption.models.offline.compose.languages import languages
 from imagecaption.models.offline.compose.languages.coverage import missing
 from imagecaption.models.offline.compose.languages.words import load_words
 
 
-def caption_corpus(ids: list[str]) -> tuple[tuple[str, ...], list[tuple[str, list[str]]], int]:
-    """The languages, each tuning picture's id with its caption in every language, and how many
-    held-out pictures were captioned (not shown)."""
-    captioner = OfflineCaptioner(threads=1)
-    captioner.load()
-    languages = captioner.info.languages
-    rows: list[tuple[str, list[str]]] = []
-    held_out = 0
-    timings: dict[str, list[float]] = {lang: [] for lang in languages}
-    for case in load_cases():
-        if ids and case.id not in ids:
-            continue
-        try:
-            prepared = [captioner.preprocess(load_image(case))]
-        except SourceUnavailable as error:
-            print(f"skipped {case.id}: {error}", file=sys.stderr)
-            continue
-        texts = []
-        for lang in languages:
-            started = time.perf_counter()
-            caption = captioner.caption_prepared(prepared, CaptionOptions(lang=lang))[0]
-            timings[lang].append((time.perf_counter() - started) * 1000)
-            texts.append(caption.text)
-        if case.held_out:
-            held_out += 1
-        else:
-            rows.append((case.id, texts))
-    medians = {lang: sorted(times)[len(times) // 2] for lang, times in timings.items() if times}
-    print(
-        "median ms per picture, whole pipeline (the same picture in each language): "
-        + ", ".join(f"{lang} {ms:.1f}" for lang, ms in medians.items()),
-        file=sys.stderr,
-    )
-    return languages, rows, held_out
-
-
-def markdown(languages: tuple[str, ...], rows: list[tuple[str, list[str]]]) -> str:
-    lines = ["| picture | " + " | ".join(languages) + " |"]
-    lines.append("|---" * (len(languages) + 1) + "|")
+def markdown(tags: tuple[str, ...], rows: list[tuple[str, list[str]]]) -> str:
+    lines = ["| picture | " + " | ".join(tags) + " |", "|---" * (len(tags) + 1) + "|"]
     lines += [f"| {case} | " + " | ".join(texts) + " |" for case, texts in rows]
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", nargs="*", default=[], help="only these case ids")
+    parser.add_argument("--cases", nargs="*", default=[], help="only these tuning case ids")
+    parser.add_argument("--repeats", type=int, default=20, help="timings per picture and language")
     parser.add_argument("--markdown", type=Path, help="write the rows as a Markdown table")
     parser.add_argument("--check", metavar="TAG", help="list the keys TAG's word table lacks")
     args = parser.parse_args()
@@ -78,14 +45,32 @@ def main() -> None:
         absent = missing(load_words(args.check))
         print("\n".join(absent) or f"{args.check}: every key is there")
         sys.exit(1 if absent else 0)
-    languages, rows, held_out = caption_corpus(args.cases)
-    for case, texts in rows:
+    writer, found, _ = collect(threads=1, ids=args.cases)
+    ids = [case.id for case in load_cases() if not case.held_out]
+    ids = [case for case in ids if not args.cases or case in args.cases]
+    tags = languages()
+    rows = []
+    for case, findings in zip(ids, found, strict=True):
+        texts = [writer.write(findings, CaptionOptions(lang=tag)).text for tag in tags]
+        rows.append((case, texts))
         print(case)
-        for lang, text in zip(languages, texts, strict=True):
-            print(f"  {lang}  {text}")
-    print(f"{len(rows)} tuning pictures shown, {held_out} held-out pictures captioned, not shown")
+        for tag, text in zip(tags, texts, strict=True):
+            print(f"  {tag}  {text}")
+    times: dict[str, list[float]] = {tag: [] for tag in tags}
+    for _ in range(args.repeats):
+        for findings in found:
+            for tag in tags:
+                options = CaptionOptions(num_captions=3, lang=tag)
+                started = time.perf_counter()
+                writer.write(findings, options)
+                times[tag].append((time.perf_counter() - started) * 1000)
+    english = statistics.median(times["en"])
+    print(f"\n{len(found)} tuning pictures, {args.repeats} timings each, num_captions=3")
+    for tag in tags:
+        median = statistics.median(times[tag])
+        print(f"writer in {tag}: median {median:.3f} ms  (ratio to en {median / english:.2f})")
     if args.markdown:
-        args.markdown.write_text(markdown(languages, rows), encoding="utf-8")
+        args.markdown.write_text(markdown(tags, rows), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -59,9 +59,8 @@ from tests.models.test_sentence import PERSON, Box, probabilities, write
         (Plan((Ref("a backpack", colour="blue"),)), "una mochila azul"),
         (Plan((Ref("a person"),), relation="holding", other=Ref("an umbrella", colour="black")),
          "una persona con un paraguas negro en la mano"),
-        # What is worn goes without article, as Spanish says it
         (Plan((Ref("a person"),), relation="wearing", other=Ref("a tie", colour="red")),
-         "una persona con corbata roja"),
+         "una persona con una corbata roja"),
         # Participles agree with the subject's gender and number
         (Plan((Ref("a person", 3),), relation="sitting on", other=Ref("a bench")),
          "tres personas sentadas en un banco"),
@@ -87,7 +86,7 @@ from tests.models.test_sentence import PERSON, Box, probabilities, write
         # Frames and hedges
         (Plan((Ref("a person"),), frame="portrait", relation="wearing",
               other=Ref("a military uniform")),
-         "un retrato de una persona con uniforme militar"),
+         "un retrato de una persona con un uniforme militar"),
         (Plan((Ref("a dog"),), frame="black and white photo", relation="playing with",
               other=Ref("a ball"), place="on the grass"),
          "una foto en blanco y negro de un perro jugando con una pelota en la hierba"),
@@ -118,6 +117,7 @@ def writer() -> SentenceWriter:
 BEACH = probabilities(c978=0.5)
 SUIT, HARP = {"person": probabilities(c834=0.6)}, {"person": probabilities(c594=0.6)}
 CAT = [Box("cat", 0.8, 0.2, 0.2, 0.8, 0.9)]
+RACKET = [PERSON, Box("tennis racket", 0.7, 0.5, 0.3, 0.58, 0.45)]
 TABBY = {"cat": probabilities(c281=0.6, c282=0.3)}
 COUCH = [
     Box("dog", 0.8, 0.1, 0.3, 0.45, 0.7),
@@ -138,10 +138,13 @@ COUCH = [
          None, "Un grupo de personas."),
         # A word limit counts Spanish words, and a noun phrase cut short keeps its noun, which
         # comes first ("gato atigrado")
-        ([PERSON], BEACH, SUIT, None, "Una persona con traje en una playa."),
-        ([PERSON], BEACH, SUIT, 4, "Una persona con traje."),  # five words in English
-        ([PERSON], BEACH, SUIT, 3, "Una persona."),
+        ([PERSON], BEACH, SUIT, None, "Una persona con un traje en una playa."),
+        ([PERSON], BEACH, SUIT, 5, "Una persona con un traje."),
+        ([PERSON], BEACH, SUIT, 4, "Una persona."),
         ([PERSON], BEACH, SUIT, 1, "Persona."),
+        # six English words, ten Spanish ones
+        (RACKET, None, None, 10, "Una persona con una raqueta de tenis en la mano."),
+        (RACKET, None, None, 9, "Una persona."),
         (CAT, None, TABBY, None, "Un gato atigrado."),
         (CAT, None, TABBY, 1, "Gato."),
     ],

@@ -19,8 +19,10 @@ from imagecaption.models.offline.compose.vocabulary import load_nouns
 GRAMMARS: dict[str, type[Grammar]] = {"de": German} | {tag: Romance for tag in ARTICLES}
 
 
+@cache
 def languages() -> tuple[str, ...]:
-    """English and every language with a word table and a grammar here."""
+    """English and every language with a word table and a grammar here (read once: the API
+    asks for them on every request)."""
     return ("en", *(tag for tag in available() if tag in GRAMMARS))
 
 

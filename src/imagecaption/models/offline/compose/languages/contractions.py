@@ -7,7 +7,7 @@ The word tables may write "à le bord de le eau" or "au bord de l'eau": both rea
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 # After "de", a partitive or plural article goes: "une photo de du pain" is "de pain".
 FRENCH = (
@@ -47,36 +47,41 @@ ITALIAN_JOINED = {
 ITALIAN_ARTICLES = tuple(ITALIAN_JOINED)
 
 
-def _pairs(pairs: tuple[tuple[str, str], ...]) -> Callable[[str], str]:
-    patterns = [(re.compile(rf"\b{long}\b"), short) for long, short in pairs]
+def contractions(pairs: Iterable[tuple[str, str]]) -> Callable[[str], str]:
+    """One pass over the text replacing each long form (as whole words) by its short one, with
+    a single pattern compiled once: the realiser contracts every wording it writes."""
+    table = dict(pairs)
+    longest_first = sorted(table, key=len, reverse=True)
+    # A long form ends at a word's end, or at its apostrophe ("su l'erba").
+    ends = [re.escape(long) + ("" if long.endswith("'") else r"(?=\W|$)") for long in longest_first]
+    pattern = re.compile(r"\b(?:" + "|".join(ends) + ")")
 
     def contract(text: str) -> str:
-        for pattern, short in patterns:
-            text = pattern.sub(short, text)
-        return text
+        return pattern.sub(lambda match: table[match.group(0)], text)
 
     return contract
+
+
+def _italian_pairs() -> Iterator[tuple[str, str]]:
+    """ "di il" to "del", "in la" to "nella", "su l'" to "sull'": the preposition's stem and the
+    article, with the article's l doubled where it begins with one."""
+    for preposition, stem in ITALIAN_PREPOSITIONS.items():
+        for article, joined in ITALIAN_JOINED.items():
+            yield f"{preposition} {article}", stem + joined
+
+
+_french_pairs = contractions(FRENCH)
 
 
 def french(text: str) -> str:
     """Elision first ("de le accordéon": "de l'accordéon"), then "du" where "le" is left."""
     text = FRENCH_ELIDED.sub(lambda m: m.group(1)[:-1] + "'", text)
-    return _pairs(FRENCH)(text)
-
-
-def italian(text: str) -> str:
-    """ "di il" to "del", "in la" to "nella", "su l'" to "sull'": the preposition's stem and the
-    article, with the article's l doubled where it begins with one."""
-    for preposition, stem in ITALIAN_PREPOSITIONS.items():
-        for article in ITALIAN_ARTICLES:
-            pattern = rf"\b{preposition} {re.escape(article)}" + ("" if article == "l'" else r"\b")
-            text = re.sub(pattern, stem + ITALIAN_JOINED[article], text)
-    return text
+    return _french_pairs(text)
 
 
 CONTRACT: dict[str, Callable[[str], str]] = {
     "fr": french,
-    "es": _pairs(SPANISH),
-    "pt": _pairs(PORTUGUESE),
-    "it": italian,
+    "es": contractions(SPANISH),
+    "pt": contractions(PORTUGUESE),
+    "it": contractions(_italian_pairs()),
 }

@@ -62,17 +62,7 @@ def required() -> dict[str, set[str]]:
 
 def missing(words: Words) -> list[str]:
     """``kind: key`` for every required key the table lacks, sorted."""
-    tables: dict[str, Mapping[str, object]] = {
-        "noun": words.nouns,
-        "place": words.places,
-        "relation": words.relations,
-        "doing": words.doings,
-        "frame": words.frames,
-        "colour": words.colours,
-        "count": words.counts,
-        "tag": words.tags,
-        "word": words.words,
-    }
+    tables: dict[str, Mapping[str, object]] = {"noun": words.nouns, **words.texts()}
     absent = []
     for kind, keys in required().items():
         table = tables[kind]

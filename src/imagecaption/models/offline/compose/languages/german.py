@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from imagecaption.models.offline.compose.languages.contractions import contractions
 from imagecaption.models.offline.compose.languages.grammar import Agreement, Grammar, Part
 from imagecaption.models.offline.compose.plans import Ref
 
@@ -42,6 +43,7 @@ CONTRACTIONS = (
     ("bei dem", "beim"),
     ("von dem", "vom"),
 )
+CONTRACT = contractions(CONTRACTIONS)
 ADJECTIVE = re.compile(r"~")
 
 
@@ -90,9 +92,7 @@ class German(Grammar):
         return f"{subject}, {pronoun} {' '.join([*where, *(part.text for part in ordered)])}"
 
     def contract(self, text: str) -> str:
-        for long, short in CONTRACTIONS:
-            text = re.sub(rf"\b{long}\b", short, text)
-        return text
+        return CONTRACT(text)
 
 
 def _dative_plural(plural: str) -> str:

@@ -3,9 +3,9 @@
 A template (a relation, a doing, a frame in a word table) holds slots for the noun phrase it
 names, ``{np}`` (or in German its case: ``{nom}``, ``{acc}``, ``{dat}``), ``{def}`` (with the
 definite article in the Romance languages: "jouant de {def}", "jouant du violon") and ``{bare}``
-(the noun without article: "andando de {bare}"), and choices that agree with the subject:
-``[sg|pl]`` by number ("[sitzt|sitzen]") or ``[m.sg|f.sg|m.pl|f.pl]`` by gender and number
-("[assis|assise|assis|assises]").
+(the noun without article, in the singular: "andando de {bare}"), and choices that agree with
+the subject: ``[sg|pl]`` by number ("[sitzt|sitzen]") or ``[m.sg|f.sg|m.pl|f.pl]`` by gender
+and number ("[assis|assise|assis|assises]").
 """
 
 from __future__ import annotations
@@ -96,8 +96,8 @@ class Grammar(ABC):
 
         def slot(match: re.Match[str]) -> str:
             name = match.group(1)
-            if name == "bare":
-                return self.listed([self.bare(ref) for ref in refs])
+            if name == "bare":  # the kind of thing, however many: "andando de bicicleta"
+                return self.listed([self.bare(Ref(ref.key, label=ref.label)) for ref in refs])
             case = "nom" if name == "np" else name
             return self.listed([self.np(ref, case) for ref in refs])
 

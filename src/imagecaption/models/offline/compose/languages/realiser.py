@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from imagecaption.models.offline.compose.drafts import Draft, forms
+from imagecaption.models.offline.compose.drafts import Draft
 from imagecaption.models.offline.compose.languages.grammar import Grammar, Part
 from imagecaption.models.offline.compose.plans import Plan, Ref
 from imagecaption.models.offline.compose.things import without_article
@@ -45,7 +45,7 @@ class Realiser:
             if plan.relation is not None:
                 template = words.relations.get(plan.relation) or words.places[plan.relation]
                 parts.append(self._part(template, plan, plan.other))
-            place = words.places[plan.place] if plan.place else None
+            place = grammar.fill(words.places[plan.place], agreement) if plan.place else None
             text = grammar.clause(subject, agreement, parts, place)
         else:
             text = ""
@@ -63,11 +63,11 @@ class Realiser:
     def render(self, draft: Draft, max_words: int | None) -> str:
         """The longest form within ``max_words`` words of this language, else the last form's
         head noun cut to the limit; capitalised, with a full stop."""
-        texts = forms(*(self.sentence(plan) for plan in draft.plans))
         if max_words is None:
-            text = texts[0]
+            text = self.sentence(draft.plans[0])
         else:
             limit = max(1, max_words)
+            texts = [self.sentence(plan) for plan in draft.plans]
             text = next((form for form in texts if len(form.split()) <= limit), "")
             if not text:
                 text = self._cut(draft.plans[-1], texts[-1], limit)

@@ -49,6 +49,19 @@ class Words:
     words: dict[str, str] = field(default_factory=dict)
     quotes: tuple[str, str] = ('"', '"')
 
+    def texts(self) -> dict[str, dict[str, str]]:
+        """The tables of words by the kind of row that fills them (all but nouns)."""
+        return {
+            "place": self.places,
+            "relation": self.relations,
+            "doing": self.doings,
+            "frame": self.frames,
+            "colour": self.colours,
+            "count": self.counts,
+            "tag": self.tags,
+            "word": self.words,
+        }
+
     def noun(self, ref: Ref) -> Entry:
         """The entry for ``ref``: its detector category's own (``coco:<label>``) where the
         table has one, else its English phrase's."""
@@ -68,16 +81,7 @@ def load_words(tag: str) -> Words:
     name = f"{tag}.tsv"
     text = resources.files(__name__.rpartition(".")[0]).joinpath(name).read_text(encoding="utf-8")
     words = Words(tag)
-    tables: dict[str, dict[str, str]] = {
-        "place": words.places,
-        "relation": words.relations,
-        "doing": words.doings,
-        "frame": words.frames,
-        "colour": words.colours,
-        "count": words.counts,
-        "tag": words.tags,
-        "word": words.words,
-    }
+    tables = words.texts()
     quotes = words.quotes
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.startswith("#"):
