@@ -156,7 +156,7 @@ EXPECTED = {
         "maze": "Una imagen que podría mostrar un laberinto de setos.",
         "unclear": "Una imagen sin un motivo claramente reconocible.",
         "suit": "Una persona con un traje.",
-        "violin": "Una persona tocando un violín.",
+        "violin": "Una persona tocando el violín.",
         "diver": "Un submarinista.",
         "suit in a library": "Una persona con un traje en una biblioteca.",
     },
@@ -300,7 +300,7 @@ def test_each_language_composes_the_sentence(writer: SentenceWriter, lang: str, 
         # Spanish: "un" before a stressed a, "al" and "del"
         ("es", Plan((Ref("an airplane wing"),)), "un ala de avión"),
         ("es", Plan((Ref("a church"),), place="against the sky"),
-         "una iglesia recortada contra el cielo"),
+         "una iglesia con el cielo de fondo"),
         ("es", Plan((Ref("a person"),), relation="playing tennis"), "una persona jugando al tenis"),
     ],
 )  # fmt: skip
