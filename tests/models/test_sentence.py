@@ -319,6 +319,8 @@ CARDIGAN, SUNGLASSES, COWBOY_HAT, SOMBRERO = 474, 836, 515, 808
         # a garment by its kind when the kind is likelier: a cardigan is "a sweater"
         (probabilities(c474=0.4), "A person wearing a sweater."),
         (probabilities(c515=0.3, c808=0.2), "A person wearing a hat."),
+        # two kinds of one garment are said once: never "a hat and a hat"
+        (probabilities(c515=0.3, c808=0.3), "A person wearing a hat."),
         # two garments the classifier is sure of are both said
         (
             probabilities(c474=0.4, c836=0.3),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from imagecaption.models.offline.compose.sentence import SentenceWriter
 from imagecaption.models.offline.evidence import Colour, Place, Surroundings
 from tests.models.test_sentence import probabilities
-from tests.models.test_sentence_evidence import Box, caption, writer
+from tests.models.test_sentence_evidence import Box, caption, write, writer
 
 __all__ = ["writer"]  # the fixture, shared
 
@@ -137,6 +137,9 @@ def test_a_picture_taken_at_night_says_so_after_its_place(writer: SentenceWriter
     car = Box("car", 0.8, 0.2, 0.4, 0.8, 0.9)
     road = Surroundings(indoors=0.05, ground=(Place("road", 0.9),), night=0.95)
     assert caption(writer, [car], surroundings=road) == "A car on a road at night."
+    assert ("night", 0.95) in {
+        (tag.name, tag.score) for tag in write(writer, [car], surroundings=road).tags
+    }
     # unsure of the night: nothing said of it
     dim = Surroundings(indoors=0.05, night=0.3)
     assert caption(writer, scene=yurt, surroundings=dim) == "A yurt."

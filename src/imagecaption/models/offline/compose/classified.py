@@ -203,7 +203,8 @@ def person_view(names: ClassNames, probabilities: np.ndarray | None, count: int)
             continue
         if count != 1 and named.label.category in SINGULAR:
             continue
-        attributes.setdefault(named.phrase, _broadened(names, probabilities, named))
+        broadened = _broadened(names, probabilities, named)
+        attributes.setdefault(broadened.phrase, broadened)  # two hats are one "a hat"
     sure = list(attributes.values())
     best = sure[0] if sure else None
     also = next((named for named in sure[1:] if _goes_with(best, named)), None)
