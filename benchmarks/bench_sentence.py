@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Collection
 from dataclasses import replace
 
 from benchmarks.quality.photos import load_cases, load_image
@@ -23,8 +24,11 @@ from imagecaption.models.offline import OfflineCaptioner
 from imagecaption.models.offline.compose.sentence import Findings, SentenceWriter
 
 
-def collect(threads: int) -> tuple[SentenceWriter, list[Findings], list[float]]:
-    """The writer, every tuning picture's findings, and each whole caption's time in ms."""
+def collect(
+    threads: int, ids: Collection[str] = ()
+) -> tuple[SentenceWriter, list[Findings], list[float]]:
+    """The writer, every tuning picture's findings (only those of ``ids``, where given), and
+    each whole caption's time in ms."""
     found: list[Findings] = []
     writers: list[SentenceWriter] = []
     original = SentenceWriter.write
@@ -40,7 +44,7 @@ def collect(threads: int) -> tuple[SentenceWriter, list[Findings], list[float]]:
     SentenceWriter.write = keeping  # type: ignore[assignment,method-assign]
     try:
         for case in load_cases():
-            if case.held_out:
+            if case.held_out or (ids and case.id not in ids):
                 continue
             image = load_image(case)
             started = time.perf_counter()

@@ -22,6 +22,7 @@ from imagecaption.models.base import Caption, Captioner, CaptionOptions, ModelIn
 from imagecaption.models.offline.classifier import Classifier, classifier_input, region_input
 from imagecaption.models.offline.colours import thing_colours
 from imagecaption.models.offline.compose.kind import PictureStats, is_grey, picture_stats
+from imagecaption.models.offline.compose.languages import languages
 from imagecaption.models.offline.compose.sentence import (
     Findings,
     SentenceWriter,
@@ -78,6 +79,7 @@ class OfflineCaptioner(Captioner):
             device="cpu",
             preferred_batch_size=8,
             text_reader=reader.name if reader else None,
+            languages=languages(),
         )
 
     def load(self) -> None:

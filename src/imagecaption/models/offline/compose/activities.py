@@ -50,6 +50,9 @@ class Doing:
     words: str
     score: float
     name: str
+    verb: str = ""
+    """The words without their object ("eating at", "playing with"), where they have one: the
+    relation a plan names (``plans.py``)."""
 
 
 def posture(subject: Thing, poses: Sequence[Pose]) -> Doing | None:
@@ -101,10 +104,11 @@ def related_activity(
     if subject.has("person") and verb == "at" and other.has("table"):
         food = [t for t in things if t.has("food") and rests_on(t.main, other.main)]
         if any(t.main.intersection(subject.main) > 0 or _near(t.main, subject.main) for t in food):
-            return Doing(f"eating at {phrase}", max(t.score for t in food), "eating")
+            score = max(t.score for t in food)
+            return Doing(f"eating at {phrase}", score, "eating", "eating at")
     lying = subject.has("animal") and verb == "on" and other.has("seat")
     if lying and _wide(subject.main, aspect):
-        return Doing(f"lying on {phrase}", 1.0, "lying")
+        return Doing(f"lying on {phrase}", 1.0, "lying", "lying on")
     return None
 
 
@@ -121,7 +125,8 @@ def playing(subject: Thing, others: Sequence[Thing]) -> tuple[Thing, Doing] | No
     for other in others:
         toy = other.has("ball") or other.noun.label == "frisbee"
         if toy and other.count == 1 and _within_reach(subject.main, other.main):
-            return other, Doing(f"playing with {other.phrase()}", other.score, "playing")
+            doing = Doing(f"playing with {other.phrase()}", other.score, "playing", "playing with")
+            return other, doing
     return None
 
 

@@ -7,11 +7,11 @@ classifier saw but never adds things that nothing detected.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from imagecaption.models.offline.compose.drafts import Draft, forms
+from imagecaption.models.offline.compose.drafts import Draft, Source, forms
 from imagecaption.models.offline.compose.naming import (
     ANIMALS,
     GENERIC,
@@ -19,6 +19,7 @@ from imagecaption.models.offline.compose.naming import (
     ClassNames,
     Named,
 )
+from imagecaption.models.offline.compose.plans import Plan, Ref, plan_of
 
 # Below every level of confidence: guess with a hedge down to this probability, then say what
 # kind of picture it is instead.
@@ -67,25 +68,35 @@ def describe(
         best = names.group_of(scene, ranked[0])
         first = None
         if best.score >= HEDGE_CONFIDENCE:
+            guessed = plan_of(best.phrase)
             first = Draft(
                 forms(HEDGE.format(best.phrase), SHORT_HEDGE.format(best.phrase), best.phrase),
                 best.score,
                 "hedge",
+                plans=(
+                    replace(guessed, frame="hedge"),
+                    replace(guessed, frame="possibly"),
+                    guessed,
+                ),
             )
     elif setting is not None and subject.label.category not in SETTINGS:
         first = Draft(
             forms(f"{subject.phrase} {setting.label.context}", subject.phrase),
             subject.score * setting.score,
             "classifier",
+            plans=(
+                replace(plan_of(subject.phrase), place=setting.label.context),
+                plan_of(subject.phrase),
+            ),
         )
     elif subject.label.category in SETTINGS and subject.phrase == GENERIC.get(
         subject.label.category
     ):
         first = _landscape(names, scene, subject)
     else:
-        first = Draft((subject.phrase,), subject.score, "classifier")
-    others = [Draft((group.phrase,), group.score, "group")] if group is not None else []
-    others += [Draft((named.phrase,), named.score, "guess") for named in ranked]
+        first = named_draft(subject, "classifier")
+    others = [named_draft(group, "group")] if group is not None else []
+    others += [named_draft(named, "guess") for named in ranked]
     return first, others
 
 
@@ -102,8 +113,17 @@ def _landscape(names: ClassNames, scene: np.ndarray, subject: Named) -> Draft:
                 forms(f"{subject.phrase} with {feature.phrase}", subject.phrase),
                 subject.score,
                 "classifier",
+                plans=(
+                    Plan((Ref(subject.phrase),), relation="with", other=Ref(feature.phrase)),
+                    plan_of(subject.phrase),
+                ),
             )
-    return Draft((subject.phrase,), subject.score, "classifier")
+    return named_draft(subject, "classifier")
+
+
+def named_draft(named: Named, source: Source) -> Draft:
+    """A caption that is the classifier's phrase alone: "a tabby cat"."""
+    return Draft((named.phrase,), named.score, source, plans=(plan_of(named.phrase),))
 
 
 @dataclass(frozen=True)
@@ -137,10 +157,32 @@ class PersonView:
         scores = [named.score for named in (self.attribute, self.also) if named is not None]
         return float(np.prod(scores)) if scores else 1.0
 
+    @property
+    def planned(self) -> tuple[str, Ref | None] | None:
+        """The first attribute as a plan's relation and the thing it names: ("wearing", a tie),
+        or its label's context ("in a canoe") and nothing."""
+        return None if self.attribute is None else _planned(self.attribute)
+
+    @property
+    def planned_also(self) -> Ref | None:
+        """The second attribute as a second thing of the first one's relation ("wearing a hat
+        and a sweater"); None where it has another relation, which plans leave out."""
+        if self.attribute is None or self.also is None:
+            return None
+        first, second = _planned(self.attribute), _planned(self.also)
+        same = first[0] == second[0] and first[1] is not None
+        return second[1] if same else None
+
 
 def _relation(thing: Named) -> str:
     context = thing.label.context
     return context or f"{RELATIONS.get(thing.label.category, 'with')} {thing.phrase}"
+
+
+def _planned(thing: Named) -> tuple[str, Ref | None]:
+    if thing.label.context:
+        return thing.label.context, None
+    return RELATIONS.get(thing.label.category, "with"), Ref(thing.phrase)
 
 
 def person_view(names: ClassNames, probabilities: np.ndarray | None, count: int) -> PersonView:

@@ -13,7 +13,7 @@ captions scored so mentioned about 60% of what a person describing the picture w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from imagecaption.models.base import Candidate, Caption, CaptionOptions
 from imagecaption.models.offline.compose.drafts import Draft, Source
@@ -42,17 +42,26 @@ def calibrated(draft: Draft) -> float:
     return round(min(CEILING, max(FLOOR, intercept + slope * draft.score)), 4)
 
 
-def ranked_caption(drafts: Sequence[Draft], options: CaptionOptions) -> Caption:
+def ranked_caption(
+    drafts: Sequence[Draft],
+    options: CaptionOptions,
+    render: Callable[[Draft, int | None], str | None] = Draft.render,
+) -> Caption:
     """The first draft is the caption; the others, likeliest first, are its alternatives.
 
     Every score is the calibrated chance that the wording is right (``confidence.py``). The
     main caption was chosen by the rules for saying the most that the evidence allows, so no
     alternative is scored above it: a broader one that would be ("a wild animal" beside "a
-    wombat") is shown at the main caption's score.
+    wombat") is shown at the main caption's score. ``render`` writes a draft in the caption's
+    language within the word limit, or None where it cannot (English then, if no draft can).
     """
     texts: dict[str, float] = {}
     for draft in drafts:
-        texts.setdefault(draft.render(options.max_length), calibrated(draft))
+        text = render(draft, options.max_length)
+        if text is not None:  # a draft another language cannot write is left out
+            texts.setdefault(text, calibrated(draft))
+    if not texts:
+        return ranked_caption(drafts, options)
     primary, score = next(iter(texts.items()))
     if options.num_captions <= 1:
         return Caption(text=primary, score=score)

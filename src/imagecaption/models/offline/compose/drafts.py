@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
 from imagecaption.models.base import Tag
+from imagecaption.models.offline.compose.plans import Plan
 
 ARTICLES = ("a", "an")
 
@@ -27,10 +29,13 @@ class Draft:
     source: Source = "scene"
     activities: tuple[Tag, ...] = ()
     """What the sentence says its subject does ("walking", "grazing"), for the tags."""
+    plans: tuple[Plan, ...] = ()
+    """The forms as plans, longest first, for the other languages' realisers (``plans.py``);
+    English is written from the rules directly, in ``forms``."""
 
-    def reworded(self, *wordings: str) -> Draft:
-        """The same draft with ``wordings`` put before its own forms."""
-        return replace(self, forms=forms(*wordings, *self.forms))
+    def reworded(self, *wordings: str, plans: Sequence[Plan] = ()) -> Draft:
+        """The same draft with ``wordings`` (and their ``plans``) put before its own forms."""
+        return replace(self, forms=forms(*wordings, *self.forms), plans=(*plans, *self.plans))
 
     def render(self, max_words: int | None) -> str:
         """The longest form within ``max_words``, else the last form cut down to its head.

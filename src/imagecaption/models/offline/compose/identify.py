@@ -126,5 +126,6 @@ def _corrected(thing: Thing, seen: Named) -> Thing:
         roles=frozenset({ROLE_OF_CATEGORY.get(seen.label.category, "thing")}),
         imagenet=(),
         min_score=0.0,
+        coco=False,
     )
     return replace(thing, noun=noun, boxes=thing.boxes[:1], name=None)

@@ -54,6 +54,10 @@ SKY_BEHIND = 0.6
 SKY_ONLY: frozenset[Bearer] = frozenset({"landscape"})
 
 
+# Said after a place ("on the grass at night") or alone.
+AT_NIGHT = "at night"
+
+
 @dataclass(frozen=True)
 class Placed:
     """Where the subject is, as words after it, with how likely it is and the place's name."""
@@ -73,8 +77,8 @@ def place_of(bearer: Bearer, surroundings: Surroundings | None) -> Placed | None
     if surroundings.night < PLACE_CONFIDENCE:
         return placed
     if placed is None:
-        return Placed("at night", surroundings.night, "night")
-    return Placed(f"{placed.words} at night", placed.score * surroundings.night, placed.name)
+        return Placed(AT_NIGHT, surroundings.night, "night")
+    return Placed(f"{placed.words} {AT_NIGHT}", placed.score * surroundings.night, placed.name)
 
 
 def _place(bearer: Bearer, surroundings: Surroundings) -> Placed | None:
@@ -97,12 +101,13 @@ def _place(bearer: Bearer, surroundings: Surroundings) -> Placed | None:
         return Placed("in a room", indoors, "indoors")
     backdrop = surroundings.backdrop
     if backdrop is not None and bearer not in ONLY_BEHIND:
-        return Placed(f"against {_a(backdrop.name)} background", backdrop.score, "backdrop")
+        return Placed(backdrop_words(backdrop.name), backdrop.score, "backdrop")
     return None
 
 
-def _a(word: str) -> str:
-    return f"an {word}" if word[0] in "aeiou" else f"a {word}"
+def backdrop_words(colour: str) -> str:
+    """A plain backdrop of ``colour`` behind the subject: "against a white background"."""
+    return f"against {'an' if colour[0] in 'aeiou' else 'a'} {colour} background"
 
 
 def _sky(surroundings: Surroundings) -> Place | None:

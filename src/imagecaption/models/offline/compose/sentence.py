@@ -40,11 +40,14 @@ from imagecaption.models.offline.compose.confidence import ranked_caption
 from imagecaption.models.offline.compose.drafts import Draft, forms
 from imagecaption.models.offline.compose.identify import ROAD_VEHICLES, BoxNamer
 from imagecaption.models.offline.compose.kind import PictureStats, is_grey, picture_kind
+from imagecaption.models.offline.compose.languages import languages
+from imagecaption.models.offline.compose.languages import realiser as realiser_of
 from imagecaption.models.offline.compose.naming import ANIMALS, SETTINGS, ClassNames, Named
 from imagecaption.models.offline.compose.places import Bearer, place_of
+from imagecaption.models.offline.compose.plans import Plan, Ref, plan_of
 from imagecaption.models.offline.compose.relations import relate
 from imagecaption.models.offline.compose.setting import setting_of
-from imagecaption.models.offline.compose.tags import tags_of
+from imagecaption.models.offline.compose.tags import tags_in, tags_of
 from imagecaption.models.offline.compose.text import with_text
 from imagecaption.models.offline.compose.things import Thing
 from imagecaption.models.offline.compose.vocabulary import Noun
@@ -77,7 +80,9 @@ SURE_IN_LANDSCAPE = 0.6
 PEOPLE_BESIDE = 0.5
 AN_IMAGE = "an image"  # how hedges and admissions of defeat begin
 UNCLEAR = ("an image with no clearly recognizable subject", "an unclear image")
+UNCLEAR_PLANS = tuple(plan_of(wording) for wording in UNCLEAR)
 PORTRAIT = "a portrait of {}"
+LANGUAGES = languages()
 
 
 @dataclass(frozen=True)
@@ -112,7 +117,8 @@ class SentenceWriter:
         """Caption one picture. ``max_length`` counts words, which is what a reader notices."""
         identified = self._identify(findings)
         drafts = self.drafts(findings, identified)
-        caption = ranked_caption(drafts, options)
+        realiser = realiser_of(options.lang) if options.lang in LANGUAGES[1:] else None
+        caption = ranked_caption(drafts, options, realiser.render if realiser else Draft.render)
         activities = [tag for draft in drafts for tag in draft.activities]
         tags = tags_of(
             identified,
@@ -122,6 +128,8 @@ class SentenceWriter:
             findings.surroundings,
             activities,
         )
+        if realiser is not None:
+            tags = tags_in(tags, realiser.tag_name)
         return replace(caption, objects=detected_objects(identified), tags=tags)
 
     def drafts(
@@ -142,7 +150,7 @@ class SentenceWriter:
             lead = first or (
                 _kind_placed(kind, findings.surroundings)
                 if kind
-                else Draft(UNCLEAR, 0.0, "unclear")
+                else Draft(UNCLEAR, 0.0, "unclear", plans=UNCLEAR_PLANS)
             )
             if first is not None:
                 lead = self._with_furniture(lead, things, findings)
@@ -224,7 +232,7 @@ class SentenceWriter:
             alternative = self._sentence(other, rest, findings, setting, PersonView(None, None))
             drafts.append(replace(alternative, source="subject"))
         if kind is not None and not subject.animate:
-            drafts.append(Draft((kind,), 0.3, "kind"))
+            drafts.append(Draft((kind,), 0.3, "kind", plans=(plan_of(kind),)))
         return drafts
 
     def _with_people(self, draft: Draft, things: Sequence[Thing], scene: np.ndarray) -> Draft:
@@ -243,8 +251,9 @@ class SentenceWriter:
         if not wording.startswith(seen.phrase):
             return draft
         named = f"{seen.phrase} and {people.phrase()}"
+        plan = draft.plans[0].with_subject(people.ref())
         return replace(
-            draft.reworded(wording.replace(seen.phrase, named, 1)),
+            draft.reworded(wording.replace(seen.phrase, named, 1), plans=(plan,)),
             score=draft.score * people.score,
         )
 
@@ -265,7 +274,8 @@ class SentenceWriter:
             return placed
         subject = draft.forms[0]
         wording = placed.forms[0].replace(subject, f"{subject} and {other.phrase()}", 1)
-        return replace(placed.reworded(wording), score=placed.score * other.score)
+        plan = placed.plans[0].with_subject(other.ref())
+        return replace(placed.reworded(wording, plans=(plan,)), score=placed.score * other.score)
 
     def _placed(self, draft: Draft, findings: Findings) -> Draft:
         """The classifier's subject with the place the surroundings give, where it has no
@@ -277,7 +287,8 @@ class SentenceWriter:
         if placed is None:
             return draft
         wording = f"{draft.forms[0]} {placed.words}"
-        return replace(draft.reworded(wording), score=draft.score * placed.score)
+        plan = replace(draft.plans[0], place=placed.words)
+        return replace(draft.reworded(wording, plans=(plan,)), score=draft.score * placed.score)
 
     def _sentence(
         self,
@@ -292,24 +303,33 @@ class SentenceWriter:
         head = subject.phrase()
         score = subject.score
         colour = colour_of(subject, findings.colours)
+        plan = Plan((subject.ref(),))
         if people.kind is not None and subject.count == 1:
             head = people.kind.phrase  # "a scuba diver" says more than "a person"
+            plan = plan_of(head)
         elif colour is not None:
             head = coloured(head, colour)
+            plan = Plan((replace(subject.ref(), colour=colour.name),))
             score *= colour.score
         if findings.portrait and subject.has("person"):
             head = PORTRAIT.format(head)
+            plan = replace(plan, frame="portrait")
         related = next(((t, v) for t in others if (v := relate(subject, t)) is not None), None)
         salient = [t for t in others if t.salience >= MENTION * subject.salience]
         companion = _companion(subject, salient, related)
         if companion is not None:
             head = f"{head} and {companion.phrase()}"
+            plan = plan.with_subject(companion.ref())
             score *= companion.score
-        relation, used, evidence, related_doing = _relation(subject, others, related, findings)
+        relation, used, evidence, related_doing, linked = _relation(
+            subject, others, related, findings
+        )
         score *= evidence
+        also = None
         attribute = not relation and people.relation is not None
         if attribute and people.relation is not None and people.attribute is not None:
             relation = people.relation
+            linked, also = people.planned, people.planned_also
             score *= people.score
         where, ground, evidence = _where(subject, findings, setting, used)
         score *= evidence
@@ -324,6 +344,10 @@ class SentenceWriter:
         )
         activity_words = doing.words if doing is not None else ""
         clauses = [head, activity_words, relation, where]
+        key, other = linked or (None, None)
+        related_plan = replace(
+            plan, doing=doing.words if doing else None, relation=key, other=other, also=also
+        )
         return Draft(
             forms(
                 _join(clauses),
@@ -333,6 +357,12 @@ class SentenceWriter:
             ),
             score,
             activities=activities,
+            plans=(
+                replace(related_plan, place=where or None),
+                related_plan,
+                Plan((subject.ref(),), relation=key, other=other, also=also),
+                Plan((subject.ref(),)),
+            ),
         )
 
 
@@ -341,23 +371,31 @@ def _relation(
     others: Sequence[Thing],
     related: tuple[Thing, str] | None,
     findings: Findings,
-) -> tuple[str, set[str], float, Doing | None]:
+) -> tuple[str, set[str], float, Doing | None, tuple[str, Ref | None] | None]:
     """How the subject relates to another thing, in words ("playing with a ball", "riding a
-    bicycle", "lying on a couch"), the COCO labels those words name, their evidence, and the
-    activity they say, if any."""
+    bicycle", "lying on a couch"), the COCO labels those words name, their evidence, the
+    activity they say, if any, and the relation as a plan names it (its key and the thing)."""
     play = playing(subject, others)
     if play is not None:
         toy, doing = play
-        return doing.words, {toy.noun.label}, doing.score, doing
+        linked = (doing.verb, toy.ref()) if doing.verb else (doing.words, None)
+        return doing.words, {toy.noun.label}, doing.score, doing, linked
     if related is None:
-        return "", set(), 1.0, None
+        return "", set(), 1.0, None, None
     other, verb = related
     aspect = findings.picture.aspect if findings.picture else 1.0
     activity = related_activity(subject, other, verb, findings.things, aspect)
     if activity is None:
-        return f"{verb} {other.phrase()}", {other.noun.label}, other.score, None
+        return (
+            f"{verb} {other.phrase()}",
+            {other.noun.label},
+            other.score,
+            None,
+            (verb, other.ref()),
+        )
     evidence = other.score * activity.score
-    return activity.words, {other.noun.label}, evidence, replace(activity, score=evidence)
+    linked = (activity.verb, other.ref())
+    return activity.words, {other.noun.label}, evidence, replace(activity, score=evidence), linked
 
 
 def _where(
@@ -414,13 +452,14 @@ PLACED_KINDS: dict[str, Bearer] = {"a landscape": "landscape", "a building": "bu
 def _kind_placed(kind: str, surroundings: Surroundings | None) -> Draft:
     """The kind of picture, with what lies behind it where that is likely: "a landscape
     against the sky", "a building in front of trees"."""
-    draft = Draft((kind,), 0.5, "kind")
+    draft = Draft((kind,), 0.5, "kind", plans=(plan_of(kind),))
     bearer = PLACED_KINDS.get(kind)
     placed = place_of(bearer, surroundings) if bearer is not None else None
     if placed is None:
         return draft
     # The score stays the kind rule's own, which its calibration was fitted on.
-    return draft.reworded(f"{kind} {placed.words}")
+    plan = replace(plan_of(kind), place=placed.words)
+    return draft.reworded(f"{kind} {placed.words}", plans=(plan,))
 
 
 def _table(things: Sequence[Thing]) -> Thing | None:
@@ -433,18 +472,22 @@ def _on_table(draft: Draft, things: Sequence[Thing]) -> Draft:
     table = _table(things)
     if table is None or draft.forms[0].startswith(AN_IMAGE):
         return draft
-    return draft.reworded(f"{draft.forms[0]} on {table.phrase()}")
+    plan = replace(draft.plans[0], relation="on", other=table.ref())
+    return draft.reworded(f"{draft.forms[0]} on {table.phrase()}", plans=(plan,))
 
 
 def _in_black_and_white(draft: Draft) -> Draft:
     """Say that a photo is black and white, as people writing alt text do; a word limit drops
     it first."""
     first = draft.forms[0]
+    plan = draft.plans[0]
     if first.startswith(PORTRAIT.format("")):
         wording = "a black and white " + first.removeprefix("a ")
+        plan = replace(plan, frame="black and white portrait")
     else:
         wording = f"a black and white photo of {first}"
-    return draft.reworded(wording)
+        plan = replace(plan, frame="black and white photo")
+    return draft.reworded(wording, plans=(plan,))
 
 
 def _distinct(things: Iterable[Thing]) -> tuple[Thing, ...]:

@@ -10,7 +10,7 @@ sure things than the caption rules would use.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -74,3 +74,12 @@ def _surroundings(surroundings: Surroundings | None) -> list[Tag]:
     if surroundings.night:
         found.append(Tag("night", surroundings.night))
     return found
+
+
+def tags_in(tags: Sequence[Tag], name: Callable[[str], str]) -> tuple[Tag, ...]:
+    """``tags`` (likeliest first) with their names in another language, each name once: two
+    English words may be one word there."""
+    named: dict[str, float] = {}
+    for tag in tags:
+        named.setdefault(name(tag.name), tag.score)
+    return tuple(Tag(word, score) for word, score in named.items())

@@ -10,9 +10,11 @@ wordings without the quote stay behind as shorter forms, so a word limit drops t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from imagecaption.models.base import TextLine
 from imagecaption.models.offline.compose.drafts import Draft
+from imagecaption.models.offline.compose.plans import Plan
 from imagecaption.models.offline.text import GAP
 
 Box = tuple[float, float, float, float]
@@ -59,20 +61,54 @@ TEXT_LOOKALIKES = frozenset(
 )
 
 
+# How the words go into an English caption, by how a plan names it (``plans.py``): after the
+# subject's wording, or as the whole caption.
+AFTER_SUBJECT = {
+    "showing": '{wording} showing "{quote}"',
+    "reads": '{wording} that reads "{quote}"',
+    "with the words": '{wording} with the words "{quote}"',
+}
+WHOLE = {
+    "screenshot": 'a screenshot of a page titled "{quote}"',
+    "page": 'a page of printed text beginning "{quote}"',
+    "sign": 'a sign that reads "{quote}"',
+    "words": 'the words "{quote}"',
+}
+
+
 def with_text(drafts: Sequence[Draft], lines: Sequence[TextLine]) -> list[Draft]:
     """Every draft with the words read put into it; unchanged when nothing was read."""
     if not lines:
         return list(drafts)
     reworded = []
     for draft in drafts:
-        wording = read_into(draft.forms[0], lines)
-        reworded.append(draft if wording is None else draft.reworded(wording))
+        framed = text_frame(draft.forms[0], lines)
+        if framed is None:
+            reworded.append(draft)
+            continue
+        frame, quoted = framed
+        plan = Plan(text=frame, quote=quoted)
+        if frame in AFTER_SUBJECT:
+            plan = replace(draft.plans[0], text=frame, quote=quoted)
+        reworded.append(draft.reworded(_worded(draft.forms[0], framed), plans=(plan,)))
     return reworded
 
 
 def read_into(wording: str, lines: Sequence[TextLine]) -> str | None:
     """``wording`` (a lower-case caption without its full stop) with the words of ``lines``
     quoted in it, or None when there is nothing to quote."""
+    framed = text_frame(wording, lines)
+    return None if framed is None else _worded(wording, framed)
+
+
+def _worded(wording: str, framed: tuple[str, str]) -> str:
+    frame, quoted = framed
+    return {**AFTER_SUBJECT, **WHOLE}[frame].format(wording=wording, quote=quoted)
+
+
+def text_frame(wording: str, lines: Sequence[TextLine]) -> tuple[str, str] | None:
+    """How the words of ``lines`` go into ``wording`` (a key of AFTER_SUBJECT or WHOLE) and the
+    quote, or None when there is nothing to quote."""
     ordered = sorted(lines, key=lambda line: _place(line.box))
     if not ordered:
         return None
@@ -81,20 +117,20 @@ def read_into(wording: str, lines: Sequence[TextLine]) -> str | None:
     screenshot = SCREENSHOT in wording
     named = not wording.startswith(UNSURE) and wording not in TEXT_LOOKALIKES
     if screenshot and named:
-        return f'a screenshot of a page titled "{title}"'
+        return "screenshot", title
     if _names(wording, SCREENS):
-        return f'{wording} showing "{prominent}"'
+        return "showing", prominent
     if _names(wording, READABLE):
-        return f'{wording} that reads "{prominent}"'
+        return "reads", prominent
     if named and not screenshot:
-        return f'{wording} with the words "{prominent}"'
+        return "with the words", prominent
     if len(ordered) >= PAGE_LINES and (_prose(ordered) or not screenshot):
-        return f'a page of printed text beginning "{quote(ordered, ellipsis=True)}"'
+        return "page", quote(ordered, ellipsis=True)
     if screenshot:
-        return f'a screenshot of a page titled "{title}"'
+        return "screenshot", title
     if _fills_like_a_sign(ordered):
-        return f'a sign that reads "{prominent}"'
-    return f'the words "{prominent}"'
+        return "sign", prominent
+    return "words", prominent
 
 
 def lines_to_read(boxes: Sequence[Box]) -> list[int]:

@@ -13,7 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from imagecaption.models.offline.compose.vocabulary import Noun
+from imagecaption.models.offline.compose.plans import GROUP_OF_PEOPLE, Ref
+from imagecaption.models.offline.compose.vocabulary import NUMBERS, Noun
 from imagecaption.models.offline.regions import Box
 
 # Boxes smaller than this fraction of the picture are too small to be sure of, or to matter.
@@ -103,6 +104,16 @@ class Thing:
         if self.count == 1 and self.name:
             return self.name
         return self.noun.counted(self.count)
+
+    def ref(self) -> Ref:
+        """The phrase as a plan names it (``plans.py``): the thing's English phrase for one,
+        and how many."""
+        if self.count == 1 and self.name:
+            return Ref(self.name)
+        if self.count > max(NUMBERS) and self.has("person"):
+            return Ref(GROUP_OF_PEOPLE)
+        label = self.noun.label if self.noun.coco else None
+        return Ref(self.noun.singular, self.count, label=label)
 
     def named(self, name: str | None) -> Thing:
         return replace(self, name=name)

@@ -48,6 +48,10 @@ class Noun:
     roles: frozenset[str]
     imagenet: tuple[str, ...]
     min_score: float
+    coco: bool = True
+    """Whether this is one of the detector's categories, not a classifier's name standing in
+    for one (``identify.py``): other languages may word a category apart from the ImageNet
+    phrase it shares in English (a "kite" that flies, not the bird)."""
 
     def agrees_with(self, label: Label) -> bool:
         """Whether an ImageNet class names the same kind of thing, only more precisely."""
