@@ -30,6 +30,7 @@ from imagecaption.models.hf.exported import (
 from imagecaption.models.hf.folder import check_folder, load_processors
 from imagecaption.models.hf.onnx_backend import build_once, export_graphs
 from imagecaption.models.hf.preprocessing import from_processor
+from imagecaption.models.translation.translator import translation_type
 from imagecaption.settings import Settings
 
 LIBRARIES = ("imagecaption", "torch", "transformers", "onnx", "onnxruntime")
@@ -40,6 +41,15 @@ def export_model(source: str, out: Path, quantize: bool, settings: Settings) -> 
     if out.exists():
         raise ModelError(f"{out} already exists; remove it first or choose another --out.")
     folder, name, revision = locate_source(source, settings)
+    precision = "int8" if quantize else "float32"
+    if translation_type(folder) is not None:
+        from imagecaption.models.translation.export import export_translation
+
+        return build_once(
+            out,
+            lambda work: export_translation(folder, work, name, revision, quantize),
+            f"exporting {name} ({precision})",
+        )
     architecture = check_folder(folder)
     processors = load_processors(folder, architecture)
     image = from_processor(_pil_processor(folder, processors.image))
@@ -53,7 +63,6 @@ def export_model(source: str, out: Path, quantize: bool, settings: Settings) -> 
         write_manifest(work, name, revision, architecture.model_types[0], quantize)
         work.chmod(0o755)  # made private by mkdtemp; servers often run as another user
 
-    precision = "int8" if quantize else "float32"
     return build_once(out, build, f"exporting {name} ({precision})")
 
 

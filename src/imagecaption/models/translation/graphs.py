@@ -52,7 +52,11 @@ class TranslationStep(torch.nn.Module):
         self.cross_count = cross_count
 
     def forward(
-        self, input_ids: torch.Tensor, mask: torch.Tensor, memory: torch.Tensor, *state: torch.Tensor
+        self,
+        input_ids: torch.Tensor,
+        mask: torch.Tensor,
+        memory: torch.Tensor,
+        *state: torch.Tensor,
     ) -> tuple[torch.Tensor, ...]:
         cross, own = state[: self.cross_count], state[self.cross_count :]
         out = self.model(

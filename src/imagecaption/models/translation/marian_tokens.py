@@ -8,9 +8,9 @@ each piece up in the shared ``vocab.json`` (pieces it lacks become ``<unk>``), t
 (the target side's pieces too) with SentencePiece's joining of pieces. One difference is known:
 a run of characters that ``source.spm`` cannot spell is one ``<unk>`` here, as for
 SentencePiece, but transformers looks such a run up in ``vocab.json`` first, where a single
-character that only the target side spells (``ü`` in an English source) has an id. Read at export time
-(with the models extra, which brings SentencePiece's model format); tests compare it with the
-transformers tokenizer.
+character that only the target side spells (``ü`` in an English source) has an id. Read at
+export time (with the models extra, which brings SentencePiece's model format); tests compare it
+with the transformers tokenizer.
 """
 
 from __future__ import annotations
@@ -22,12 +22,11 @@ from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, 
 from tokenizers.models import Unigram, WordLevel
 
 
-
 def marian_tokenizers(folder: Path, max_tokens: int) -> tuple[Tokenizer, Tokenizer]:
     """(the source side's tokenizer, the target side's detokenizer) of a Marian folder."""
     from sentencepiece import sentencepiece_model_pb2
 
-    proto = sentencepiece_model_pb2.ModelProto()
+    proto = sentencepiece_model_pb2.ModelProto()  # type: ignore[attr-defined]
     proto.ParseFromString((folder / "source.spm").read_bytes())
     vocab: dict[str, int] = json.loads((folder / "vocab.json").read_text())
     scores = {piece.piece: piece.score for piece in proto.pieces}
@@ -52,7 +51,7 @@ def marian_tokenizers(folder: Path, max_tokens: int) -> tuple[Tokenizer, Tokeniz
     )
     source.add_special_tokens(specials)
     source.enable_truncation(max_tokens)
-    target = Tokenizer(WordLevel(vocab, unk_token="<unk>"))
+    target = Tokenizer(WordLevel(vocab, unk_token="<unk>"))  # noqa: S106 (a token, no secret)
     target.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
     target.add_special_tokens(specials)
     return source, target

@@ -28,8 +28,8 @@ FORMAT = "imagecaption-translation-export"
 TOKENIZER = "tokenizer.json"
 DETOKENIZER = "detokenizer.json"
 SETTINGS = "translation.json"
-REQUIRED = ("prefill.onnx", "step.onnx", "spec.json", "export.json", TOKENIZER, DETOKENIZER)
-REQUIRED += (SETTINGS,)
+REQUIRED: tuple[str, ...] = ("prefill.onnx", "step.onnx", "spec.json", "export.json")
+REQUIRED += (TOKENIZER, DETOKENIZER, SETTINGS)
 TRANSLATION_TYPES = ("marian", "m2m_100")
 TARGET_DISTANCE = 10
 """How far (langcodes' distance) a multilingual model's target code may be from the language
@@ -116,4 +116,5 @@ class Translator:
             forced_bos=target,
         )
         results = decode(self._runtime, source, prompt, generation)
-        return [self._detokenize(list(found[0].tokens)) for found in results]
+        # One line, single spaces: pieces left around a skipped <unk> leave spaces at the ends.
+        return [" ".join(self._detokenize(list(found[0].tokens)).split()) for found in results]
