@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from imagecaption.models.translation.export import export_translation
+from tests.models.hf.conftest import folders  # noqa: F401 (the tiny captioners, served here too)
 from tests.models.translation import tiny
 
 Models = Callable[[str], Path]

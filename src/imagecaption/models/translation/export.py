@@ -36,6 +36,7 @@ from imagecaption.models.translation.translator import (
 MAX_NEW_TOKENS = 128
 """Longest translation written; a caption's is a few dozen tokens."""
 MAX_SOURCE_TOKENS = 256
+"""Longest English text read (or the model's own limit); a caption is far shorter."""
 LANGUAGE_CODE = re.compile(r"^(?:[a-z]{3}_[A-Z][a-z]{3}|__[a-z]{2,3}__)$")
 """NLLB's target codes (``fra_Latn``) and M2M100's (``__fr__``)."""
 
@@ -62,8 +63,9 @@ def export_translation(
     tokenizer = AutoTokenizer.from_pretrained(folder)
     spec = _spec(model)
     _export_graphs(model, spec, work, quantize)
+    longest = min(MAX_SOURCE_TOKENS, int(model.config.max_position_embeddings))
     if kind == "marian":
-        source, target = marian_tokenizers(folder, MAX_SOURCE_TOKENS)
+        source, target = marian_tokenizers(folder, longest)
         source.save(str(work / TOKENIZER))
         target.save(str(work / DETOKENIZER))
         targets: dict[str, int] = {}
@@ -71,7 +73,7 @@ def export_translation(
         if getattr(tokenizer, "src_lang", None) is not None:
             tokenizer.src_lang = "eng_Latn" if "eng_Latn" in tokenizer.get_vocab() else "en"
         backend = tokenizer.backend_tokenizer
-        backend.enable_truncation(MAX_SOURCE_TOKENS)
+        backend.enable_truncation(longest)
         backend.save(str(work / TOKENIZER))
         backend.save(str(work / DETOKENIZER))
         targets = {
