@@ -84,7 +84,9 @@ def test_lang_in_the_query_json_and_form_gives_that_language(
     caption = english.json()["data"]["caption"]
     german = written(Translator(translation_exports("marian", True), 1), "de", caption)
     french = written(Translator(translation_exports("nllb", True), 1), "fr", caption)
-    assert german and french and len({caption, german, french}) == 3
+    assert german
+    assert french
+    assert len({caption, german, french}) == 3
 
     by_query = call(served, key, image, params={"lang": "de"})
     assert by_query.headers["content-language"] == "de"
@@ -133,8 +135,10 @@ def test_a_language_not_served_is_a_400_listing_those_served(
     answer = call(served, key, encode(photo("coffee"), "PNG"), params={"lang": lang})
     assert answer.status_code == 400
     body = answer.json()
-    assert body["status"] == "error" and body["data"] is None
-    assert f"{lang!r}" in body["error"] and "en, de, fr" in body["error"]
+    assert body["status"] == "error"
+    assert body["data"] is None
+    assert f"{lang!r}" in body["error"]
+    assert "en, de, fr" in body["error"]
     assert "content-language" not in answer.headers
 
 
