@@ -46,18 +46,31 @@ def _spm(folder: Path, name: str, sentences: tuple[str, ...]) -> Path:
     return (folder / f"{name}.model").rename(folder / f"{name}.spm")
 
 
-def marian(folder: Path) -> Path:
-    """opus-mt-en-de in miniature: English source pieces, German target pieces, one vocab."""
+def marian_vocabulary(folder: Path, size: int = 0) -> dict[str, int]:
+    """Marian's tokenizer files: ``source.spm`` (English), ``target.spm`` (German) and the shared
+    ``vocab.json``, padded with made-up pieces to ``size`` entries where that is larger."""
     source = _spm(folder, "source", CAPTIONS)
     target = _spm(folder, "target", GERMAN)
     pieces = ["</s>", "<unk>", "<pad>"]
     for spm in (source, target):
         model = sentencepiece.SentencePieceProcessor(model_file=str(spm))
         pieces += [model.id_to_piece(i) for i in range(model.get_piece_size())]
-    vocab = {piece: index for index, piece in enumerate(dict.fromkeys(pieces))}
+    pieces = list(dict.fromkeys(pieces))
+    pieces += [f"▁made{i}" for i in range(size - len(pieces))]
+    vocab = {piece: index for index, piece in enumerate(pieces)}
     (folder / "vocab.json").write_text(json.dumps(vocab))
+    return vocab
+
+
+def marian(folder: Path) -> Path:
+    """opus-mt-en-de in miniature: English source pieces, German target pieces, one vocab."""
+    vocab = marian_vocabulary(folder)
     tokenizer = tf.MarianTokenizer(
-        str(source), str(target), str(folder / "vocab.json"), source_lang="en", target_lang="de"
+        str(folder / "source.spm"),
+        str(folder / "target.spm"),
+        str(folder / "vocab.json"),
+        source_lang="en",
+        target_lang="de",
     )
     config = tf.MarianConfig(
         vocab_size=len(vocab),
