@@ -29,7 +29,7 @@ import torch
 import transformers as tf
 from PIL import Image
 from tests.models.hf.tiny import CAPTIONS
-from tests.models.translation.tiny import marian_vocabulary
+from tests.models.translation.tiny import marian_generation, marian_vocabulary
 
 from benchmarks.architectures import git_base
 from benchmarks.bench_models import load_photos, machine
@@ -61,14 +61,9 @@ def opus_mt_sized(folder: Path) -> Path:
     )
     torch.manual_seed(0)
     model = tf.MarianMTModel(config).eval()
-    model.generation_config = tf.GenerationConfig(
-        decoder_start_token_id=vocab["<pad>"],
-        eos_token_id=vocab["</s>"],
-        pad_token_id=vocab["<pad>"],
-        forced_eos_token_id=vocab["</s>"],
-        bad_words_ids=[[vocab["<pad>"]]],
-        min_new_tokens=NEW_TOKENS,
-        max_length=NEW_TOKENS + 1,  # the start token counts
+    # Exactly NEW_TOKENS: max_length counts the start token.
+    model.generation_config = marian_generation(
+        vocab, min_new_tokens=NEW_TOKENS, max_length=NEW_TOKENS + 1
     )
     tokenizer.save_pretrained(folder)
     model.save_pretrained(folder)

@@ -25,6 +25,19 @@ GERMAN = (
 )
 
 
+TINY = {
+    "d_model": 32,
+    "encoder_layers": 2,
+    "decoder_layers": 2,
+    "encoder_attention_heads": 4,
+    "decoder_attention_heads": 4,
+    "encoder_ffn_dim": 64,
+    "decoder_ffn_dim": 64,
+    "max_position_embeddings": 128,
+}
+"""Both models' sizes: a few thousand weights."""
+
+
 def _spm(folder: Path, name: str, sentences: tuple[str, ...]) -> Path:
     text = folder / f"{name}.txt"
     text.write_text("\n".join(sentences * 4) + "\n")
@@ -62,6 +75,19 @@ def marian_vocabulary(folder: Path, size: int = 0) -> dict[str, int]:
     return vocab
 
 
+def marian_generation(vocab: dict[str, int], **settings: int) -> tf.GenerationConfig:
+    """opus-mt's generation settings: start on padding, never write it, end with ``</s>``."""
+    return tf.GenerationConfig(
+        decoder_start_token_id=vocab["<pad>"],
+        eos_token_id=vocab["</s>"],
+        pad_token_id=vocab["<pad>"],
+        forced_eos_token_id=vocab["</s>"],
+        bad_words_ids=[[vocab["<pad>"]]],
+        num_beams=1,
+        **settings,
+    )
+
+
 def marian(folder: Path) -> Path:
     """opus-mt-en-de in miniature: English source pieces, German target pieces, one vocab."""
     vocab = marian_vocabulary(folder)
@@ -74,14 +100,7 @@ def marian(folder: Path) -> Path:
     )
     config = tf.MarianConfig(
         vocab_size=len(vocab),
-        d_model=32,
-        encoder_layers=2,
-        decoder_layers=2,
-        encoder_attention_heads=4,
-        decoder_attention_heads=4,
-        encoder_ffn_dim=64,
-        decoder_ffn_dim=64,
-        max_position_embeddings=128,
+        **TINY,
         pad_token_id=vocab["<pad>"],
         eos_token_id=vocab["</s>"],
         decoder_start_token_id=vocab["<pad>"],
@@ -90,15 +109,7 @@ def marian(folder: Path) -> Path:
     )
     torch.manual_seed(SEED)
     model = tf.MarianMTModel(config).eval()
-    model.generation_config = tf.GenerationConfig(
-        decoder_start_token_id=vocab["<pad>"],
-        eos_token_id=vocab["</s>"],
-        pad_token_id=vocab["<pad>"],
-        forced_eos_token_id=vocab["</s>"],
-        bad_words_ids=[[vocab["<pad>"]]],
-        max_length=40,
-        num_beams=1,
-    )
+    model.generation_config = marian_generation(vocab, max_length=40)
     tokenizer.save_pretrained(folder)
     model.save_pretrained(folder)
     return folder
@@ -113,14 +124,7 @@ def nllb(folder: Path, target: str = "fra_Latn") -> Path:
     tokenizer = tf.NllbTokenizer(vocab=vocab, merges=[], src_lang="eng_Latn", tgt_lang=target)
     config = tf.M2M100Config(
         vocab_size=len(tokenizer),
-        d_model=32,
-        encoder_layers=2,
-        decoder_layers=2,
-        encoder_attention_heads=4,
-        decoder_attention_heads=4,
-        encoder_ffn_dim=64,
-        decoder_ffn_dim=64,
-        max_position_embeddings=128,
+        **TINY,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,7 @@ import torch
 
 from imagecaption.models.base import ModelError
 from imagecaption.models.hf.export import write_manifest
-from imagecaption.models.hf.onnx_backend import OPSET, build_once, export_key
-from imagecaption.models.hf.quantize import quantize_blocks, quantize_model
+from imagecaption.models.hf.onnx_backend import Graphs, build_once, export_key, save_graphs
 from imagecaption.models.hf.spec import ModelSpec
 from imagecaption.models.translation.graphs import TranslationPrefill, TranslationStep
 from imagecaption.models.translation.marian_tokens import marian_tokenizers
@@ -121,51 +119,19 @@ def _export_graphs(model: Any, spec: ModelSpec, work: Path, quantize: bool) -> N
     prefill = TranslationPrefill(model, spec.pad)
     with torch.no_grad():
         logits, *state = prefill(source, prompt)
-    layers = (len(state) - 2) // 4
-    cross = [f"static_{i + 2}" for i in range(2 * layers)]
-    static = ["static_0", "static_1", *cross]
-    dynamic = [f"dynamic_{i}" for i in range(2 * layers)]
-    following = [f"next_dynamic_{i}" for i in range(2 * layers)]
-    axes = {
-        "input_ids": {0: "batch", 1: "tokens"},
-        "decoder_input_ids": {0: "batch", 1: "prompt"},
-        "logits": {0: "batch"},
-        "static_0": {0: "batch", 1: "source"},
-        "static_1": {0: "batch", 1: "source"},
-        **{name: {0: "batch", 2: "source"} for name in cross},
-        **{name: {0: "batch", 2: "past"} for name in dynamic + following},
-    }
-    step = TranslationStep(model, 2 * layers)
-    tokens = logits.argmax(-1, keepdim=True)
-    files = {"prefill.onnx": work / "prefill-fp32.onnx", "step.onnx": work / "step-fp32.onnx"}
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")  # tracer chatter about Python values baked into the graph
-        torch.onnx.export(
-            prefill,
-            (source, prompt),
-            str(files["prefill.onnx"]),
-            input_names=["input_ids", "decoder_input_ids"],
-            output_names=["logits", *static, *dynamic],
-            dynamic_axes=axes,
-            opset_version=OPSET,
-            dynamo=False,
-        )
-        torch.onnx.export(
-            step,
-            (tokens, *state),
-            str(files["step.onnx"]),
-            input_names=["input_ids", *static, *dynamic],
-            output_names=["logits", *following],
-            dynamic_axes=axes,
-            opset_version=OPSET,
-            dynamo=False,
-        )
-    if quantize:
-        quantize_model(files["prefill.onnx"], work / "prefill.onnx")
-        quantize_blocks(files["step.onnx"], work / "step.onnx")
-    else:
-        for name, exported in files.items():
-            exported.rename(work / name)
-    for leftover in work.glob("*-fp32.onnx*"):
-        leftover.unlink()
-    (work / "export.json").write_text(json.dumps({"static": len(static), "dynamic": len(dynamic)}))
+    cross = (len(state) - 2) // 2  # after the mask and the memory: cross, then self, alike
+    save_graphs(
+        Graphs(
+            prefill=(prefill, (source, prompt), ["input_ids", "decoder_input_ids"]),
+            step=(TranslationStep(model, cross), (logits.argmax(-1, keepdim=True), *state)),
+            static=2 + cross,
+            dynamic=cross,
+            axes={
+                "input_ids": {0: "batch", 1: "tokens"},
+                "decoder_input_ids": {0: "batch", 1: "prompt"},
+            },
+            memory_axes=[1, 1] + [2] * cross,
+        ),
+        work,
+        quantize,
+    )
