@@ -61,9 +61,9 @@ def opus_mt_sized(folder: Path) -> Path:
     )
     torch.manual_seed(0)
     model = tf.MarianMTModel(config).eval()
-    # Exactly NEW_TOKENS: max_length counts the start token.
+    # Exactly NEW_TOKENS, the last the forced </s>: max_length counts the start token.
     model.generation_config = marian_generation(
-        vocab, min_new_tokens=NEW_TOKENS, max_length=NEW_TOKENS + 1
+        vocab, min_new_tokens=NEW_TOKENS - 1, max_length=NEW_TOKENS + 1
     )
     tokenizer.save_pretrained(folder)
     model.save_pretrained(folder)

@@ -74,10 +74,23 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The caption.",
+        "headers": {
+            "Content-Language": {
+                "description": "The caption's language (see the lang option).",
+                "schema": {"type": "string", "example": "en"},
+            }
+        },
+    }
+}
+
+
 @router.post(
     "/v1/imagecaption",
     response_model=Envelope,
-    responses=_ERRORS,
+    responses=_ANSWER | _ERRORS,
     summary="Caption an image",
     openapi_extra={
         "parameters": option_parameters(),
