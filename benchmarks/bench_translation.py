@@ -54,6 +54,15 @@ def opus_mt_sized(folder: Path) -> Path:
     )
     config = tf.MarianConfig(
         vocab_size=OPUS_MT_PIECES,
+        d_model=512,
+        encoder_layers=6,
+        decoder_layers=6,
+        encoder_attention_heads=8,
+        decoder_attention_heads=8,
+        encoder_ffn_dim=2048,
+        decoder_ffn_dim=2048,
+        max_position_embeddings=512,
+        scale_embedding=True,
         pad_token_id=vocab["<pad>"],
         eos_token_id=vocab["</s>"],
         decoder_start_token_id=vocab["<pad>"],
@@ -79,17 +88,25 @@ def timed(run: Callable[[], object]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument(
+        "--work", type=Path, help="a folder kept between runs: GIT-base is built and exported once"
+    )
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="bench-translation-"))
+    root = args.work or Path(tempfile.mkdtemp(prefix="bench-translation-"))
     threads = usable_cpus()
-    (root / "git").mkdir()
-    git_folder = git_base(root / "git")
+    git_folder = root / "git"
+    if not (git_folder / "config.json").is_file():
+        git_folder.mkdir(parents=True, exist_ok=True)
+        git_base(git_folder)
     git = TransformersCaptioner(
         "git-base-sized",
         lambda: git_folder,
         OnnxBackend(root / "onnx", quantize=True, threads=threads),
     )
-    marian = opus_mt_sized(Path(tempfile.mkdtemp(dir=root)))
+    marian = root / "opus-mt-en-de-sized"
+    if not (marian / "config.json").is_file():
+        marian.mkdir(parents=True, exist_ok=True)
+        opus_mt_sized(marian)
     source = TranslationSource("de", "opus-mt-en-de-sized", marian, exported=False)
     exports = root / "onnx" / "translation"
     captioner = TranslatingCaptioner(
