@@ -512,6 +512,7 @@ def models_list(
         typer.echo(json.dumps(listing.as_dict(), indent=2))
         return
     typer.echo(f"serving: {listing.serving}")
+    typer.echo(f"languages: {', '.join(listing.languages)}")
     if listing.fallback:
         typer.echo(f"fallback: {listing.fallback}")
     typer.echo(f"  {'NAME':<36} {'SOURCE':<10} {'TYPE':<24} PATH")
@@ -522,21 +523,30 @@ def models_list(
 
 @models_app.command("pull")
 def models_pull(
-    source: Annotated[str, typer.Argument(help="A model-hub id, or a model folder to import.")],
+    source: Annotated[
+        str | None, typer.Argument(help="A model-hub id, or a model folder to import.")
+    ] = None,
+    translations: Annotated[
+        bool,
+        typer.Option("--translations", help="Pull every translation model in translation_models."),
+    ] = False,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Download a model into the hub cache (progress on stderr), or import a model folder into
     <data_dir>/models; either way check it, then print where it is."""
     from imagecaption.models.base import ModelError
-    from imagecaption.models.listing import pull
+    from imagecaption.models.listing import pull, pull_translations
 
+    if (source is None) == (not translations):
+        _fail("Name a model to pull, or pass --translations (not both).")
     settings = _settings(config, data_dir)
     try:
-        folder = pull(source, settings)
+        folders = pull_translations(settings) if source is None else [pull(source, settings)]
     except ModelError as error:
         _fail(str(error))
-    typer.echo(str(folder))
+    for folder in folders:
+        typer.echo(str(folder))
 
 
 @models_app.command("export")

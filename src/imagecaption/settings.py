@@ -53,6 +53,14 @@ def default_plans() -> dict[str, Plan]:
     }
 
 
+def default_translation_models() -> dict[str, str]:
+    """MarianMT's opus-mt-en-xx where one is published for the language (about 300 MB each,
+    one language per model), NLLB-200 distilled (2.4 GB, some 200 languages) for Portuguese,
+    which has no opus-mt-en-pt."""
+    models = {lang: f"Helsinki-NLP/opus-mt-en-{lang}" for lang in ("de", "fr", "es", "it")}
+    return models | {"pt": "facebook/nllb-200-distilled-600M"}
+
+
 def default_data_dir() -> Path:
     return Path(user_data_dir("imagecaption", appauthor=False))
 
@@ -212,6 +220,22 @@ class Settings(BaseSettings):
         default="auto", description="torch backend precision; auto: float16 on GPU, float32 on CPU."
     )
 
+    translation_models: dict[str, str] = Field(
+        default_factory=default_translation_models,
+        description="Languages a full captioning model answers in besides English: a BCP 47 "
+        "tag to the translation model (MarianMT or NLLB/M2M100: a hub id, a folder, or a "
+        "translation folder written by 'models export') that translates its English caption. "
+        "Only those on this machine serve ('imagecaption models pull --translations' fetches "
+        "them); they are exported to ONNX once, like the caption model.",
+    )
+    translation_beams: int = Field(
+        default=1,
+        ge=1,
+        le=8,
+        description="Beams for translating captions; 1 (greedy) is the fastest, the opus-mt "
+        "models' own setting is 4.",
+    )
+
     # Accounts
     plans: dict[str, Plan] = Field(default_factory=default_plans)
     default_plan: str = "free"
@@ -312,6 +336,16 @@ class Settings(BaseSettings):
     def _networks(cls, value: list[str]) -> list[str]:
         for entry in value:
             ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
+        return value
+
+    @field_validator("translation_models")
+    @classmethod
+    def _languages(cls, value: dict[str, str]) -> dict[str, str]:
+        import langcodes
+
+        for tag in value:
+            if not langcodes.tag_is_valid(tag) or tag == "en":
+                raise ValueError(f"{tag!r} is not a BCP 47 language tag other than en")
         return value
 
     @field_validator("data_dir")

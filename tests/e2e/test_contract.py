@@ -356,6 +356,7 @@ OPTIONS = {
     "max_length": {"type": "integer", "minimum": 1, "maximum": 200},
     "details": {"type": "boolean", "default": False},
     "read_text": {"type": "boolean"},
+    "lang": {"type": "string", "minLength": 1, "maxLength": 35, "pattern": "^[A-Za-z0-9_-]+$"},
 }
 
 

@@ -21,6 +21,7 @@ from imagecaption.models.base import (
     TextLine,
 )
 from tests.e2e.server import free_port
+from tests.replicas.cluster import REDIS_URL, require_redis
 
 KEY = ("abc", "offline", CaptionOptions(max_length=20, num_captions=2))
 
@@ -69,3 +70,15 @@ def test_unreachable_limiter_limits_locally(caplog: pytest.LogCaptureFixture) ->
     assert limiter.mode == "degraded"
     assert "limiting locally" in caplog.text
     assert RateLimiter().mode == "local"
+
+
+def test_the_shared_cache_keeps_each_language_apart() -> None:
+    """A caption in German is never handed to a call that asked for English, through Redis."""
+    require_redis()
+    cache = RedisCaptionCache(REDIS_URL, ttl_seconds=60)
+    german = ("lang-test-" + dead_redis(), "git", CaptionOptions(lang="de"))
+    english = (german[0], "git", CaptionOptions(lang="en"))
+    cache.put(german, Caption("Eine Katze."))
+    assert cache.get(english) is None
+    assert cache.get(german) == Caption("Eine Katze.")
+    assert redis_key(german) != redis_key(english)

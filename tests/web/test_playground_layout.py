@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import httpx
 import pytest
 from playwright.sync_api import Page, ViewportSize, expect
 
@@ -149,15 +150,36 @@ def test_the_options_are_controls_that_reach_the_api(
     expect(page.locator("#snippet-curl")).to_contain_text(f"/v1/imagecaption{query}")
     expect(page.locator("#snippet-python")).to_contain_text(query)
     sent = posts(page)
+    _caption_the_cat(page, cat_jpeg)
+    assert sent[-1].endswith(f"/v1/imagecaption{query}")
+    data = json.loads(page.locator("#raw").inner_text())["data"]
+    assert {"captions", "model", "timing_ms"} <= set(data)
+    assert len(data["caption"].rstrip(".").split()) <= 2
+
+
+def test_the_language_picker_lists_the_served_languages_and_reaches_the_api(
+    page: Page, web_server: RunningServer, cat_jpeg: bytes
+) -> None:
+    served = httpx.get(web_server.url + "/readyz").json()["model"]["languages"]
+    page.goto("/")
+    page.get_by_label("API key").fill(web_server.create_key("pro"))
+    picker = page.get_by_role("group", name="Options").get_by_label("Language (lang)")
+    values = picker.locator("option").evaluate_all("os => os.map(o => o.value)")
+    assert values == ["", *served]  # the browser's language first, then each one served
+    picker.select_option(served[-1])
+    expect(page.locator("#snippet-curl")).to_contain_text(f"?lang={served[-1]}")
+    sent = posts(page)
+    _caption_the_cat(page, cat_jpeg)
+    assert sent[-1].endswith(f"/v1/imagecaption?lang={served[-1]}")
+    expect(page.locator("#language")).to_have_text(served[-1])
+
+
+def _caption_the_cat(page: Page, cat_jpeg: bytes) -> None:
     page.get_by_label("Choose an image").set_input_files(
         {"name": "cat.jpg", "mimeType": "image/jpeg", "buffer": cat_jpeg}
     )
     page.get_by_role("button", name="Caption").click()
     expect(page.locator("#status")).to_have_text("200 OK")
-    assert sent[-1].endswith(f"/v1/imagecaption{query}")
-    data = json.loads(page.locator("#raw").inner_text())["data"]
-    assert {"captions", "model", "timing_ms"} <= set(data)
-    assert len(data["caption"].rstrip(".").split()) <= 2
 
 
 def _sideways(page: Page, selector: str) -> list[int]:

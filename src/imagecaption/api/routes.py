@@ -28,6 +28,7 @@ from imagecaption.accounts.store import KeyRecord, Reservation
 from imagecaption.api.auth import API_KEY_HEADER, authenticated, record_refusal
 from imagecaption.api.envelope import error, ok, render
 from imagecaption.api.inputs import read_image_request
+from imagecaption.api.languages import negotiate
 from imagecaption.api.objects import objects_in_pixels, tags_as_listed, text_in_pixels
 from imagecaption.api.schemas import CaptionJsonBody, Envelope, option_parameters, option_schemas
 from imagecaption.api.services import Services, services
@@ -73,10 +74,23 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The caption.",
+        "headers": {
+            "Content-Language": {
+                "description": "The caption's language (see the lang option).",
+                "schema": {"type": "string", "example": "en"},
+            }
+        },
+    }
+}
+
+
 @router.post(
     "/v1/imagecaption",
     response_model=Envelope,
-    responses=_ERRORS,
+    responses=_ANSWER | _ERRORS,
     summary="Caption an image",
     openapi_extra={
         "security": [{API_KEY_HEADER.scheme_name: []}],
@@ -162,7 +176,12 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
         )
         read_done = time.perf_counter()
         digest = content_hash(image_request.data)
-        options = image_request.params.to_options(svc.settings.read_text)
+        lang = negotiate(
+            image_request.params.lang,
+            request.headers.get("accept-language"),
+            svc.engine.captioner.info.languages,
+        )
+        options = image_request.params.to_options(svc.settings.read_text, lang)
         # An image whose caption is cached was decoded before, from the same bytes: decoding it
         # again would only cost time, unless the details report sizes in its pixels.
         picture = None
@@ -223,6 +242,7 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
         request.headers.get("accept"),
         headers=request.state.response_headers | credit_headers(reservation.key or account),
     )
+    response.headers["Content-Language"] = options.lang
     # Starlette runs the background task once the body has been handed to the server.
     svc.engine.hold_place()  # until the charge is committed
     response.background = BackgroundTask(

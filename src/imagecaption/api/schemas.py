@@ -39,14 +39,28 @@ class CaptionParams(BaseModel):
         "screenshot's title, a page); the server's read_text setting when left out.",
     )
 
-    def to_options(self, read_text: bool = True) -> CaptionOptions:
-        """The options for the model; ``read_text`` is the server's default for reading."""
+    lang: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=35,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="The caption's language, a BCP 47 tag such as de or pt-BR (a region the "
+        "model does not serve falls back to its language: pt-BR to pt). Left out, the "
+        "request's Accept-Language picks the best language served, else English; the answer's "
+        "Content-Language says which. A language not served is a 400 that lists those served "
+        "(/readyz lists them as model.languages).",
+    )
+
+    def to_options(self, read_text: bool = True, lang: str = "en") -> CaptionOptions:
+        """The options for the model; ``read_text`` is the server's default for reading, and
+        ``lang`` the language negotiated from ``self.lang`` and the request's headers."""
         return CaptionOptions(
             max_length=self.max_length,
             num_captions=self.num_captions,
             detail=self.detail,
             read_text=read_text if self.read_text is None else self.read_text,
             every_line=self.details,
+            lang=lang,
         )
 
 

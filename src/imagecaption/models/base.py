@@ -134,6 +134,12 @@ class Captioner(ABC):
                 f"The model {self.info.name} does not support detail={options.detail!r}; "
                 f"it supports: {', '.join(levels)}."
             )
+        languages = self.info.languages
+        if options.lang not in languages:
+            raise BadInput(
+                f"The model {self.info.name} does not caption in {options.lang!r}; it captions "
+                f"in: {', '.join(languages)}."
+            )
 
     def preprocess(self, image: Image.Image) -> Any:
         """Turn one decoded image into the model's input, off the worker thread.

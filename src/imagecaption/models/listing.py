@@ -28,6 +28,8 @@ class Listing:
     serving: str
     fallback: str | None
     models: list[Row]
+    languages: list[str]
+    """What the serving model captions in (English first)."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,7 +53,17 @@ def describe_models(settings: Settings) -> Listing:
                 found.name == serving or str(found.path) == serving,
             )
         )
-    return Listing(serving, fallback, rows)
+    return Listing(serving, fallback, rows, _languages(settings, serving))
+
+
+def _languages(settings: Settings, serving: str) -> list[str]:
+    """The built-in captioner's own languages; a full model's English and the translations on
+    this machine, as ``serve`` would offer them."""
+    if serving in BACKENDS:
+        return list(BACKENDS[serving](settings).info.languages)
+    from imagecaption.models.translation.sources import available_translations
+
+    return ["en", *(source.language for source in available_translations(settings))]
 
 
 def _serving(settings: Settings) -> tuple[str, str | None]:
@@ -77,6 +89,10 @@ def pull(source: str, settings: Settings) -> Path:
     """
     from imagecaption.models.hf.exported import check_exported, is_exported
     from imagecaption.models.hf.ready_onnx import check_ready_onnx, is_ready_onnx
+    from imagecaption.models.translation.translator import (
+        check_translation_export,
+        is_translation_export,
+    )
 
     given = Path(source).expanduser()
     ready = given.is_dir() and is_ready_onnx(given)
@@ -87,6 +103,8 @@ def pull(source: str, settings: Settings) -> Path:
     if given.is_dir():
         if ready:
             check_ready_onnx(given, settings.quantize)
+        elif is_translation_export(given):
+            check_translation_export(given)
         elif exported:
             check_exported(given)
         else:
@@ -112,7 +130,33 @@ def pull(source: str, settings: Settings) -> Path:
     return folder
 
 
+def pull_translations(settings: Settings) -> list[Path]:
+    """Every translation model in ``translation_models`` (each once, whatever languages it
+    serves), fetched or imported like ``pull``."""
+    return [
+        pull(source, settings) for source in dict.fromkeys(settings.translation_models.values())
+    ]
+
+
 def _check(folder: Path) -> None:
+    from imagecaption.models.translation.translator import translation_type
+
+    if translation_type(folder) is not None:
+        _check_translation(folder)
+        return
     from imagecaption.models.hf.folder import check_folder  # transformers: seconds to import
 
     check_folder(folder)
+
+
+def _check_translation(folder: Path) -> None:
+    """A translation model folder with what its export reads: the weights and the tokenizer."""
+    weights = any(folder.glob("*.safetensors")) or any(folder.glob("*.bin"))
+    tokenizer = (folder / "tokenizer.json").is_file() or all(
+        (folder / name).is_file() for name in ("source.spm", "target.spm", "vocab.json")
+    )
+    if not weights or not tokenizer:
+        missing = [
+            what for what, there in (("weights", weights), ("tokenizer", tokenizer)) if not there
+        ]
+        raise ModelError(f"{folder.name} is incomplete: its {' and '.join(missing)} missing.")

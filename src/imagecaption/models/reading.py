@@ -66,7 +66,9 @@ class TextReadingCaptioner(Captioner):
     def caption_prepared(self, inputs: Sequence[Any], options: CaptionOptions) -> list[Caption]:
         prepared: list[_Prepared] = list(inputs)
         captions = self._inner.caption_prepared([item.model_input for item in prepared], options)
-        if self._reader is None or not options.read_text:
+        # The phrases that quote the words ("that reads ...") are English: a translated
+        # caption is left as the translation wrote it.
+        if self._reader is None or not options.read_text or options.lang != "en":
             return captions
         reader = self._reader
         choose = None if options.every_line else lines_to_read

@@ -171,11 +171,31 @@ def _full(settings: Settings, name: str, locate: Callable[[], Path]) -> Captione
 
 
 def _reading(settings: Settings, full: Captioner) -> Captioner:
+    """``full``, answering in the configured languages it has translations for, and quoting
+    the words read in pictures if asked to (quotes stay as read: they go in after translating).
+    """
+    full = _translating(settings, full)
     if not settings.full_model_reads_text:
         return full
     from imagecaption.models.reading import TextReadingCaptioner
 
     return TextReadingCaptioner(full, _threads(settings))
+
+
+def _translating(settings: Settings, full: Captioner) -> Captioner:
+    from imagecaption.models.translation.captioner import TranslatingCaptioner
+    from imagecaption.models.translation.sources import available_translations, open_translator
+
+    sources = available_translations(settings)
+    if not sources:
+        return full
+    threads = _threads(settings)
+    return TranslatingCaptioner(
+        full,
+        sources,
+        lambda source: open_translator(source, settings, threads),
+        settings.translation_beams,
+    )
 
 
 def _locator(settings: Settings, reference: str) -> tuple[str, Callable[[], Path]]:

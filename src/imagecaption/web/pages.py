@@ -66,6 +66,7 @@ def playground(request: Request, web: WebDep, svc: ServicesDep) -> Response:
         too_large_message=payload_too_large(svc.settings.max_upload_bytes).message,
         options=option_schemas(),
         read_text=svc.settings.read_text,
+        languages=svc.engine.captioner.info.languages,
     )
 
 

@@ -56,6 +56,8 @@ class Generation:
     forced_bos: int | None = None
     forced_eos: int | None = None
     no_repeat_ngram: int = 0
+    suppressed: frozenset[int] = frozenset()
+    """Tokens never written (transformers' single-token ``bad_words_ids``: Marian's padding)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,8 @@ def _log_probs(
     scores = logits.astype(np.float32, copy=True)
     if position < generation.min_new_tokens:
         scores[:, list(generation.eos)] = -np.inf
+    if generation.suppressed:
+        scores[:, list(generation.suppressed)] = -np.inf
     forced = generation.forced_bos if position == 0 else None
     if position == generation.max_new_tokens - 1 and generation.forced_eos is not None:
         forced = generation.forced_eos

@@ -20,7 +20,6 @@ from typing import Any, cast
 from imagecaption.checksums import file_sha256
 from imagecaption.models import hub
 from imagecaption.models.base import ModelError
-from imagecaption.models.hf.architectures import Architecture
 from imagecaption.models.hf.exported import (
     FORMAT,
     FORMAT_VERSION,
@@ -31,6 +30,7 @@ from imagecaption.models.hf.exported import (
 from imagecaption.models.hf.folder import check_folder, load_processors
 from imagecaption.models.hf.onnx_backend import build_once, export_graphs
 from imagecaption.models.hf.preprocessing import from_processor
+from imagecaption.models.translation.translator import translation_type
 from imagecaption.settings import Settings
 
 LIBRARIES = ("imagecaption", "torch", "transformers", "onnx", "onnxruntime")
@@ -40,7 +40,16 @@ def export_model(source: str, out: Path, quantize: bool, settings: Settings) -> 
     """Write ``source`` (a model folder or a hub id, downloaded if need be) to ``out``."""
     if out.exists():
         raise ModelError(f"{out} already exists; remove it first or choose another --out.")
-    folder, name, revision = _locate(source, settings)
+    folder, name, revision = locate_source(source, settings)
+    precision = "int8" if quantize else "float32"
+    if translation_type(folder) is not None:
+        from imagecaption.models.translation.export import export_translation
+
+        return build_once(
+            out,
+            lambda work: export_translation(folder, work, name, revision, quantize),
+            f"exporting {name} ({precision})",
+        )
     architecture = check_folder(folder)
     processors = load_processors(folder, architecture)
     image = from_processor(_pil_processor(folder, processors.image))
@@ -51,14 +60,13 @@ def export_model(source: str, out: Path, quantize: bool, settings: Settings) -> 
         processors.tokenizer.backend_tokenizer.save(str(work / TOKENIZER))
         processing = {"image": image.as_dict(), "text": {"clean_up_tokenization_spaces": clean_up}}
         (work / PROCESSING).write_text(json.dumps(processing, indent=1))
-        _write_manifest(work, name, revision, architecture, quantize)
+        write_manifest(work, name, revision, architecture.model_types[0], quantize)
         work.chmod(0o755)  # made private by mkdtemp; servers often run as another user
 
-    precision = "int8" if quantize else "float32"
     return build_once(out, build, f"exporting {name} ({precision})")
 
 
-def _locate(source: str, settings: Settings) -> tuple[Path, str, str | None]:
+def locate_source(source: str, settings: Settings) -> tuple[Path, str, str | None]:
     """The model's folder, the name it goes by, and its revision: the hub commit, or a digest of
     a folder's files (a folder's path names this machine, so it is not written down)."""
     given = Path(source).expanduser()
@@ -108,20 +116,26 @@ def _cleans_up_spaces(tokenizer: Any) -> bool:
     return not bpe or bool(forced)
 
 
-def _write_manifest(
-    work: Path, name: str, revision: str | None, architecture: Architecture, quantize: bool
+def write_manifest(
+    work: Path,
+    name: str,
+    revision: str | None,
+    model_type: str,
+    quantize: bool,
+    kind: str = FORMAT,
 ) -> None:
+    """``manifest.json``: what the folder is, where it came from, and every file's checksum."""
     files = {
         file.name: {"bytes": file.stat().st_size, "sha256": file_sha256(file)}
         for file in sorted(work.iterdir())
         if file.is_file()
     }
     manifest = {
-        "format": FORMAT,
+        "format": kind,
         "format_version": FORMAT_VERSION,
         "source": name,
         "revision": revision,
-        "model_type": architecture.model_types[0],
+        "model_type": model_type,
         "precision": "int8" if quantize else "float32",
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "created_with": {library: version(library) for library in LIBRARIES},

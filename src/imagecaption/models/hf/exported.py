@@ -51,8 +51,13 @@ def is_exported(folder: Path) -> bool:
     )
 
 
-def check_exported(folder: Path) -> Manifest:
-    """The folder's manifest, or a one-line ModelError saying what is missing or wrong."""
+def check_exported(
+    folder: Path, kind: str = FORMAT, required: tuple[str, ...] = REQUIRED
+) -> Manifest:
+    """The folder's manifest, or a one-line ModelError saying what is missing or wrong.
+
+    ``kind`` and ``required`` are those of exported captioning models by default; exported
+    translation models (``models/translation``) have their own."""
     path = folder / MANIFEST
     try:
         data = json.loads(path.read_text())
@@ -63,7 +68,7 @@ def check_exported(folder: Path) -> Manifest:
         ) from None
     except (OSError, ValueError) as exc:
         raise ModelError(f"{folder.name}/{MANIFEST} cannot be read: {_line(exc)}") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+    if not isinstance(data, dict) or data.get("format") != kind:
         raise ModelError(f"{folder.name}/{MANIFEST} is not the manifest of an exported model.")
     version = data.get("format_version")
     if version != FORMAT_VERSION:
@@ -81,7 +86,7 @@ def check_exported(folder: Path) -> Manifest:
         )
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise ModelError(f"{folder.name}/{MANIFEST} lacks {_line(exc)}.") from None
-    missing = [name for name in REQUIRED if name not in manifest.files]
+    missing = [name for name in required if name not in manifest.files]
     missing += [name for name in manifest.files if not (folder / name).is_file()]
     if missing:
         raise ModelError(f"{folder.name} is incomplete: {', '.join(missing)} missing.")

@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
@@ -95,26 +96,67 @@ def export_graphs(
     prefill = PrefillGraph(model, architecture)
     with torch.no_grad():
         logits, static, dynamic = prefill.run(pixels, prompt)
-    static_names = [f"static_{i}" for i in range(len(static))]
-    dynamic_names = [f"dynamic_{i}" for i in range(len(dynamic))]
-    next_names = [f"next_dynamic_{i}" for i in range(len(dynamic))]
-    axes = {
-        "pixel_values": {0: "batch"},
-        "input_ids": {0: "batch", 1: "tokens"},
-        "logits": {0: "batch"},
-        **{n: {0: "batch", 1 if i == 0 else 2: "memory"} for i, n in enumerate(static_names)},
-        **{n: {0: "batch", 2: "past"} for n in dynamic_names + next_names},
-    }
     step = StepGraph(model, architecture, len(static))
     tokens = logits.argmax(-1, keepdim=True)
+    save_graphs(
+        Graphs(
+            prefill=(prefill, (pixels, prompt), ["pixel_values", "input_ids"]),
+            step=(step, (tokens, *static, *dynamic)),
+            static=len(static),
+            dynamic=len(dynamic),
+            axes={"pixel_values": {0: "batch"}, "input_ids": {0: "batch", 1: "tokens"}},
+            memory_axes=[1 if i == 0 else 2 for i in range(len(static))],
+        ),
+        work,
+        quantize,
+    )
+    spec.save(work / "spec.json")
+
+
+@dataclass(frozen=True)
+class Graphs:
+    """A model's two calls as traced modules, with example inputs, before they are exported.
+
+    The prefill returns ``logits, *static, *dynamic``; the step takes ``input_ids, *static,
+    *dynamic`` and returns ``logits, *dynamic`` grown by one token. Their tensors are named
+    ``static_{i}``, ``dynamic_{i}`` and ``next_dynamic_{i}`` in the graphs.
+    """
+
+    prefill: tuple[torch.nn.Module, tuple[torch.Tensor, ...], list[str]]
+    """The module, its example inputs, and their names."""
+    step: tuple[torch.nn.Module, tuple[torch.Tensor, ...]]
+    static: int
+    dynamic: int
+    axes: dict[str, dict[int, str]]
+    """The prefill inputs' dynamic axes."""
+    memory_axes: list[int]
+    """For each static tensor, the axis that runs over the memory (image or source text)."""
+
+
+def save_graphs(graphs: Graphs, work: Path, quantize: bool) -> None:
+    """``prefill.onnx``, ``step.onnx`` (int8 if ``quantize``) and ``export.json`` in ``work``."""
+    static_names = [f"static_{i}" for i in range(graphs.static)]
+    dynamic_names = [f"dynamic_{i}" for i in range(graphs.dynamic)]
+    next_names = [f"next_dynamic_{i}" for i in range(graphs.dynamic)]
+    axes = {
+        **graphs.axes,
+        "logits": {0: "batch"},
+        **{
+            n: {0: "batch", axis: "memory"}
+            for n, axis in zip(static_names, graphs.memory_axes, strict=True)
+        },
+        **{n: {0: "batch", 2: "past"} for n in dynamic_names + next_names},
+    }
+    prefill, prefill_inputs, prefill_names = graphs.prefill
+    step, step_inputs = graphs.step
     files = {"prefill.onnx": work / "prefill-fp32.onnx", "step.onnx": work / "step-fp32.onnx"}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer chatter about Python values baked into the graph
         torch.onnx.export(
             prefill,
-            (pixels, prompt),
+            prefill_inputs,
             str(files["prefill.onnx"]),
-            input_names=["pixel_values", "input_ids"],
+            input_names=prefill_names,
             output_names=["logits", *static_names, *dynamic_names],
             dynamic_axes=axes,
             opset_version=OPSET,
@@ -122,7 +164,7 @@ def export_graphs(
         )
         torch.onnx.export(
             step,
-            (tokens, *static, *dynamic),
+            step_inputs,
             str(files["step.onnx"]),
             input_names=["input_ids", *static_names, *dynamic_names],
             output_names=["logits", *next_names],
@@ -138,8 +180,8 @@ def export_graphs(
             exported.rename(work / name)
     for leftover in work.glob("*-fp32.onnx*"):
         leftover.unlink()
-    spec.save(work / "spec.json")
-    (work / "export.json").write_text(json.dumps({"static": len(static), "dynamic": len(dynamic)}))
+    layout = {"static": graphs.static, "dynamic": graphs.dynamic}
+    (work / "export.json").write_text(json.dumps(layout))
 
 
 class OnnxBackend:

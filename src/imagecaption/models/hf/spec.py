@@ -35,6 +35,8 @@ class ModelSpec:
     marker_tokens: int = 0
     """Tokens a caption spends on markers, not words: a written start (Florence-2's ``<s>``) or
     a forced end. A requested ``max_length`` (in words) gets them on top."""
+    suppressed: tuple[int, ...] = ()
+    """Tokens never written (see ``Generation.suppressed``)."""
 
     def generation(self, options: CaptionOptions) -> Generation:
         """Greedy for one caption; beam search returning that many for ``num_captions``."""
@@ -53,6 +55,7 @@ class ModelSpec:
             forced_bos=self.forced_bos,
             forced_eos=self.forced_eos,
             no_repeat_ngram=self.no_repeat_ngram,
+            suppressed=frozenset(self.suppressed),
         )
 
     def save(self, path: Path) -> None:
@@ -63,6 +66,7 @@ class ModelSpec:
         data: dict[str, Any] = json.loads(path.read_text())
         data["detail_levels"] = tuple(data["detail_levels"])
         data["eos"] = tuple(data["eos"])
+        data["suppressed"] = tuple(data.get("suppressed", ()))
         return cls(**data)
 
 

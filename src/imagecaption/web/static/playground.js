@@ -24,6 +24,7 @@ const numCaptions = $("num-captions");
 const maxLength = $("max-length");
 const details = $("details");
 const readText = $("read-text");
+const language = $("lang");
 const dropzone = form.querySelector("[data-dropzone]");
 const fileHint = $("file-hint");
 const fileHintText = fileHint.textContent;
@@ -76,6 +77,7 @@ function optionQuery() {
   if (maxLength.value.trim()) query.set("max_length", maxLength.value.trim());
   if (details.checked) query.set("details", "true");
   if (String(readText.checked) !== readText.dataset.default) query.set("read_text", String(readText.checked));
+  if (language.value) query.set("lang", language.value);
   const text = query.toString();
   return text ? `?${text}` : "";
 }
@@ -166,6 +168,7 @@ function showAnswer(response, text, accept, elapsedMs) {
   // Grouped like the dashboard's figures (9,999,990); anything else is shown as it came.
   $("credits").textContent = /^\d+$/.test(credits) ? Number(credits).toLocaleString("en-US") : credits;
   $("request-id").textContent = response.headers.get("x-request-id") ?? "–";
+  $("language").textContent = response.headers.get("content-language") ?? "–";
   $("raw").textContent = text;
   let answer;
   try {
@@ -196,7 +199,7 @@ function presentResult() {
 function showRefusal({ message }) {
   $("result").hidden = false;
   showPreview();
-  for (const id of ["elapsed", "credits", "request-id"]) $(id).textContent = "–";
+  for (const id of ["elapsed", "credits", "request-id", "language"]) $(id).textContent = "–";
   $("status").textContent = "Not sent";
   $("raw").textContent = "(nothing was sent)";
   showOutcome(null, message);
@@ -239,7 +242,7 @@ async function submit(event) {
       if (why) showOutcome(null, why);
     }
   } catch (error) {
-    for (const id of ["status", "elapsed", "credits", "request-id", "raw"]) $(id).textContent = "";
+    for (const id of ["status", "elapsed", "credits", "request-id", "language", "raw"]) $(id).textContent = "";
     showOutcome(null, `The request did not complete: ${error.message}`);
   } finally {
     setBusy(false);
@@ -291,7 +294,7 @@ fileInput.addEventListener("change", () => choose(fileInput.files[0]));
 for (const radio of form.querySelectorAll('input[name="source"]')) {
   radio.addEventListener("change", showSource);
 }
-for (const input of [urlInput, keyInput, formatSelect, numCaptions, maxLength, details, readText]) {
+for (const input of [urlInput, keyInput, formatSelect, numCaptions, maxLength, details, readText, language]) {
   if (input) input.addEventListener("input", refreshSnippets);
 }
 setupTabs();
