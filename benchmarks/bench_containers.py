@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.server
+import logging
 import os
 import secrets
 import statistics
@@ -112,6 +113,7 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=3, help="starts of each image")
     parser.add_argument("--torch-index", default="https://download.pytorch.org/whl/cpu")
     args = parser.parse_args()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per readiness poll
     reason = unavailable_reason()
     if reason:
         raise SystemExit(reason)
@@ -138,6 +140,10 @@ def main() -> None:
             took = f", built in {built.build_seconds:.0f} s" if built.build_seconds else ""
             print(f"{label}: {built.size_bytes / 1e6:.0f} MB{took}", flush=True)
         folder = build("git", work / "git-base-random")
+        # transformers 5 writes model.safetensors readable by its owner only; the image's user
+        # (uid 10001) reads the folder through the mount.
+        for path in folder.iterdir():
+            path.chmod(path.stat().st_mode | 0o444)
         settings = load_settings(None, data_dir=work / "data")
         exports = {}
         for quantize, precision in ((True, "int8"), (False, "float32")):

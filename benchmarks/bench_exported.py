@@ -18,6 +18,8 @@ architecture alternates from round to round). A shared machine's load changes fr
 minute, so what is compared is each round's ratio (base install / models install), measured
 seconds apart: the median of the rounds' ratios, their range, and beside it how much each
 server's own figure moved from round to round (the noise the ratio has to be read against).
+The same for the server's own CPU time per call, which the machine's load moves far less than
+wall times.
 
     python -m benchmarks.bench_exported [--architecture git vit-gpt2] [--calls 8] [--rounds 8]
 """
@@ -79,18 +81,31 @@ def folder_mib(folder: Path) -> float:
     return sum(file.stat().st_size for file in folder.rglob("*") if file.is_file()) / 2**20
 
 
+def cpu_seconds(server: RunningServer) -> float:
+    """CPU time the server process has used, all its threads, user and system."""
+    with open(f"/proc/{server.process.pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Rounds:
-    """One server at one concurrency: all its calls, and each round's own figure."""
+    """One server at one concurrency: all its calls, and each round's own figures."""
 
     measurement: Measurement
+    server: RunningServer
     figures: list[float] = field(default_factory=list)
     """Per round: the p50 in ms at concurrency 1, the throughput in img/s above."""
+    cpu: list[float] = field(default_factory=list)
+    """Per round: the server's CPU time per call, ms. Other processes' load stretches wall
+    times several-fold on a shared machine but a call's own CPU time far less."""
 
     def run(self, calls: int) -> None:
         measured = self.measurement
         answered, seconds = measured.answered, measured.seconds
+        used = cpu_seconds(self.server)
         measured.run(calls)
+        self.cpu.append((cpu_seconds(self.server) - used) * 1000 / calls)
         if measured.concurrency == 1:
             self.figures.append(statistics.median(measured.latencies[-calls:]))
         else:
@@ -116,17 +131,25 @@ class Pair:
         for (server, concurrency), rounds in self.lines.items():
             print(line(f"  {server}, c{concurrency}", rounds.measurement))
         for concurrency, what in ((1, "p50 c1"), (8, "throughput c8")):
-            models = self.lines[MODELS, concurrency].figures
-            base = self.lines[BASE, concurrency].figures
-            ratios = [b / m for b, m in zip(base, models, strict=True)]
+            models, base = self.lines[MODELS, concurrency], self.lines[BASE, concurrency]
+            compare(what, models.figures, base.figures)
+            compare(f"CPU ms per call c{concurrency}", models.cpu, base.cpu)
             print(
-                f"  {what}, base / models install, per round: "
-                f"{' '.join(f'{r:.2f}' for r in ratios)}\n"
-                f"    median {statistics.median(ratios):.2f}x, range "
-                f"{min(ratios):.2f} to {max(ratios):.2f}; each server's own round-to-round "
-                f"spread (max / min): models install {spread(models):.2f}x, "
-                f"base install {spread(base):.2f}x"
+                f"    CPU ms per call, medians: models install {statistics.median(models.cpu):.0f}"
+                f", base install {statistics.median(base.cpu):.0f}"
             )
+
+
+def compare(what: str, models: list[float], base: list[float]) -> None:
+    ratios = [b / m for b, m in zip(base, models, strict=True)]
+    print(
+        f"  {what}, base / models install, per round: "
+        f"{' '.join(f'{r:.2f}' for r in ratios)}\n"
+        f"    median {statistics.median(ratios):.2f}x, range "
+        f"{min(ratios):.2f} to {max(ratios):.2f}; each server's own round-to-round "
+        f"spread (max / min): models install {spread(models):.2f}x, "
+        f"base install {spread(base):.2f}x"
+    )
 
 
 def spread(figures: list[float]) -> float:
@@ -170,7 +193,7 @@ def prepare(
         for concurrency in (1, 8):
             start = next(starts)
             work_on: Callable[[int], object] = lambda i, s=start, c=call: c(s + i)  # noqa: E731
-            lines[server_label, concurrency] = Rounds(Measurement(work_on, concurrency))
+            lines[server_label, concurrency] = Rounds(Measurement(work_on, concurrency), server)
     return Pair(label, lines)
 
 
