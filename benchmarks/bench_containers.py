@@ -52,6 +52,9 @@ from imagecaption.models.hf.export import export_model
 from imagecaption.settings import load_settings
 
 MODEL = "/models/git-base"
+LOCAL_INDEX_PORT = 45361
+"""Fixed, so that the models image's build arguments, and so its tag, are the same from run to
+run: a second run finds the image built by the first."""
 
 
 @contextlib.contextmanager
@@ -74,7 +77,7 @@ def local_wheels_index() -> Iterator[str | None]:
                 pass
 
         server = http.server.ThreadingHTTPServer(
-            ("127.0.0.1", 0), lambda *a: Quiet(*a, directory=root)
+            ("127.0.0.1", LOCAL_INDEX_PORT), lambda *a: Quiet(*a, directory=root)
         )
         threading.Thread(target=server.serve_forever, daemon=True).start()
         try:
