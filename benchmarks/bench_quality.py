@@ -100,6 +100,17 @@ def summary(results: list[Result]) -> dict[str, Any]:
         chosen = [result for result in results if result.case.held_out == held_out]
         sets[name] = _set_summary(chosen)
     sets["all"] = _set_summary(results)
+    # Each cases file drew its own held-out part at its own time: a group whose held-out
+    # captions were printed once is no longer unseen, so each group is reported apart too.
+    sets["groups"] = {
+        group: {
+            name: _set_summary(
+                [r for r in results if r.case.group == group and r.case.held_out == held_out]
+            )
+            for name, held_out in SETS.items()
+        }
+        for group in sorted({result.case.group for result in results})
+    }
     sets["median_ms"] = round(statistics.median(result.ms for result in results), 1)
     return sets
 
@@ -143,6 +154,13 @@ def print_summary(totals: dict[str, Any]) -> None:
             f"{name:<8} {part['cases']:3d} cases  mean hit rate {part['mean_hit_rate']:.3f}  "
             f"with a wrong word {part['with_forbidden']}"
         )
+    for group, parts in totals["groups"].items():
+        line = "  ".join(
+            f"{name} {part['cases']:3d}: {part['mean_hit_rate']:.3f} "
+            f"({part['with_forbidden']} wrong)"
+            for name, part in parts.items()
+        )
+        print(f"  {group:<20} {line}")
     print(f"median caption time {totals['median_ms']:.1f} ms (batch of 1, in process)")
 
 
@@ -154,6 +172,12 @@ def markdown(results: list[Result], totals: dict[str, Any], label: str) -> str:
         lines.append(
             f"| {name} | {part['cases']} | {part['mean_hit_rate']:.3f} | {part['with_forbidden']} |"
         )
+    for group, parts in totals["groups"].items():
+        for name, part in parts.items():
+            lines.append(
+                f"| {group}: {name} | {part['cases']} | {part['mean_hit_rate']:.3f} | "
+                f"{part['with_forbidden']} |"
+            )
     lines += [
         "",
         "| id | set | hit rate | caption | missing | wrong |",

@@ -71,6 +71,7 @@ class Case:
     licence: str
     frame: int | None = None
     member: str | None = None  # a file inside a Qt resource bundle at ``path``
+    group: str = ""  # the cases file it comes from: each file has its own held-out draw
 
 
 def load_cases(folder: Path = CASES_DIR) -> list[Case]:
@@ -96,10 +97,10 @@ def load_case_file(path: Path) -> list[Case]:
         )
         for name, entry in data["sources"].items()
     }
-    return [_case(entry, sources) for entry in data["cases"]]
+    return [_case(entry, sources, path.stem) for entry in data["cases"]]
 
 
-def _case(entry: dict[str, Any], sources: dict[str, Source]) -> Case:
+def _case(entry: dict[str, Any], sources: dict[str, Source], group: str) -> Case:
     source = sources[entry["source"]]
     return Case(
         id=entry["id"],
@@ -113,6 +114,7 @@ def _case(entry: dict[str, Any], sources: dict[str, Source]) -> Case:
         licence=entry.get("licence", source.licence),
         frame=entry.get("frame"),
         member=entry.get("member"),
+        group=group,
     )
 
 

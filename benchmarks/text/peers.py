@@ -14,20 +14,27 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from imagecaption.models.offline.text import UNSIZED, TextReader, _bgr, _fractions
+from imagecaption.models.offline.text import (
+    UNSIZED,
+    LineChoice,
+    TextReader,
+    _bgr,
+    _fractions,
+)
 
 Line = tuple[str, tuple[float, float, float, float]]
 Reader = Callable[[Image.Image], list[Line]]
 
 
-def ours(threads: int, *, before: bool = False) -> Reader:
+def ours(threads: int, *, before: bool = False, choose: LineChoice | None = None) -> Reader:
     """The offline captioner's read stage: its check, then the reading (sized by the check, or
-    as it was before: the short side enlarged to 544, the angle classifier always)."""
+    as it was before: the short side enlarged to 544, the angle classifier always), of every
+    line or of those ``choose`` picks (the caption's, without details)."""
     reader = TextReader(threads, UNSIZED if before else None)
     reader.warmup()
 
     def read(image: Image.Image) -> list[Line]:
-        return [(line.text, line.box) for line in reader.look(image)]
+        return [(line.text, line.box) for line in reader.look(image, choose)]
 
     return read
 

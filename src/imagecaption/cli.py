@@ -6,7 +6,7 @@ import contextlib
 import errno
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +18,7 @@ from imagecaption.settings import BackendName, Settings, load_settings
 
 if TYPE_CHECKING:
     from imagecaption.accounts.store import AccountStore
+    from imagecaption.jobs.store import JobRecord, SqlJobStore
 
 # Plain help rather than Rich's tables, which label every flag "<bool>" although a flag takes
 # no value; the plain layout shows types only for options that take one.
@@ -31,6 +32,8 @@ app.add_typer(credits_app, name="credits")
 app.add_typer(models_app, name="models")
 db_app = typer.Typer(help="The account database's schema.", **_PLAIN)
 app.add_typer(db_app, name="db")
+jobs_app = typer.Typer(help="Batch jobs of every key, for operators.", **_PLAIN)
+app.add_typer(jobs_app, name="jobs")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="TOML config file.", envvar="IMAGECAPTION_CONFIG")
@@ -345,26 +348,30 @@ def caption(
     paths: Annotated[list[Path], typer.Argument(help="Image files or folders.", exists=True)],
     as_json: JsonOption = False,
     batch_size: Annotated[int, typer.Option(help="Images per model call.")] = 8,
+    server: Annotated[
+        str | None,
+        typer.Option(help="A running service's URL: send the files to it as a job instead."),
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option(help="The API key for --server.", envvar="IMAGECAPTION_KEY")
+    ] = None,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Caption local images without a server (JSON lines with --json)."""
+    """Caption local images, here or as a job on a running service (JSON lines with --json)."""
     from tqdm import tqdm
 
-    from imagecaption.captioning import caption_files
-    from imagecaption.models.registry import create_captioner
-
-    settings = _settings(config, data_dir)
     files = list(_image_files(paths))
-    captioner = create_captioner(settings)
-    captioner.load()
     progress = tqdm(total=len(files), unit="img", disable=len(files) < 2, file=sys.stderr)
+    results: Iterable[tuple[Path, str | None, str | None]]
+    if server is not None:
+        results = _caption_on_server(files, server, key, progress.update)
+    else:
+        results = _caption_here(files, _settings(config, data_dir), batch_size)
     failures = 0
-    captions = caption_files(
-        captioner, files, settings.max_pixels, batch_size, read_text=settings.read_text
-    )
-    for path, text, error in captions:
-        progress.update(1)
+    for path, text, error in results:
+        if server is None:
+            progress.update(1)
         failures += error is not None
         if as_json:
             progress.write(
@@ -377,6 +384,102 @@ def caption(
     progress.close()
     if failures:
         raise typer.Exit(2)
+
+
+def _caption_here(
+    files: list[Path], settings: Settings, batch_size: int
+) -> Iterator[tuple[Path, str | None, str | None]]:
+    from imagecaption.captioning import caption_files
+    from imagecaption.models.registry import create_captioner
+
+    captioner = create_captioner(settings)
+    captioner.load()
+    return caption_files(
+        captioner, files, settings.max_pixels, batch_size, read_text=settings.read_text
+    )
+
+
+def _caption_on_server(
+    files: list[Path], server: str, key: str | None, on_progress: Any
+) -> list[tuple[Path, str | None, str | None]]:
+    from imagecaption.jobs.client import JobClientError, caption_with_server
+
+    if not key:
+        _fail("--server needs --key (or IMAGECAPTION_KEY).")
+    try:
+        results = caption_with_server(files, server, key, on_progress=on_progress)
+    except JobClientError as error:
+        _fail(str(error))
+    return [(result.path, result.caption, result.error) for result in results]
+
+
+@contextlib.contextmanager
+def _open_job_store(config: Path | None, data_dir: Path | None) -> Iterator[SqlJobStore]:
+    """The job store for one command, on a database the account store has opened (and, for
+    SQLite, brought up to date); refusals end the command as ``_open_store`` says."""
+    from imagecaption.jobs.store import SqlJobStore
+
+    with _open_store(config, data_dir):
+        store = SqlJobStore(_settings(config, data_dir).resolved_database_url)
+        try:
+            yield store
+        finally:
+            store.close()
+
+
+def _job_row(job: JobRecord) -> dict[str, Any]:
+    return job.summary() | {"key_id": job.key_id}
+
+
+JobIdArgument = Annotated[str, typer.Argument(metavar="JOB_ID", help="The job's id.")]
+
+
+@jobs_app.command("list")
+def jobs_list(
+    key_id: Annotated[str | None, typer.Option("--key", help="Only this key id.")] = None,
+    limit: Annotated[int, typer.Option(help="The newest this many.")] = 50,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Jobs of every key (or one), newest first, with their progress."""
+    with _open_job_store(config, data_dir) as store:
+        records = store.list_jobs(key_id, limit)
+    if as_json:
+        typer.echo(json.dumps([_job_row(job) for job in records], indent=2))
+        return
+    typer.echo(f"{'JOB':<32}  {'KEY':<10} {'STATUS':<9} {'DONE':>6} {'FAILED':>6} {'TOTAL':>6}")
+    for job in records:
+        typer.echo(
+            f"{job.id:<32}  {job.key_id:<10} {job.status:<9} {job.succeeded:>6} "
+            f"{job.failed:>6} {job.total:>6}"
+        )
+
+
+@jobs_app.command("show")
+def jobs_show(
+    job_id: JobIdArgument, config: ConfigOption = None, data_dir: DataDirOption = None
+) -> None:
+    """One job's summary and its webhook's state, as JSON."""
+    with _open_job_store(config, data_dir) as store:
+        job = store.get(job_id)
+    row = _job_row(job) | {
+        "callback_url": job.callback_url,
+        "callback_attempts": job.callback_attempts,
+        "callback_status": job.callback_status,
+        "callback_delivered_at": job.callback_delivered_at,
+    }
+    typer.echo(json.dumps(row, indent=2, default=str))
+
+
+@jobs_app.command("cancel")
+def jobs_cancel(
+    job_id: JobIdArgument, config: ConfigOption = None, data_dir: DataDirOption = None
+) -> None:
+    """Cancel a job's images that have not started; they are refunded."""
+    with _open_job_store(config, data_dir) as store:
+        job = store.cancel(job_id)
+    typer.echo(f"{job.id} is {job.status}: {job.cancelled} images cancelled")
 
 
 def _check_model(settings: Settings) -> None:

@@ -235,6 +235,55 @@ class Settings(BaseSettings):
         default=86_400, ge=1, description="How long a caption stays in the shared cache."
     )
 
+    # Batch jobs (POST /v1/imagecaption/jobs; docs/replicas.md says how they spread)
+    job_max_images: int = Field(default=10_000, ge=1, description="Images in one job, at most.")
+    job_workers: int = Field(
+        default=2,
+        ge=0,
+        description="Queue workers per process that caption job images, one image each at a "
+        "time; 0 leaves this process's workers out (it still takes and answers jobs).",
+    )
+    job_quiet_ms: float = Field(
+        default=100.0,
+        ge=0,
+        description="A job image goes to the model once calls have left it alone this long; "
+        "under steady calls, jobs get job_min_images_per_second instead, so that calls keep "
+        "their latency.",
+    )
+    job_min_images_per_second: float = Field(
+        default=4.0,
+        gt=0,
+        description="The share of the model that jobs keep while calls never stop, per process.",
+    )
+    job_chunk_size: int = Field(
+        default=8, ge=1, description="Images a worker claims at once from the fairest job."
+    )
+    job_lease_seconds: int = Field(
+        default=60,
+        ge=1,
+        description="How long claimed images are a worker's; a replica that dies holding them "
+        "loses them to another once this has passed.",
+    )
+    job_sweep_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often each process looks for lost work and webhooks that are due.",
+    )
+    job_callback_backoff_seconds: float = Field(
+        default=10.0, gt=0, description="Wait before a failed webhook's first retry; doubles."
+    )
+    job_callback_max_backoff_seconds: float = Field(
+        default=3600.0, gt=0, description="The longest wait between two webhook attempts."
+    )
+    job_callback_retry_seconds: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="How long after a job ends its webhook is retried before it is given up.",
+    )
+    job_callback_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Connect and read timeout of one webhook attempt."
+    )
+
     # Web UI
     admin_token: SecretStr | None = Field(
         default=None,

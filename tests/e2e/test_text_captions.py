@@ -18,7 +18,7 @@ from benchmarks.quality.photos import photo as corpus_photo
 
 from tests.conftest import encode, photo
 from tests.e2e.server import RunningServer, run_server
-from tests.text_images import sign_on
+from tests.text_images import page, sign_on
 
 ENDPOINT = "/v1/imagecaption"
 BOTTLE_CAP = 'A bottle cap that reads "BAVIK".'
@@ -52,6 +52,20 @@ def test_the_caption_quotes_the_words_and_details_list_them_in_pixels(
     box = found["box"]
     assert picture.width * 0.15 < box["x"] < box["x"] + box["w"] < picture.width * 0.85
     assert picture.height * 0.3 < box["y"] < box["y"] + box["h"] < picture.height * 0.7
+
+
+def test_details_list_every_line_where_the_caption_needs_only_the_first(
+    client: httpx.Client, pro_key: str
+) -> None:
+    # Without details only the lines a caption quotes are read; a call with details reads every
+    # line, even for a picture whose caption (with fewer lines read) is already cached.
+    lines = [f"Line {number} of the notice is here" for number in range(1, 11)]
+    notice = encode(page(lines), "PNG")
+    caption = post(client, pro_key, notice).json()["data"]["caption"]
+    assert caption.startswith('A page of printed text beginning "Line 1 of the notice'), caption
+    data = post(client, pro_key, notice, details=True).json()["data"]
+    assert data["caption"] == caption
+    assert [found["text"] for found in data["text"]] == lines
 
 
 def test_a_real_photo_with_a_word_on_it(

@@ -9,7 +9,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from benchmarks.quality.archives import FETCHERS, SourceUnavailable
-from benchmarks.quality.photos import INSTALLED, KINDS, Case, load_cases, load_image
+from benchmarks.quality.photos import (
+    CASES_DIR,
+    CASES_GLOB,
+    INSTALLED,
+    KINDS,
+    Case,
+    load_cases,
+    load_image,
+)
 from benchmarks.quality.scoring import mentions, score
 from PIL import Image
 
@@ -101,3 +109,12 @@ def test_plurals_case_and_hyphens_still_match(caption: str, phrase: str) -> None
 )
 def test_only_whole_words_match(caption: str, phrase: str) -> None:
     assert not mentions(caption, phrase)
+
+
+def test_each_case_knows_its_cases_file_and_each_file_holds_out_its_own_part() -> None:
+    groups = {case.group for case in CASES}
+    assert groups == {path.stem for path in CASES_DIR.glob(CASES_GLOB)}
+    for group in groups:
+        members = [case for case in CASES if case.group == group]
+        share = sum(case.held_out for case in members) / len(members)
+        assert 0.3 <= share <= 0.55, (group, share)  # a third, or half for the fresh group

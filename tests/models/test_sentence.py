@@ -308,3 +308,45 @@ def test_several_people_sit_on_one_seat_only_if_it_holds_them(writer: SentenceWr
     assert caption(writer, [*people, chair]) == "Two people."
     bench = Box("bench", 0.7, 0.1, 0.5, 0.7, 1.0)
     assert caption(writer, [*people, bench]) == "Two people sitting on a bench."
+
+
+CARDIGAN, SUNGLASSES, COWBOY_HAT, SOMBRERO = 474, 836, 515, 808
+
+
+@pytest.mark.parametrize(
+    ("view", "expected"),
+    [
+        # a garment by its kind when the kind is likelier: a cardigan is "a sweater"
+        (probabilities(c474=0.4), "A person wearing a sweater."),
+        (probabilities(c515=0.3, c808=0.2), "A person wearing a hat."),
+        # two kinds of one garment are said once: never "a hat and a hat"
+        (probabilities(c515=0.3, c808=0.3), "A person wearing a hat."),
+        # two garments the classifier is sure of are both said
+        (
+            probabilities(c474=0.4, c836=0.3),
+            "A person wearing a sweater and a pair of sunglasses.",
+        ),
+        # each needs its own evidence: two hats at 0.15 are not one at 0.3
+        (probabilities(c515=0.15, c808=0.15), "A person."),
+        # a second thing is said only beside clothing
+        (probabilities(c889=0.5, c474=0.3), "A person playing a violin."),
+    ],
+)
+def test_what_a_person_wears_is_said_by_its_kind_and_with_a_second_garment(
+    writer: SentenceWriter, view: np.ndarray, expected: str
+) -> None:
+    assert caption(writer, [PERSON], crops={"person": view}) == expected
+
+
+def test_a_road_vehicle_the_classifier_is_sure_is_another_takes_that_word(
+    writer: SentenceWriter,
+) -> None:
+    """The detector calls a vintage convertible a truck; the classifier, sure it is some car,
+    renames it with the broad word, even beside another car."""
+    truck = Box("truck", 0.8, 0.05, 0.2, 0.9, 0.9)
+    car = Box("car", 0.5, 0.65, 0.3, 0.99, 0.6)
+    some_car = probabilities(c511=0.6, c817=0.2)  # a convertible, a sports car
+    assert caption(writer, [truck], crops={"truck": some_car}) == "A car."
+    assert "truck" not in caption(writer, [truck, car], crops={"truck": some_car})
+    # unsure: the detector's word stays
+    assert caption(writer, [truck], crops={"truck": probabilities(c511=0.4)}) == "A truck."

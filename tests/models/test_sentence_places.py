@@ -4,9 +4,9 @@ and landscapes, and people small in a landscape the classifier is sure of."""
 from __future__ import annotations
 
 from imagecaption.models.offline.compose.sentence import SentenceWriter
-from imagecaption.models.offline.evidence import Place, Surroundings
+from imagecaption.models.offline.evidence import Colour, Place, Surroundings
 from tests.models.test_sentence import probabilities
-from tests.models.test_sentence_evidence import Box, caption, writer
+from tests.models.test_sentence_evidence import Box, caption, write, writer
 
 __all__ = ["writer"]  # the fixture, shared
 
@@ -126,3 +126,29 @@ def test_a_landscape_with_no_one_feature_sure_stands_against_the_sky(
     scenes = probabilities(c970=0.1, c972=0.1, c975=0.1, c976=0.1, c979=0.1)
     assert caption(writer, scene=scenes, surroundings=sky(0.9)) == "A landscape against the sky."
     assert caption(writer, scene=scenes, surroundings=sky(0.4)) == "A landscape."
+
+
+def test_a_picture_taken_at_night_says_so_after_its_place(writer: SentenceWriter) -> None:
+    yurt = probabilities(**{f"c{YURT}": 0.8})
+    night = Surroundings(indoors=0.05, night=0.95)
+    assert caption(writer, scene=yurt, surroundings=night) == "A yurt at night."
+    lit = Surroundings(indoors=0.05, background=(Place("sky", 0.9),), night=0.95)
+    assert caption(writer, scene=yurt, surroundings=lit) == "A yurt against the sky at night."
+    car = Box("car", 0.8, 0.2, 0.4, 0.8, 0.9)
+    road = Surroundings(indoors=0.05, ground=(Place("road", 0.9),), night=0.95)
+    assert caption(writer, [car], surroundings=road) == "A car on a road at night."
+    assert ("night", 0.95) in {
+        (tag.name, tag.score) for tag in write(writer, [car], surroundings=road).tags
+    }
+    # unsure of the night: nothing said of it
+    dim = Surroundings(indoors=0.05, night=0.3)
+    assert caption(writer, scene=yurt, surroundings=dim) == "A yurt."
+
+
+def test_a_plain_backdrop_is_said_where_no_place_is(writer: SentenceWriter) -> None:
+    person = Box("person", 0.9, 0.3, 0.1, 0.7, 0.95)
+    pink = Surroundings(backdrop=Colour("pink", 1.0))
+    assert caption(writer, [person], surroundings=pink) == "A person against a pink background."
+    # a place the surroundings are sure of comes first
+    grass = Surroundings(indoors=0.1, ground=(Place("grass", 0.9),), backdrop=Colour("pink", 1.0))
+    assert caption(writer, [person], surroundings=grass) == "A person on the grass."

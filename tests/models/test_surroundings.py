@@ -122,3 +122,37 @@ def test_an_oven_is_indoors(reader: SurroundingsReader) -> None:
     assert found.indoors is not None
     assert found.indoors > 0.8
     assert found.ground == found.background == ()
+
+
+def night_street() -> Image.Image:
+    """A black sky with a few lights in it above a dimly lit street."""
+    pixels = np.zeros((300, 400, 3), dtype=np.uint8)
+    pixels[:100] = (8, 10, 25)
+    pixels[20:26, 50:56] = pixels[40:44, 300:304] = (255, 240, 200)  # street lights
+    pixels[100:] = (70, 65, 60)
+    return Image.fromarray(pixels)
+
+
+def test_a_dark_sky_outdoors_is_night_and_a_dark_room_is_not(reader: SurroundingsReader) -> None:
+    truck, car = thing("truck", Box(0.1, 0.5, 0.4, 0.9, 0.9)), thing("car")
+    street = reader.read(pixel_grid(night_street()), scene(n03877845=0.5), [truck, car])
+    assert street.night >= 0.9
+    # the same pixels, but an oven says it is a room: a dark kitchen, not the night
+    room = reader.read(pixel_grid(night_street()), scene(), [thing("oven")])
+    assert room.night == 0.0
+    # a bright sky is day
+    day = reader.read(pixel_grid(sky_over_grass()), scene(n09193705=0.5), [])
+    assert day.night == 0.0
+
+
+def test_a_plain_backdrop_has_its_colour_and_a_textured_or_outdoor_one_none(
+    reader: SurroundingsReader,
+) -> None:
+    person = thing("person", Box(0.3, 0.2, 0.7, 1.0, 0.9))
+    studio = reader.read(pixel_grid(white_backdrop()), scene(), [person])
+    assert studio.backdrop is not None
+    assert studio.backdrop.name == "white"
+    # grass behind is no backdrop, and a picture likely outdoors has none
+    assert reader.read(pixel_grid(sky_over_grass()), scene(), [person]).backdrop is None
+    outdoors = reader.read(pixel_grid(white_backdrop()), scene(n09193705=0.6), [person])
+    assert outdoors.backdrop is None

@@ -15,6 +15,7 @@ from PIL import Image
 from imagecaption.models.base import CaptionOptions
 from imagecaption.models.offline import OfflineCaptioner
 from imagecaption.models.offline.compose.kind import PictureStats
+from imagecaption.models.offline.compose.text import QUOTED_FIRST, lines_to_read
 from imagecaption.models.offline.labels import load_labels
 from imagecaption.models.offline.text import (
     GAP,
@@ -126,7 +127,8 @@ def test_real_pictures_with_text(captioner: OfflineCaptioner, case: str, expecte
 
 
 def test_a_screenshots_lines_are_all_in_the_details(captioner: OfflineCaptioner) -> None:
-    result = captioner.caption_batch([corpus_photo("augly_web_page")], CaptionOptions())[0]
+    options = CaptionOptions(every_line=True)
+    result = captioner.caption_batch([corpus_photo("augly_web_page")], options)[0]
     assert result.text_lines is not None
     texts = [line.text for line in result.text_lines]
     assert {"John Doe", "Stories"} <= set(texts), texts
@@ -257,3 +259,27 @@ def test_a_page_read_at_the_size_its_check_calls_for_reads_the_small_print(
     texts = read(reader, corpus_photo("page"))
     assert "unambiguously as either object or background" in texts, texts
     assert "the markers are found at the two extreme parts of the" in texts, texts
+
+
+def test_without_details_only_the_lines_a_caption_quotes_are_read(reader: TextReader) -> None:
+    picture = page(GENESIS * 2)
+    check = reader.check(picture)
+    assert check is not None
+    every = [line.text for line in reader.read(picture, check)]
+    assert len(every) == 2 * len(GENESIS)
+    assert every[0] == GENESIS[0]
+    # The detector looks only at the band holding the first lines, and those alone are read.
+    quoted = [line.text for line in reader.read(picture, check, lines_to_read)]
+    beginnings = [text.split()[:3] for text in every[:QUOTED_FIRST]]
+    assert [text.split()[:3] for text in quoted] == beginnings
+
+
+def test_the_caption_is_the_same_from_the_lines_it_quotes(captioner: OfflineCaptioner) -> None:
+    picture = corpus_photo("pygame_source_code")
+    quoted = captioner.caption_batch([picture], CaptionOptions())[0]
+    every = captioner.caption_batch([picture], CaptionOptions(every_line=True))[0]
+    assert quoted.text == every.text
+    assert quoted.text_lines is not None
+    assert every.text_lines is not None
+    assert len(quoted.text_lines) < len(every.text_lines)
+    assert quoted.text_lines[0].text == every.text_lines[0].text == "import pygame, sys #1"

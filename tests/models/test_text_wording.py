@@ -11,7 +11,10 @@ from imagecaption.models.offline.compose.drafts import Draft
 from imagecaption.models.offline.compose.sentence import Findings, SentenceWriter
 from imagecaption.models.offline.compose.text import (
     QUOTE_WORDS,
+    QUOTED_FIRST,
+    QUOTED_PROMINENT,
     caption_with_text,
+    lines_to_read,
     quote,
     read_into,
     with_text,
@@ -151,3 +154,25 @@ def test_a_full_models_caption_gets_the_words_within_its_word_limit() -> None:
         "A man standing in front of a store"
     )
     assert caption_with_text("A cat", [], None) == "A cat"
+
+
+def test_only_the_lines_a_caption_can_quote_are_read() -> None:
+    small = [(0.1, 0.2 + n * 0.05, 0.9, 0.23 + n * 0.05) for n in range(10)]
+    heading = (0.1, 0.05, 0.9, 0.15)
+    # A page: its heading (found last, but first in reading order) and its first lines.
+    assert lines_to_read([*small, heading]) == [*range(QUOTED_FIRST - 1), 10]
+    # Large print below small print: the first few of the large lines, and the first lines.
+    large = [(0.1, 0.72 + n * 0.07, 0.9, 0.78 + n * 0.07) for n in range(6)]
+    chosen = lines_to_read([*large, *small])
+    assert chosen == [*range(QUOTED_PROMINENT), *range(6, 6 + QUOTED_FIRST)]
+    assert lines_to_read([]) == []
+
+
+def test_the_lines_chosen_give_the_caption_that_every_line_gives() -> None:
+    lines = [
+        line(f"line number {n} of a long page", top=0.05 + n * 0.05, height=0.03) for n in range(15)
+    ]
+    lines.append(line("A HEADING IN LARGE PRINT", top=0.85, height=0.1))
+    chosen = [lines[index] for index in lines_to_read([found.box for found in lines])]
+    for wording in ("an image", "a street sign", "a screenshot of a website", "a tabby cat"):
+        assert read_into(wording, chosen) == read_into(wording, lines)

@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     TypeDecorator,
 )
 
@@ -109,4 +110,53 @@ usage_warnings = Table(
     Column("period_start", UtcDateTime, primary_key=True),
     Column("threshold", Float, primary_key=True),
     Column("at", UtcDateTime, nullable=False),
+)
+
+# Batch jobs: a job holds its images' credits (``held``) from submission; each image's row and its
+# charge or refund change in one transaction (see jobs/store.py). The counters on ``jobs`` are kept
+# in the same transactions, so progress and the fair scheduler read one small row per job.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("key_id", String(16), ForeignKey("api_keys.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("pending", Integer, nullable=False),
+    Column("running", Integer, nullable=False),
+    Column("succeeded", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("cancelled", Integer, nullable=False),
+    Column("cost", BigInteger, nullable=False),
+    Column("held", BigInteger, nullable=False),
+    Column("period_start", UtcDateTime, nullable=False),
+    Column("options", Text, nullable=False),
+    Column("callback_url", Text),
+    Column("callback_secret", String(64)),
+    Column("callback_attempts", Integer, nullable=False),
+    Column("callback_next_at", UtcDateTime, index=True),
+    Column("callback_status", Integer),
+    Column("callback_delivered_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_claimed_at", UtcDateTime),
+    Column("finished_at", UtcDateTime),
+    Index(None, "key_id", "created_at"),
+    Index(None, "status"),
+    CheckConstraint("held >= 0", name="held_not_negative"),
+)
+
+job_images = Table(
+    "job_images",
+    metadata,
+    Column("job_id", String(32), ForeignKey("jobs.id"), primary_key=True),
+    Column("idx", Integer, primary_key=True, autoincrement=False),
+    Column("source", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("lease", String(32)),
+    Column("lease_until", UtcDateTime),
+    Column("result", Text),
+    Column("error", Text),
+    Column("finished_at", UtcDateTime),
+    Index(None, "job_id", "state", "idx"),
+    Index(None, "state", "lease_until"),
 )

@@ -17,7 +17,7 @@ from imagecaption.accounts.database import DatabaseUnavailable
 from imagecaption.accounts.ratelimit import RateLimiter
 from imagecaption.accounts.schema import migrates_itself
 from imagecaption.accounts.sql_store import SqlAccountStore
-from imagecaption.api import health, routes
+from imagecaption.api import health, jobs, routes
 from imagecaption.api.clients import trust_proxies
 from imagecaption.api.errors import install_error_handlers
 from imagecaption.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -27,6 +27,7 @@ from imagecaption.engine import CaptionEngine
 from imagecaption.engine.shared_cache import NoSharedCache, RedisCaptionCache, SharedCache
 from imagecaption.images import ImageDecoder, ImageFetcher
 from imagecaption.images.heap import set_mmap_threshold
+from imagecaption.jobs.service import JobService
 from imagecaption.models.registry import create_captioner
 from imagecaption.observability.latency import LatencyWindow
 from imagecaption.observability.metrics import Metrics
@@ -85,6 +86,9 @@ def build_services(settings: Settings, metrics: Metrics) -> Services:
         cache_size=settings.cache_size,
         retry_after_seconds=settings.retry_after_seconds,
         shared_cache=shared_cache,
+        background_slots=max(settings.job_workers, 1),
+        background_quiet_ms=settings.job_quiet_ms,
+        background_interval_ms=1000 / settings.job_min_images_per_second,
     )
     fetcher = ImageFetcher(
         max_bytes=settings.max_upload_bytes,
@@ -140,10 +144,13 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.services = svc
         loading = asyncio.create_task(svc.engine.start())
         janitor = asyncio.create_task(_release_expired_forever(svc))
+        app.state.jobs = JobService(settings, metrics, svc.engine, svc.fetcher, svc.decoder)
+        await app.state.jobs.start(asyncio.shield(loading))
         try:
             yield
         finally:
             janitor.cancel()
+            await app.state.jobs.stop()
             await loading
             await svc.engine.stop()
             await svc.fetcher.aclose()
@@ -164,6 +171,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     install_error_handlers(app)
     install_openapi(app)
+    app.include_router(jobs.router)
     app.include_router(routes.router)
     app.include_router(health.router)
     app.include_router(web.router)

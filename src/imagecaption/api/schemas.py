@@ -46,6 +46,7 @@ class CaptionParams(BaseModel):
             num_captions=self.num_captions,
             detail=self.detail,
             read_text=read_text if self.read_text is None else self.read_text,
+            every_line=self.details,
         )
 
 

@@ -33,6 +33,26 @@ class WorkItem:
 
 
 _STOP = object()
+WAKE = object()
+"""Put in the work queue for each item put in the background queue, so that the worker, which
+blocks on the work queue alone, knows one is there."""
+
+
+class CallActivity:
+    """Calls inside the engine (preparing, queued, captioned), and when one last came or went;
+    written on the event loop, read by the worker to keep job images out of their way."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.last = 0.0
+
+    def begin(self) -> None:
+        self.in_flight += 1
+        self.last = time.perf_counter()
+
+    def end(self) -> None:
+        self.in_flight -= 1
+        self.last = time.perf_counter()
 
 
 class BatchWorker:
@@ -44,9 +64,19 @@ class BatchWorker:
         max_batch_size: int,
         max_wait_s: float,
         on_batch: Callable[[int, float], None],
+        background: queue.Queue[WorkItem] | None = None,
+        background_quiet_s: float = 0.0,
+        background_interval_s: float = 0.0,
+        calls: CallActivity | None = None,
     ) -> None:
         self._captioner = captioner
         self._work = work
+        self._background = background
+        self._background_waiting = 0
+        self._quiet_s = background_quiet_s
+        self._interval_s = background_interval_s
+        self._calls = calls or CallActivity()
+        self._last_background = 0.0
         self._max_batch_size = max_batch_size
         self._max_wait_s = max_wait_s
         self._on_batch = on_batch
@@ -63,9 +93,22 @@ class BatchWorker:
     def _run(self) -> None:
         stopping = False
         while not stopping:
-            first = self._work.get()
+            if self._background_waiting and self._work.empty():
+                wait = self._background_due()
+                if wait <= 0:
+                    self._caption_background()
+                    continue
+                try:
+                    first = self._work.get(timeout=wait)
+                except queue.Empty:
+                    continue
+            else:
+                first = self._work.get()
             if first is _STOP:
                 return
+            if first is WAKE:
+                self._background_waiting += 1
+                continue
             assert isinstance(first, WorkItem)
             batch = [first]
             deadline = time.perf_counter() + self._max_wait_s
@@ -81,10 +124,32 @@ class BatchWorker:
                 if item is _STOP:
                     stopping = True
                     break
+                if item is WAKE:
+                    self._background_waiting += 1
+                    continue
                 assert isinstance(item, WorkItem)
                 batch.append(item)
             for group in _group_by_options(batch):
                 self._caption(group)
+
+    def _background_due(self) -> float:
+        """Seconds before a background image may go to the model: once no call has been in
+        the engine for ``background_quiet_s``, or ``background_interval_s`` after the last
+        one, so that steady calls keep their latency and still leave jobs a bounded share."""
+        now = time.perf_counter()
+        starved = self._last_background + self._interval_s - now
+        if self._calls.in_flight:
+            return max(starved, 0.0)
+        quiet = self._calls.last + self._quiet_s - now
+        return max(min(quiet, starved), 0.0)
+
+    def _caption_background(self) -> None:
+        """One background item alone, taken only when no call waits: a call that arrives
+        meanwhile waits for at most one background image, never a batch of them."""
+        assert self._background is not None
+        self._background_waiting -= 1
+        self._caption([self._background.get_nowait()])
+        self._last_background = time.perf_counter()
 
     def _caption(self, group: list[WorkItem]) -> None:
         started = time.perf_counter()

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 
 from PIL import Image
 
-from imagecaption.engine.batcher import BatchWorker, WorkItem
+from imagecaption.engine.batcher import WAKE, BatchWorker, CallActivity, WorkItem
 from imagecaption.engine.cache import CaptionCache
 from imagecaption.engine.shared_cache import NoSharedCache, SharedCache
 from imagecaption.errors import Overloaded
@@ -51,6 +51,9 @@ class CaptionEngine:
         cache_size: int,
         retry_after_seconds: int = 1,
         shared_cache: SharedCache | None = None,
+        background_slots: int = 2,
+        background_quiet_ms: float = 0.0,
+        background_interval_ms: float = 0.0,
     ) -> None:
         self.captioner = captioner
         self.shared_cache: SharedCache = shared_cache or NoSharedCache()
@@ -59,7 +62,13 @@ class CaptionEngine:
         # an item, as every item comes from an admitted call.
         self._capacity = queue_size + max_batch_size
         self._admitted = 0
-        self._queue: queue.Queue[WorkItem | object] = queue.Queue(maxsize=self._capacity + 1)
+        # One more place for each background item's wake-up, and one for the stop signal.
+        self._queue: queue.Queue[WorkItem | object] = queue.Queue(
+            maxsize=self._capacity + background_slots + 1
+        )
+        self._background: queue.Queue[WorkItem] = queue.Queue()
+        self._background_slots = asyncio.Semaphore(background_slots)
+        self._calls = CallActivity()
         self._cache = CaptionCache(cache_size)
         self._in_flight: dict[tuple[str, str, CaptionOptions], asyncio.Future[Caption]] = {}
         self._retry_after = retry_after_seconds
@@ -69,6 +78,10 @@ class CaptionEngine:
             max_batch_size=max_batch_size,
             max_wait_s=max_batch_wait_ms / 1000,
             on_batch=self._record_batch,
+            background=self._background,
+            background_quiet_s=background_quiet_ms / 1000,
+            background_interval_s=background_interval_ms / 1000,
+            calls=self._calls,
         )
         self.state = EngineState.LOADING
         self.error: str | None = None
@@ -127,6 +140,19 @@ class CaptionEngine:
         cache key holds the model and the options, so a caption asked for with other options,
         or made by another model, is never reused.
         """
+        self._calls.begin()
+        try:
+            return await self._caption(image, content_hash, options, pay)
+        finally:
+            self._calls.end()
+
+    async def _caption(
+        self,
+        image: Image.Image | None,
+        content_hash: str,
+        options: CaptionOptions,
+        pay: Callable[[], Awaitable[None]],
+    ) -> tuple[Caption, bool]:
         if self.state is not EngineState.READY:
             raise Overloaded("The model is not ready yet.", retry_after=self._retry_after)
         self.captioner.check_options(options)
@@ -165,6 +191,35 @@ class CaptionEngine:
             self._metrics.queue_depth.set(self._queue.qsize())
         self._cache.put(key, caption)
         if self.shared_cache.mode != "local":  # no thread hop when there is nothing to share
+            await asyncio.to_thread(self.shared_cache.put, key, caption)
+        return caption, False
+
+    async def caption_background(
+        self, image: Image.Image, content_hash: str, options: CaptionOptions
+    ) -> tuple[Caption, bool]:
+        """Caption an image of a batch job: below every call, one image at a time.
+
+        The model takes a background image only when no call is waiting, and alone, so a call
+        waits behind at most one of them; ``background_slots`` bounds how many are queued or
+        being prepared, so jobs never fill the queue that calls are admitted to.
+        """
+        if self.state is not EngineState.READY:
+            raise Overloaded("The model is not ready yet.", retry_after=self._retry_after)
+        self.captioner.check_options(options)
+        key = (content_hash, self.captioner.info.name, options)
+        known = await self._known(key)
+        if known is not None:
+            return known, True
+        async with self._background_slots:
+            prepared = await asyncio.to_thread(self.captioner.preprocess, image)
+            loop = asyncio.get_running_loop()
+            future: asyncio.Future[Caption] = loop.create_future()
+            self._background.put_nowait(WorkItem(prepared, options, future, loop))
+            self._queue.put_nowait(WAKE)
+            self._metrics.cache_misses.inc()
+            caption = await future
+        self._cache.put(key, caption)
+        if self.shared_cache.mode != "local":
             await asyncio.to_thread(self.shared_cache.put, key, caption)
         return caption, False
 

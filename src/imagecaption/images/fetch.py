@@ -118,6 +118,20 @@ class ImageFetcher:
         except httpx.TransportError as exc:
             raise BadInput(_COULD_NOT_FETCH.format(_describe(exc))) from exc
 
+    async def check_url(self, url: str) -> None:
+        """Refuse a URL (BadInput) that the rules above would not let this fetcher reach."""
+        await self._checked_addresses(_parse(url))
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str], seconds: float) -> int:
+        """POST to a URL under the same rules (a webhook); return the status. Redirects are not
+        followed: a notification is delivered where it was addressed or not at all."""
+        parsed = _parse(url)
+        addresses = await self._checked_addresses(parsed)
+        async with asyncio.timeout(seconds):
+            response = await self._send(parsed, addresses, "POST", body, headers)
+            await response.aclose()
+        return response.status_code
+
     async def _follow(self, raw_url: str) -> bytes:
         url = _parse(raw_url)
         for _ in range(self._max_redirects + 1):
@@ -162,21 +176,36 @@ class ImageFetcher:
             raise BadInput(_BLOCKED)
         return addresses
 
-    async def _send(self, url: httpx.URL, addresses: list[IPAddress]) -> httpx.Response:
+    async def _send(
+        self,
+        url: httpx.URL,
+        addresses: list[IPAddress],
+        method: str = "GET",
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         """Connect to the checked addresses in turn (as a browser would) until one answers."""
         *others, last = addresses
         for address in others:
             try:
-                return await self._send_to(url, address)
+                return await self._send_to(url, address, method, body, headers)
             except (httpx.ConnectError, httpx.ConnectTimeout):
                 continue
-        return await self._send_to(url, last)
+        return await self._send_to(url, last, method, body, headers)
 
-    async def _send_to(self, url: httpx.URL, address: IPAddress) -> httpx.Response:
+    async def _send_to(
+        self,
+        url: httpx.URL,
+        address: IPAddress,
+        method: str,
+        body: bytes,
+        headers: dict[str, str] | None,
+    ) -> httpx.Response:
         request = httpx.Request(
-            "GET",
+            method,
             url.copy_with(host=str(address)),
-            headers={**_HEADERS, "Host": url.netloc.decode("ascii")},
+            headers={**_HEADERS, **(headers or {}), "Host": url.netloc.decode("ascii")},
+            content=body or None,
             extensions={"timeout": self._timeouts, "sni_hostname": url.raw_host.decode("ascii")},
         )
         return await self._transport.handle_async_request(request)

@@ -32,6 +32,9 @@ class CaptionOptions:
     detail: Detail | None = None
     read_text: bool = True
     """Whether words seen in the picture are read into the caption, where the model can read."""
+    every_line: bool = False
+    """Whether every line of text in the picture is read (``details`` lists them all), rather than
+    only those the caption can quote: reading costs time for every line recognised."""
     lang: str = "en"
     """The caption's language as a BCP 47 tag the model listed in ``ModelInfo.languages``; the API
     layer negotiates it (``lang``, else ``Accept-Language``, else English) before queueing."""

@@ -24,7 +24,7 @@ from imagecaption.models.base import (
     ModelInfo,
     TextLine,
 )
-from imagecaption.models.offline.compose.text import caption_with_text
+from imagecaption.models.offline.compose.text import caption_with_text, lines_to_read
 from imagecaption.models.offline.text import TextReader, load_reader
 
 # The reader looks at a copy shrunk by a whole factor while its short side stays this long, as
@@ -69,8 +69,9 @@ class TextReadingCaptioner(Captioner):
         if self._reader is None or not options.read_text:
             return captions
         reader = self._reader
+        choose = None if options.every_line else lines_to_read
         return [
-            _quoted(caption, reader.look(item.rgb), options)
+            _quoted(caption, reader.look(item.rgb, choose), options)
             for caption, item in zip(captions, prepared, strict=True)
         ]
 

@@ -72,6 +72,20 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.job_images_waiting = Gauge(
+            "imagecaption_job_images_waiting",
+            "Images of batch jobs waiting for a worker, across every replica: the backlog the "
+            "autoscaler scales on.",
+            multiprocess_mode="max",
+            registry=self.registry,
+        )
+        self.job_images_running = Gauge(
+            "imagecaption_job_images_running",
+            "Images of batch jobs in workers' hands, across every replica.",
+            multiprocess_mode="max",
+            registry=self.registry,
+        )
+
     def unauthenticated_counts(self) -> dict[str, int]:
         """The 401s this process answered, by reason, for the operator page."""
         return {

@@ -21,6 +21,7 @@ from imagecaption.accounts.keys import parse_key
 from imagecaption.accounts.store import KeyRecord
 from imagecaption.api.services import Services
 from imagecaption.errors import BadInput, ServiceError, Unauthorized
+from imagecaption.jobs.store import JobRecord
 from imagecaption.web.access import (
     ADMIN_DOOR,
     current_session,
@@ -43,6 +44,9 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 CsrfField = Annotated[str, Form(max_length=200)]
 KeyId = Annotated[str, Path(pattern=r"^[A-Za-z0-9]{1,32}$")]
 
+# The newest jobs of every key that the operator page lists.
+JOBS_SHOWN = 50
+
 
 def check_token(web: WebState) -> Callable[[str], str]:
     """Constant-time, so that response times do not tell how much of a guess was right."""
@@ -64,7 +68,9 @@ def operator_session(request: Request, web: WebState) -> Session | None:
     return session
 
 
-def operator_page(svc: Services, web: WebState, session: Session) -> Response:
+def operator_page(
+    svc: Services, web: WebState, session: Session, jobs: list[JobRecord]
+) -> Response:
     since = datetime.now(UTC) - timedelta(days=USAGE_DAYS)
     engine = svc.engine
     return page(
@@ -79,6 +85,7 @@ def operator_page(svc: Services, web: WebState, session: Session) -> Response:
         usage_days=USAGE_DAYS,
         without_key=svc.metrics.unauthenticated_counts(),
         keys=list(reversed(svc.store.list_keys())),
+        jobs=jobs,
         plans=svc.settings.plans,
         plan_offers={name: plan_offer(name, plan) for name, plan in svc.settings.plans.items()},
         default_plan=svc.settings.default_plan,
@@ -101,7 +108,9 @@ def admin_home(request: Request, web: WebDep, svc: ServicesDep) -> Response:
     session = operator_session(request, web)
     if session is None:
         return sign_in_form(request, web, ADMIN_DOOR)
-    return operator_page(svc, web, session)
+    return operator_page(
+        svc, web, session, request.app.state.jobs.store.list_jobs(None, JOBS_SHOWN)
+    )
 
 
 @router.post("/signin")

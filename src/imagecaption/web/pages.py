@@ -34,6 +34,7 @@ router = APIRouter(include_in_schema=False)
 
 FORMATS = [("JSON", JSON), ("XML", XML), ("YAML", YAML), ("CSV", CSV)]
 RECENT_CALLS = 20
+RECENT_JOBS = 20
 KEY_REQUIRED = "API key is required."
 # The API answers a revoked key like an unknown one; a person holding it is told why.
 KEY_REVOKED = (
@@ -126,5 +127,6 @@ def dashboard(request: Request, web: WebDep, svc: ServicesDep) -> Response:
         charts=dashboard_charts(days),
         days=days,
         recent=calls[:RECENT_CALLS],
+        jobs=request.app.state.jobs.store.list_jobs(record.id, RECENT_JOBS),
         csrf_token=session_csrf(web, session),
     )

@@ -26,6 +26,7 @@ from imagecaption.models.offline.compose.sentence import (
     Findings,
     SentenceWriter,
 )
+from imagecaption.models.offline.compose.text import lines_to_read
 from imagecaption.models.offline.compose.things import Thing, find_things
 from imagecaption.models.offline.compose.vocabulary import Noun, load_nouns
 from imagecaption.models.offline.evidence import Colour, Pose, Surroundings
@@ -176,7 +177,7 @@ class OfflineCaptioner(Captioner):
             return None
         if not cues.suggest_text(scene, crops.values(), things, item.stats):
             return ()
-        return reader.look(item.rgb)
+        return reader.look(item.rgb, None if options.every_line else lines_to_read)
 
     def _evidence_of(
         self, item: Prepared, scene: np.ndarray, things: Sequence[Thing], portrait: bool

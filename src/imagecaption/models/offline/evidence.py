@@ -42,11 +42,14 @@ class Place:
 class Surroundings:
     """Where the picture was taken: indoors or out, what lies below the subject (the ground)
     and behind it (the background). ``indoors`` is the probability that it is indoors, or None
-    where nothing says."""
+    where nothing says; ``night`` the probability that it was taken outdoors at night;
+    ``backdrop`` the colour of a plain backdrop behind the subject, where one colour holds it."""
 
     indoors: float | None = None
     ground: tuple[Place, ...] = ()
     background: tuple[Place, ...] = ()
+    night: float = 0.0
+    backdrop: Colour | None = None
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from imagecaption.models.offline.colours import NAMES, colour_names
 from imagecaption.models.offline.compose.things import Thing
-from imagecaption.models.offline.evidence import Place, Surroundings
+from imagecaption.models.offline.evidence import Colour, Place, Surroundings
 from imagecaption.models.offline.labels import Label
 from imagecaption.models.offline.pixels import PixelGrid
 
@@ -83,6 +84,21 @@ OUTDOORS = 0.75
 # share of the ground: green, saturated and textured below a subject is little else.
 GRASSY = 0.45
 
+# Night: a picture surely outdoors whose top third (where the sky is) is dark. On the tuning
+# photos every outdoor picture with a top third this dark was taken at night, and the dark ones
+# that were not (a forest at sunset, a duck on black water) were less surely outdoors.
+NIGHT_OUTDOORS = 0.9
+NIGHT_SKY = 0.23
+NIGHT_TOP = 1 / 3
+
+# A plain backdrop (a painted wall, a studio's paper) behind the subject of a picture not likely
+# outdoors: one colour holds nearly all the free cells above the ground, and they are smooth. On
+# the tuning photos looser bounds (0.6 of one colour, detail under TEXTURED) also took blurred
+# foliage, water, dusk skies and dim rooms for backdrops; these took only plain walls, studio
+# backdrops and dark stages.
+BACKDROP_SHARE = 0.95
+BACKDROP_DETAIL = 0.015
+
 # The regions: the ground is the lowest part of the picture (and what lies below the subject);
 # the background the top part beside and above the subject.
 GROUND_TOP = 0.65
@@ -114,6 +130,7 @@ class _Regions:
     ground: np.ndarray  # boolean masks over the grid
     background: np.ndarray
     sky_band: np.ndarray
+    backdrop: np.ndarray  # everything free above the ground
 
 
 class SurroundingsReader:
@@ -170,7 +187,9 @@ class SurroundingsReader:
             _add(background, {"sky": sky, "trees": trees}, outdoors)
         elif grass >= GRASSY and (indoors is None or indoors < 0.5):
             _add(ground, {"grass": grass}, max(outdoors, OUTDOORS))
-        return Surroundings(indoors, _ranked(ground), _ranked(background))
+        night = outdoors if outdoors >= NIGHT_OUTDOORS and _dark_top(grid) else 0.0
+        backdrop = _backdrop(grid, regions.backdrop) if outdoors < 0.5 else None
+        return Surroundings(indoors, _ranked(ground), _ranked(background), night, backdrop)
 
     def _setting_outdoors(self, scene: np.ndarray) -> bool | None:
         """Whether the classifier's likeliest scene or place class (when likely enough to be a
@@ -238,7 +257,24 @@ def _regions(grid: PixelGrid, things: Sequence[Thing]) -> _Regions:
     ground = free & (top >= ground_top)
     background = free & (top < BACKGROUND_BOTTOM)
     sky_band = free & (top < SKY_BAND)
-    return _Regions(ground, background, sky_band)
+    return _Regions(ground, background, sky_band, free & (top < ground_top))
+
+
+def _backdrop(grid: PixelGrid, region: np.ndarray) -> Colour | None:
+    """The colour of a plain backdrop in ``region``, when one colour clearly holds it."""
+    if int(region.sum()) < MIN_CELLS or float(grid.detail[region].mean()) >= BACKDROP_DETAIL:
+        return None
+    names = colour_names(grid, slice(None), slice(None))[region]
+    counts = np.bincount(names.astype(np.int64), minlength=len(NAMES))
+    best = int(np.argmax(counts))
+    share = float(counts[best] / names.size)
+    return Colour(NAMES[best], round(share, 3)) if share >= BACKDROP_SHARE else None
+
+
+def _dark_top(grid: PixelGrid) -> bool:
+    """The top third, boxes and all, is dark: a night sky, or a street's lights under one."""
+    rows = grid.rows(0.0, NIGHT_TOP)
+    return float(grid.value[rows].mean()) < NIGHT_SKY
 
 
 def _share(matches: np.ndarray, region: np.ndarray) -> float:

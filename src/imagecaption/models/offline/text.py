@@ -16,6 +16,10 @@ smallest line needs (a sign's big letters need no enlarged copy, a page's small 
 where the check's own copy shows the lines large enough, its boxes are read as they are and the
 detector does not run again. The angle classifier, which only tells upright lines from upside-down
 ones, runs only when a line stands on its end.
+
+A caption quotes only a few lines (the largest print, a page's first lines), so a caller can name
+the lines worth recognising (``LineChoice``): only those are recognised, and the detector looks
+only at the bands of the picture that hold them. Answers with ``details`` read every line.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import importlib.metadata
 import logging
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +65,11 @@ REUSE_BOX = 24
 # A line box this many times taller than wide stands on its end (turned 90 degrees or written
 # downwards): only then can the recogniser be handed it upside down, which the classifier fixes.
 STANDING = 1.0
+# Where only some lines are read, the detector looks only at the bands of the picture that hold
+# the check's boxes of those lines, and this much of a box's height above and below it.
+BAND_MARGIN = 0.5
+# A line box this close (pixels) to a band's edge is a line cut by it.
+EDGE = 2
 # Words the recogniser is less sure of are left out: a caption must not quote a guess.
 WORD_CONFIDENCE = 0.8
 # A line needs this many letters or digits to be worth quoting: single marks are mostly texture
@@ -72,6 +81,11 @@ GAP = "..."
 MIN_SIDE = 16
 MAX_ASPECT = 25
 _WORD_CHARACTER = re.compile(r"\w", re.UNICODE)
+
+# Picks, from the boxes of every line found (left, top, right, bottom as fractions of the
+# picture), the indices of those worth recognising: the recogniser's time grows with every line,
+# and a caption quotes only a few of them.
+LineChoice = Callable[[Sequence[tuple[float, float, float, float]]], Sequence[int]]
 
 
 @dataclass(frozen=True)
@@ -103,9 +117,10 @@ class Sizing:
     sized: bool = True
     reuse: bool = True
     classify: str = "standing"
+    bands: bool = True
 
 
-UNSIZED = Sizing(sized=False, reuse=False, classify="always")
+UNSIZED = Sizing(sized=False, reuse=False, classify="always", bands=False)
 
 
 @dataclass(frozen=True)
@@ -195,60 +210,97 @@ class TextReader:
         scores = _field(result, "scores")
         if not any(score >= CHECK_SCORE for score in scores):
             return None
-        boxes = np.asarray(_field(result, "boxes"), dtype=np.float32).reshape(-1, 4, 2)
+        boxes = _corners(result)
         scale = min(1.0, CHECK_SIDE / max(image.size))
         return TextCheck(boxes, scale)
 
-    def look(self, image: Image.Image) -> tuple[TextLine, ...]:
-        """The check, then (where it finds lines) the reading it sizes."""
+    def look(self, image: Image.Image, choose: LineChoice | None = None) -> tuple[TextLine, ...]:
+        """The check, then (where it finds lines) the reading it sizes, of the lines ``choose``
+        picks (None: every line)."""
         check = self.check(image)
-        return self.read(image, check) if check is not None else ()
+        return self.read(image, check, choose) if check is not None else ()
 
-    def read(self, image: Image.Image, check: TextCheck | None = None) -> tuple[TextLine, ...]:
+    def read(
+        self,
+        image: Image.Image,
+        check: TextCheck | None = None,
+        choose: LineChoice | None = None,
+    ) -> tuple[TextLine, ...]:
         """The lines of text in ``image`` (RGB) in reading order, with the words kept; ``check``
-        (what ``check`` found in it) sizes the work."""
+        (what ``check`` found in it) sizes the work, and ``choose`` (None: every line) picks the
+        lines worth recognising from all those found."""
         if not _readable(image):
             return ()
         plan = plan_reading(check, image.width, image.height, self.sizing)
-        if plan.reuse and check is not None:
-            result = self._read_boxes(_bgr(image), check.boxes, plan.classify)
+        bgr = _bgr(image)
+        if check is not None and plan.reuse:
+            boxes = check.boxes
+        elif check is not None and choose is not None and self.sizing.bands:
+            boxes = self._detect_bands(bgr, check, choose, plan.scale)
         else:
-            result = self._detect_and_read(_bgr(image), plan.scale, plan.classify)
-        boxes, texts = _field(result, "boxes"), _field(result, "txts")
-        scores, words = _field(result, "scores"), _field(result, "word_results")
+            boxes = self._detect(bgr, plan.scale)
         if len(boxes) == 0:
             return ()
+        if choose is None:
+            return self._recognise(bgr, boxes, plan.classify)
+        chosen = sorted(set(choose(_places(boxes, image.width, image.height))))
+        lines = self._recognise(bgr, boxes[chosen], plan.classify) if chosen else ()
+        rest = np.delete(boxes, chosen, axis=0)
+        if not lines and len(rest):  # nothing worth quoting in the lines chosen: maybe elsewhere
+            lines = self._recognise(bgr, rest, plan.classify)
+        return lines
+
+    def _detect_bands(
+        self, bgr: np.ndarray, check: TextCheck, choose: LineChoice, scale: float | None
+    ) -> np.ndarray:
+        """The line boxes the detector finds across the lines of the check that ``choose`` picks,
+        looking only at the bands of the picture they lie in (its time grows with the area)."""
+        height, width = bgr.shape[:2]
+        wanted = check.boxes[sorted(set(choose(_places(check.boxes, width, height))))]
+        found = []
+        with self._lock:
+            detector = self._reader._load_det_model()  # type: ignore[no-untyped-call]
+            for start, end in _bands(wanted, height):
+                band = bgr[start:end]
+                _size_detector(detector, band.shape[:2], scale)
+                boxes = _corners(detector(band))
+                boxes[:, :, 1] += start
+                found.append(_whole(boxes, start, end, height))
+        return np.concatenate(found) if found else np.zeros((0, 4, 2), dtype=np.float32)
+
+    def _detect(self, bgr: np.ndarray, scale: float | None) -> np.ndarray:
+        """The line boxes RapidOCR's detector finds on a copy ``scale`` times the picture (None:
+        the short side enlarged to READ_SIDE), as pixel corners of the picture (n x 4 x 2)."""
+        with self._lock:
+            detector = self._reader._load_det_model()  # type: ignore[no-untyped-call]
+            _size_detector(detector, bgr.shape[:2], scale)
+            result = self._reader(bgr, use_det=True, use_cls=False, use_rec=False)
+        return _corners(result)
+
+    def _recognise(
+        self, bgr: np.ndarray, boxes: np.ndarray, classify: bool
+    ) -> tuple[TextLine, ...]:
+        """The lines in ``boxes`` (pixel corners) read, each with only the words it is sure of;
+        those with nothing worth quoting left out."""
+        height, width = bgr.shape[:2]
+        result = self._read_boxes(bgr, boxes, classify)
+        kept, texts = _field(result, "boxes"), _field(result, "txts")
+        scores, words = _field(result, "scores"), _field(result, "word_results")
         if len(words) != len(texts):  # no word scores to go by: each line is one word
             words = tuple(
                 ((text, score, None),) for text, score in zip(texts, scores, strict=False)
             )
         lines = []
-        for box, read, line_words in zip(boxes, texts, words, strict=False):
+        for box, read, line_words in zip(kept, texts, words, strict=False):
             line = keep_sure_words(str(read), line_words)
             if line is None:
                 continue
             text, score = line
-            lines.append(TextLine(text, score, _fractions(box, image.width, image.height)))
+            lines.append(TextLine(text, score, _fractions(box, width, height)))
         return tuple(lines)
 
-    def _detect_and_read(self, bgr: np.ndarray, scale: float | None, classify: bool) -> Any:
-        """RapidOCR's whole pipeline, its detector on a copy ``scale`` times the picture (None:
-        the short side enlarged to READ_SIDE)."""
-        with self._lock:
-            detector = self._reader._load_det_model()  # type: ignore[no-untyped-call]
-            if scale is None:
-                detector.limit_type, detector.limit_side_len = "min", READ_SIDE
-            elif scale >= 1.0:
-                detector.limit_type = "min"
-                detector.limit_side_len = round(min(bgr.shape[:2]) * scale)
-            else:
-                detector.limit_type = "max"
-                detector.limit_side_len = max(32, round(max(bgr.shape[:2]) * scale))
-            return self._reader(bgr, use_cls=classify)
-
     def _read_boxes(self, bgr: np.ndarray, boxes: np.ndarray, classify: bool) -> Any:
-        """The lines in ``boxes`` (the check's) recognised without detecting again, with the
-        fields of RapidOCR's own result."""
+        """The lines in ``boxes`` recognised, with the fields of RapidOCR's own result."""
         from rapidocr.utils.output import RapidOCROutput
 
         engine = self._reader
@@ -278,6 +330,46 @@ def load_reader(threads: int) -> TextReader | None:
         return None
     reader.warmup()
     return reader
+
+
+def _size_detector(detector: Any, shape: tuple[int, ...], scale: float | None) -> None:
+    """Makes RapidOCR's detector look at a copy ``scale`` times a picture of ``shape`` (None:
+    its short side enlarged to READ_SIDE)."""
+    if scale is None:
+        detector.limit_type, detector.limit_side_len = "min", READ_SIDE
+    elif scale >= 1.0:
+        detector.limit_type, detector.limit_side_len = "min", round(min(shape) * scale)
+    else:
+        detector.limit_type = "max"
+        detector.limit_side_len = max(32, round(max(shape) * scale))
+
+
+def _bands(boxes: np.ndarray, height: int) -> list[tuple[int, int]]:
+    """The rows of a picture ``height`` pixels tall that ``boxes`` (pixel corners) lie in, with
+    BAND_MARGIN of a line's height above and below, as (start, end); the first band begins at the
+    picture's top (small print above the first line the check saw is still found), and bands
+    that meet are merged."""
+    merged: list[list[int]] = []
+    for box in sorted(boxes, key=lambda box: float(box[:, 1].min())):
+        top, bottom = float(box[:, 1].min()), float(box[:, 1].max())
+        margin = BAND_MARGIN * (bottom - top)
+        start, end = max(0, int(top - margin)), min(height, int(np.ceil(bottom + margin)))
+        if not merged:
+            merged.append([0, end])
+        elif start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(start, end) for start, end in merged]
+
+
+def _whole(boxes: np.ndarray, start: int, end: int, height: int) -> np.ndarray:
+    """The boxes (pixel corners) of the lines a band from ``start`` to ``end`` shows whole: not
+    cut by its edges (slivers of the lines above and below it), unless that is the picture's."""
+    tops, bottoms = boxes[:, :, 1].min(axis=1), boxes[:, :, 1].max(axis=1)
+    keep = ((tops > start + EDGE) | (start == 0)) & ((bottoms < end - EDGE) | (end == height))
+    whole: np.ndarray = boxes[keep]
+    return whole
 
 
 def keep_sure_words(line: str, words: Sequence[Any]) -> tuple[str, float] | None:
@@ -312,6 +404,11 @@ def keep_sure_words(line: str, words: Sequence[Any]) -> tuple[str, float] | None
     return kept, float(np.mean(scores))
 
 
+def _places(boxes: np.ndarray, width: int, height: int) -> list[tuple[float, float, float, float]]:
+    """Line boxes (pixel corners) as the boxes around them, in fractions of the picture."""
+    return [_fractions(box, width, height) for box in boxes]
+
+
 def _sides(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The widths and heights of quadrilaterals (n x 4 x 2, clockwise from the top left)."""
     top = np.linalg.norm(boxes[:, 1] - boxes[:, 0], axis=-1)
@@ -330,6 +427,11 @@ def _field(result: Any, name: str) -> Sequence[Any]:
     """One of RapidOCR's result fields; its outputs leave out (None) what was not found."""
     value = getattr(result, name, None)
     return () if value is None else value  # type: ignore[no-any-return]
+
+
+def _corners(result: Any) -> np.ndarray:
+    """The line boxes of a RapidOCR result, as pixel corners (n x 4 x 2)."""
+    return np.asarray(_field(result, "boxes"), dtype=np.float32).reshape(-1, 4, 2)
 
 
 def _fractions(box: Any, width: int, height: int) -> tuple[float, float, float, float]:

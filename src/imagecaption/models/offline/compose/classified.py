@@ -7,7 +7,6 @@ classifier saw but never adds things that nothing detected.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,38 +109,81 @@ def _landscape(names: ClassNames, scene: np.ndarray, subject: Named) -> Draft:
 @dataclass(frozen=True)
 class PersonView:
     """What the classifier sees around a person: a kind of person ("a scuba diver") and what
-    they wear, hold or play, each with its probability."""
+    they wear, hold or play, each with its probability; ``also`` is a second such thing, of
+    another kind, where the classifier is as sure of it ("wearing a hat and a sweater")."""
 
     kind: Named | None
     attribute: Named | None
+    also: Named | None = None
 
     @property
     def relation(self) -> str | None:
-        """The attribute as words after the subject: "wearing a tie", "playing a violin"."""
+        """The attributes as words after the subject: "wearing a tie", "playing a violin",
+        "wearing a sweater and a pair of sunglasses"."""
         if self.attribute is None:
             return None
-        thing = self.attribute
-        context = thing.label.context
-        return context or f"{RELATIONS.get(thing.label.category, 'with')} {thing.phrase}"
+        first = _relation(self.attribute)
+        if self.also is None:
+            return first
+        second = _relation(self.also)
+        verb = first.split(" ", 1)[0]
+        if second.startswith(verb + " ") and not self.also.label.context:
+            return f"{first} and {second.removeprefix(verb + ' ')}"
+        return f"{first} and {second}"
+
+    @property
+    def score(self) -> float:
+        """How likely every attribute said is right."""
+        scores = [named.score for named in (self.attribute, self.also) if named is not None]
+        return float(np.prod(scores)) if scores else 1.0
+
+
+def _relation(thing: Named) -> str:
+    context = thing.label.context
+    return context or f"{RELATIONS.get(thing.label.category, 'with')} {thing.phrase}"
 
 
 def person_view(names: ClassNames, probabilities: np.ndarray | None, count: int) -> PersonView:
     """Read the classifier's view of the main person's body; ``count`` people share the
-    attribute, so singular-only ones ("playing a violin") are dropped for groups."""
+    attribute, so singular-only ones ("playing a violin") are dropped for groups.
+
+    Each attribute needs its own probability; clothing is then named by its group where that
+    is likelier ("a sweater" for a cardigan), a broad true word over a specific guess."""
     ranked = names.ranked(probabilities)
     kind = next((named for named in ranked if named.label.category == "person"), None)
     if kind is not None and (count != 1 or kind.score < ATTRIBUTE_CONFIDENCE):
         kind = None
-    attributes: Sequence[Named] = [
-        named
-        for named in ranked
-        if named.label.category not in NOT_ATTRIBUTES
-        and (count == 1 or named.label.category not in SINGULAR)
-    ]
-    best = attributes[0] if attributes else None
-    if best is not None and best.score < _attribute_confidence(best):
-        best = None
-    return PersonView(kind, best)
+    if probabilities is None:
+        return PersonView(kind, None)
+    attributes: dict[str, Named] = {}
+    for named in ranked:
+        if named.label.category in NOT_ATTRIBUTES or named.score < _attribute_confidence(named):
+            continue
+        if count != 1 and named.label.category in SINGULAR:
+            continue
+        broadened = _broadened(names, probabilities, named)
+        attributes.setdefault(broadened.phrase, broadened)  # two hats are one "a hat"
+    sure = list(attributes.values())
+    best = sure[0] if sure else None
+    also = next((named for named in sure[1:] if _goes_with(best, named)), None)
+    return PersonView(kind, best, also)
+
+
+def _broadened(names: ClassNames, probabilities: np.ndarray, named: Named) -> Named:
+    """Clothing by its group where the group is likelier ("a sweater" for a cardigan): the
+    kinds of a garment look alike, and the broad word is the true one. Other things keep their
+    own name: "a laptop" says more than "a computer"."""
+    if named.label.category != "clothing":
+        return named
+    return names.group_of(probabilities, named)
+
+
+def _goes_with(first: Named | None, second: Named) -> bool:
+    """A second attribute is said only where it cannot be the first one misread: something
+    else worn beside clothing, never a second ride or instrument."""
+    if first is None or second.label.category != "clothing":
+        return False
+    return first.label.category == "clothing"
 
 
 def _attribute_confidence(named: Named) -> float:

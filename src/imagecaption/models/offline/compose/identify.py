@@ -41,6 +41,10 @@ UNSEEN_AREA = 0.05
 # Kinds of vehicle the two models name differently (a motorcycle the classifier calls a moped)
 # are not corrections: the detector's broad word is right.
 VEHICLES = frozenset({"vehicle", "ride", "boat", "aircraft"})
+# Except between the road vehicles the detector itself confuses (a vintage convertible it calls
+# a truck): where the classifier puts VEHICLE_REFINE_CONFIDENCE on the kinds of another of
+# them, that one's word is used, still the detector's broad one ("a car", not "a convertible").
+ROAD_VEHICLES = frozenset({"car", "truck", "bus"})
 # What a person's box may turn out to be: ImageNet has no "person" class, and crops of people
 # are often, and rightly, "a suit" or "a violin", which are what they wear or play, not them.
 NOT_A_PERSON = ANIMALS | {"food"}
@@ -59,6 +63,7 @@ class BoxNamer:
         self._masks = {
             noun.label: names.mask(noun.agrees_with) for noun in nouns.values() if noun.imagenet
         }
+        self._road = [nouns[label] for label in sorted(ROAD_VEHICLES) if label in self._masks]
 
     def unseen(self, thing: Thing, crop: np.ndarray | None) -> bool:
         """Whether the classifier's closer look at a small, unsure box finds nothing of the
@@ -72,6 +77,7 @@ class BoxNamer:
     def identify(self, thing: Thing, crop: np.ndarray | None) -> Thing:
         if crop is None:
             return thing
+        thing = self._road_vehicle(thing, crop)
         mask = self._masks.get(thing.noun.label)
         if mask is not None and thing.count == 1:
             confidence = VEHICLE_REFINE_CONFIDENCE if thing.has("vehicle") else REFINE_CONFIDENCE
@@ -90,6 +96,16 @@ class BoxNamer:
         if thing.has("person") and seen.label.category not in NOT_A_PERSON:
             return thing
         return _corrected(thing, seen)
+
+    def _road_vehicle(self, thing: Thing, crop: np.ndarray) -> Thing:
+        """A car, a truck or a bus renamed as another of them where the classifier is sure."""
+        if thing.noun.label not in ROAD_VEHICLES or thing.count != 1:
+            return thing
+        for noun in self._road:
+            mass = float(crop[self._masks[noun.label]].sum())
+            if noun is not thing.noun and mass >= VEHICLE_REFINE_CONFIDENCE:
+                return replace(thing, noun=noun, name=None)
+        return thing
 
     @staticmethod
     def _agrees(thing: Thing, seen: Named, mask: np.ndarray | None) -> bool:

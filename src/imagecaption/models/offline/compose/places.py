@@ -65,9 +65,19 @@ class Placed:
 
 def place_of(bearer: Bearer, surroundings: Surroundings | None) -> Placed | None:
     """The likeliest place that fits ``bearer``: its ground, else its background, else a room
-    when the picture is surely indoors; None when nothing is sure."""
+    when the picture is surely indoors; then "at night" where that is likely, after the place
+    or alone; None when nothing is sure."""
     if surroundings is None:
         return None
+    placed = _place(bearer, surroundings)
+    if surroundings.night < PLACE_CONFIDENCE:
+        return placed
+    if placed is None:
+        return Placed("at night", surroundings.night, "night")
+    return Placed(f"{placed.words} at night", placed.score * surroundings.night, placed.name)
+
+
+def _place(bearer: Bearer, surroundings: Surroundings) -> Placed | None:
     ground = _likeliest(surroundings.ground)
     if ground is not None and ground.name in GROUND and bearer not in ONLY_BEHIND:
         if ground.name == "water" and bearer in ON_WATER:
@@ -85,7 +95,14 @@ def place_of(bearer: Bearer, surroundings: Surroundings | None) -> Placed | None
     indoors = surroundings.indoors
     if indoors is not None and indoors >= INDOORS and bearer not in ONLY_BEHIND:
         return Placed("in a room", indoors, "indoors")
+    backdrop = surroundings.backdrop
+    if backdrop is not None and bearer not in ONLY_BEHIND:
+        return Placed(f"against {_a(backdrop.name)} background", backdrop.score, "backdrop")
     return None
+
+
+def _a(word: str) -> str:
+    return f"an {word}" if word[0] in "aeiou" else f"a {word}"
 
 
 def _sky(surroundings: Surroundings) -> Place | None:

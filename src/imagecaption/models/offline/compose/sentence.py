@@ -38,7 +38,7 @@ from imagecaption.models.offline.compose.classified import PersonView, describe,
 from imagecaption.models.offline.compose.colouring import colour_of, coloured
 from imagecaption.models.offline.compose.confidence import ranked_caption
 from imagecaption.models.offline.compose.drafts import Draft, forms
-from imagecaption.models.offline.compose.identify import BoxNamer
+from imagecaption.models.offline.compose.identify import ROAD_VEHICLES, BoxNamer
 from imagecaption.models.offline.compose.kind import PictureStats, is_grey, picture_kind
 from imagecaption.models.offline.compose.naming import ANIMALS, SETTINGS, ClassNames, Named
 from imagecaption.models.offline.compose.places import Bearer, place_of
@@ -174,7 +174,11 @@ class SentenceWriter:
         for original, thing in zip(found, seen, strict=True):
             others = {other.phrase() for other in seen if other is not thing}
             corrected = thing.noun is not original.noun
-            kept.append(original if corrected and thing.phrase() in others else thing)
+            # a truck that is a car beside a car is the detector's confusion, not a crop's
+            confused = {thing.noun.label, original.noun.label} <= ROAD_VEHICLES
+            kept.append(
+                original if corrected and thing.phrase() in others and not confused else thing
+            )
         return tuple(kept)
 
     def _classifier_leads(
@@ -306,7 +310,7 @@ class SentenceWriter:
         attribute = not relation and people.relation is not None
         if attribute and people.relation is not None and people.attribute is not None:
             relation = people.relation
-            score *= people.attribute.score
+            score *= people.score
         where, ground, evidence = _where(subject, findings, setting, used)
         score *= evidence
         doing = grazing(subject, ground) if not relation else None

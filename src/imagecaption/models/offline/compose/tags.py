@@ -71,4 +71,6 @@ def _surroundings(surroundings: Surroundings | None) -> list[Tag]:
         found.append(Tag("indoor", indoors))
     elif indoors is not None and 1.0 - indoors >= INDOOR_OUTDOOR:
         found.append(Tag("outdoor", 1.0 - indoors))
+    if surroundings.night:
+        found.append(Tag("night", surroundings.night))
     return found

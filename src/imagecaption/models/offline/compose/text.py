@@ -15,6 +15,8 @@ from imagecaption.models.base import TextLine
 from imagecaption.models.offline.compose.drafts import Draft
 from imagecaption.models.offline.text import GAP
 
+Box = tuple[float, float, float, float]
+
 # A quote holds at most this many words and characters; a reader skims longer ones.
 QUOTE_WORDS = 8
 QUOTE_CHARACTERS = 60
@@ -43,6 +45,12 @@ SCREENS = (
 # The classifier's guess that the picture is a screenshot, sure or hedged ("an image that may
 # show a screenshot of a website"): with text read in it, a screenshot it is.
 SCREENSHOT = "a screenshot of a website"
+# Without details, only the lines a caption can quote are recognised (the recogniser's time grows
+# with every line): the first of the largest print (one more than a sign has, so that too many of
+# them still tell a sign from a screen), and the first lines in reading order (a page's beginning,
+# and enough of them to tell a page of prose from a screen's menus).
+QUOTED_PROMINENT = SIGN_LINES + 1
+QUOTED_FIRST = PAGE_LINES + 2
 # Captions that name no subject, where the words become the subject: hedges and admissions of
 # defeat (by how they begin), and the kinds of picture that a picture of text is taken for.
 UNSURE = ("an image", "an unclear image", "possibly ")
@@ -65,7 +73,7 @@ def with_text(drafts: Sequence[Draft], lines: Sequence[TextLine]) -> list[Draft]
 def read_into(wording: str, lines: Sequence[TextLine]) -> str | None:
     """``wording`` (a lower-case caption without its full stop) with the words of ``lines``
     quoted in it, or None when there is nothing to quote."""
-    ordered = sorted(lines, key=lambda line: (round(line.box[1], 2), line.box[0]))
+    ordered = sorted(lines, key=lambda line: _place(line.box))
     if not ordered:
         return None
     prominent = quote(_prominent(ordered))
@@ -87,6 +95,18 @@ def read_into(wording: str, lines: Sequence[TextLine]) -> str | None:
     if _fills_like_a_sign(ordered):
         return f'a sign that reads "{prominent}"'
     return f'the words "{prominent}"'
+
+
+def lines_to_read(boxes: Sequence[Box]) -> list[int]:
+    """Which of the lines found (their boxes, as fractions of the picture) ``read_into`` can
+    quote, so that only those are recognised: the first few of the largest print, and the first
+    lines in reading order."""
+    order = sorted(range(len(boxes)), key=lambda index: _place(boxes[index]))
+    if not order:
+        return []
+    tallest = max(_box_height(box) for box in boxes)
+    prominent = [i for i in order if _box_height(boxes[i]) >= SAME_SIZE * tallest]
+    return sorted(set(prominent[:QUOTED_PROMINENT]) | set(order[:QUOTED_FIRST]))
 
 
 def caption_with_text(caption: str, lines: Sequence[TextLine], max_words: int | None) -> str:
@@ -149,4 +169,14 @@ def _prose(ordered: Sequence[TextLine]) -> bool:
 
 
 def _height(line: TextLine) -> float:
-    return line.box[3] - line.box[1]
+    return _box_height(line.box)
+
+
+def _box_height(box: Box) -> float:
+    return box[3] - box[1]
+
+
+def _place(box: Box) -> tuple[float, float]:
+    """Where a line comes in reading order: rows top to bottom (tops within 1% of the picture's
+    height make one row), each left to right."""
+    return round(box[1], 2), box[0]

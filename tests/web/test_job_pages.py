@@ -1,0 +1,34 @@
+"""Batch jobs on the dashboard (the key's own, with progress) and the operator page (every
+key's), accessible as every page is."""
+
+from __future__ import annotations
+
+import httpx
+from playwright.sync_api import Page
+
+from tests.e2e.server import RunningServer
+from tests.jobs.conftest import JOBS, inline, small_image, wait_until_ended
+from tests.web.actions import admin_sign_in, key_sign_in
+from tests.web.conftest import assert_accessible
+
+
+def test_jobs_show_with_their_progress_to_their_key_and_the_operator(
+    page: Page, web_server: RunningServer, axe_source: str
+) -> None:
+    key, key_id = web_server.create_key_with_id("pro")
+    with httpx.Client(base_url=web_server.url, timeout=60) as client:
+        images = [inline(small_image(7000 + i)) for i in range(3)]
+        job_id = client.post(JOBS, headers={"X-API-Key": key}, json={"images": images}).json()[
+            "data"
+        ]["job_id"]
+        wait_until_ended(client, key, job_id)
+    key_sign_in(page, key)
+    row = page.locator(f"#job-{job_id}")
+    assert row.locator("td[data-label='Status']").inner_text() == "done"
+    assert row.locator("td[data-label='Progress']").inner_text().strip() == "3 of 3"
+    assert row.locator("progress").get_attribute("value") == "3"
+    assert_accessible(page, axe_source)
+    admin_sign_in(page)
+    row = page.locator(f"#job-{job_id}")
+    assert row.locator("td[data-label='Key id']").inner_text() == key_id
+    assert_accessible(page, axe_source)
