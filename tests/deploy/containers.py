@@ -50,11 +50,13 @@ def served(
     image: str,
     *,
     volume: str | None = None,
+    mounts: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
     command: list[str] | None = None,
     ready: bool = True,
 ) -> Iterator[Served]:
-    """``podman run`` the image on the host network at a free port; removed afterwards."""
+    """``podman run`` the image on the host network at a free port; removed afterwards.
+    ``volume`` is mounted at /data; ``mounts`` are more ``--volume`` arguments."""
     name = f"imagecaption-test-{secrets.token_hex(4)}"
     port = free_port()
     args = ["run", "--detach", "--name", name, "--network", "host"]
@@ -63,6 +65,8 @@ def served(
         args += ["--env", f"{variable}={value}"]
     if volume:
         args += ["--volume", f"{volume}:/data"]
+    for mount in mounts:
+        args += ["--volume", mount]
     podman.run(*args, image, *(command or []))
     container = Served(podman, name, f"http://127.0.0.1:{port}")
     try:

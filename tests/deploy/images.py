@@ -158,7 +158,7 @@ def build_inputs_digest(extra: str) -> str:
 def host_ca_bundle() -> Path | None:
     """The CA bundle this machine's pip trusts, for HTTPS through a re-signing proxy."""
     candidates = [os.environ.get(name) for name in ("PIP_CERT", "REQUESTS_CA_BUNDLE")]
-    candidates += [_pip_config("cert"), os.environ.get("SSL_CERT_FILE")]
+    candidates += [pip_config("cert"), os.environ.get("SSL_CERT_FILE")]
     defaults = ssl.get_default_verify_paths()
     candidates += [defaults.cafile, defaults.openssl_cafile]
     # Where Debian and Fedora keep the system bundle (which includes locally added CAs).
@@ -173,17 +173,17 @@ def host_index_args() -> list[str]:
     """The package indexes this machine's pip uses, as build arguments, where a build can reach
     them (an index on the local disk cannot be seen from inside the build)."""
     args = []
-    index = os.environ.get("PIP_INDEX_URL") or _pip_config("index-url")
+    index = os.environ.get("PIP_INDEX_URL") or pip_config("index-url")
     if index and index.startswith(("http://", "https://")):
         args += ["--build-arg", f"PIP_INDEX_URL={index}"]
-    extras = os.environ.get("PIP_EXTRA_INDEX_URL") or _pip_config("extra-index-url") or ""
+    extras = os.environ.get("PIP_EXTRA_INDEX_URL") or pip_config("extra-index-url") or ""
     reachable = [url for url in extras.split() if url.startswith(("http://", "https://"))]
     if reachable:
         args += ["--build-arg", f"PIP_EXTRA_INDEX_URL={' '.join(reachable)}"]
     return args
 
 
-def _pip_config(name: str) -> str | None:
+def pip_config(name: str) -> str | None:
     """A value from pip's configuration files (global, user, site), last one wins."""
     files = [Path("/etc/pip.conf"), Path("/etc/xdg/pip/pip.conf")]
     files += [Path.home() / ".pip" / "pip.conf", Path.home() / ".config" / "pip" / "pip.conf"]
@@ -202,38 +202,46 @@ def _pip_config(name: str) -> str | None:
     return found
 
 
-def app_image(podman: Podman, base: str) -> BuiltImage:
-    """The Dockerfile built on ``base``, or the one built before from the same inputs."""
-    index_args = host_index_args()
+def app_image(
+    podman: Podman, base: str, variant: str = "", build_args: list[str] | None = None
+) -> BuiltImage:
+    """The Dockerfile built on ``base``, or the one built before from the same inputs.
+    ``variant`` names another image from it (its own repository, e.g. ``models`` with
+    ``EXTRAS=postgres,models`` among ``build_args``), kept beside the default one."""
+    index_args = host_index_args() + (build_args or [])
     tag = build_inputs_digest(json.dumps([base, index_args]))[:16]
-    name = f"{IMAGE_REPOSITORY}:{tag}"
+    suffix = f"-{variant}" if variant else ""
+    name = f"{IMAGE_REPOSITORY}{suffix}:{tag}"
     elapsed = None
     if not podman.exists("image", name):
-        elapsed = _build(podman, base, index_args, name)
+        elapsed = _build(podman, base, index_args, name, suffix)
     size = int(podman.inspect(name, "image")["Size"])
-    record(image=name, size_mb=round(size / 1e6))
+    record(**{f"image{suffix}": name, f"size_mb{suffix}": round(size / 1e6)})
     return BuiltImage(name, size, elapsed)
 
 
-def _build(podman: Podman, base: str, index_args: list[str], name: str) -> float:
+def _build(podman: Podman, base: str, build_args: list[str], name: str, suffix: str) -> float:
     common = ["build", "--format", "docker", "--network", "host", "--layers"]
-    common += ["--build-arg", f"BASE_IMAGE={base}", *index_args]
+    common += ["--build-arg", f"BASE_IMAGE={base}", *build_args]
     bundle = host_ca_bundle()
     if bundle is not None:
         common += ["--secret", f"id=ca_bundle,src={bundle}"]
     started = time.monotonic()
     # The dependency stage is tagged too: its layers then stay when old images are cleared.
-    dependencies = f"{DEPENDENCIES_REPOSITORY}:{_digest((ROOT / 'pyproject.toml').read_bytes())}"
-    podman.run(*common, "--target", "dependencies", "--tag", dependencies, str(ROOT), timeout=900)
+    inputs = (ROOT / "pyproject.toml").read_bytes() + json.dumps(build_args).encode()
+    dependencies = f"{DEPENDENCIES_REPOSITORY}{suffix}:{_digest(inputs)}"
+    podman.run(*common, "--target", "dependencies", "--tag", dependencies, str(ROOT), timeout=1800)
     dependencies_done = time.monotonic()
     podman.run(*common, "--tag", name, str(ROOT), timeout=600)
     elapsed = time.monotonic() - started
     record(
-        build_seconds=round(elapsed, 1),
-        dependencies_stage_seconds=round(dependencies_done - started, 1),
+        **{
+            f"build_seconds{suffix}": round(elapsed, 1),
+            f"dependencies_stage_seconds{suffix}": round(dependencies_done - started, 1),
+        }
     )
-    _remove_other_tags(podman, IMAGE_REPOSITORY, keep=name)
-    _remove_other_tags(podman, DEPENDENCIES_REPOSITORY, keep=dependencies)
+    _remove_other_tags(podman, IMAGE_REPOSITORY + suffix, keep=name)
+    _remove_other_tags(podman, DEPENDENCIES_REPOSITORY + suffix, keep=dependencies)
     _remove_dangling_own_layers(podman)
     return elapsed
 

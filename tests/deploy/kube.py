@@ -27,10 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy.engine import make_url
 
 from tests.deploy.containers import Served
 from tests.deploy.engine import TEST_PREFIX, Podman, run_tool
 from tests.e2e.server import free_port
+from tests.replicas.cluster import REDIS_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 OVERLAY = ROOT / "tests" / "deploy" / "podman-overlay"
@@ -56,9 +58,14 @@ class Cluster:
 
 
 def replica_deployment(
-    deployment: dict[str, Any], name: str, secret: str, image: str
+    deployment: dict[str, Any],
+    name: str,
+    secret: str,
+    image: str,
+    init_images: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """One replica of ``deployment`` with a port, volumes and a Secret name of its own."""
+    """One replica of ``deployment`` with a port, volumes and a Secret name of its own, running
+    ``image`` (and ``init_images``, by init container name)."""
     replica = copy.deepcopy(deployment)
     port = free_port()
     replica["metadata"]["name"] = name
@@ -66,6 +73,8 @@ def replica_deployment(
     pod = replica["spec"]["template"]["spec"]
     container = pod["containers"][0]
     container["image"] = image
+    for init in pod.get("initContainers", []):
+        init["image"] = (init_images or {})[init["name"]]
     container.setdefault("env", []).append({"name": "IMAGECAPTION_PORT", "value": str(port)})
     for probe in PROBES:
         container[probe]["httpGet"]["port"] = port
@@ -75,9 +84,17 @@ def replica_deployment(
     renamed = {volume["name"]: f"{name}-{volume['name']}" for volume in pod["volumes"]}
     for volume in pod["volumes"]:
         volume["name"] = renamed[volume["name"]]
-    for mount in container["volumeMounts"]:
-        mount["name"] = renamed[mount["name"]]
+    for mounted in [*pod.get("initContainers", []), container]:
+        for mount in mounted["volumeMounts"]:
+            mount["name"] = renamed[mount["name"]]
     return replica
+
+
+def secret_values(database_url: str) -> dict[str, str]:
+    """The Secret's values for this machine's throw-away database and its Redis, which the
+    containers reach as the host does (host networking)."""
+    url = make_url(database_url).render_as_string(hide_password=False)
+    return {"IMAGECAPTION_DATABASE_URL": url, "IMAGECAPTION_REDIS_URL": REDIS_URL}
 
 
 def secret_payload(secret: dict[str, Any], values: dict[str, str]) -> str:
@@ -109,6 +126,7 @@ def play(
     config: dict[str, str],
     count: int,
     image: str,
+    init_images: dict[str, str] | None = None,
 ) -> Iterator[Cluster]:
     """The rendered Deployment as ``count`` replicas, with its ConfigMap (plus ``config``)."""
     token = secrets.token_hex(3)
@@ -124,7 +142,9 @@ def play(
     config_map["data"].update(config)
     deployment = by_kind(rendered, "Deployment")
     deployments = [
-        replica_deployment(deployment, f"{TEST_PREFIX}{token}-{index}", secret_name, image)
+        replica_deployment(
+            deployment, f"{TEST_PREFIX}{token}-{index}", secret_name, image, init_images
+        )
         for index in range(count)
     ]
     manifest = workdir / f"play-{token}.yaml"

@@ -5,6 +5,7 @@ data volume) serves against the PostgreSQL and Redis of this machine, with the d
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import secrets
 import shutil
@@ -38,35 +39,56 @@ def podman_compose() -> list[str]:
 
 
 class Compose:
-    def __init__(self, podman: Podman, image: str, database_url: str) -> None:
+    """compose.yaml, then the files given (``more``), then the test's own override."""
+
+    def __init__(
+        self,
+        podman: Podman,
+        image: str,
+        database_url: str,
+        more: tuple[Path, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.project = f"imagecaption-test-{secrets.token_hex(3)}"
         self.port = free_port()
         self.env = {
             **podman.env,
+            **(env or {}),
             "IMAGECAPTION_TEST_IMAGE": image,
             "IMAGECAPTION_TEST_DATABASE_URL": database_url,
             "IMAGECAPTION_TEST_REDIS_URL": REDIS_URL,
             "IMAGECAPTION_TEST_PORT": str(self.port),
         }
         self.podman = podman
+        self.files = [ROOT / "compose.yaml", *more, OVERRIDE]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def __call__(self, *args: str, timeout: float = 120) -> str:
-        files = ["-f", str(ROOT / "compose.yaml"), "-f", str(OVERRIDE)]
+        files = [option for path in self.files for option in ("-f", str(path))]
         command = [*podman_compose(), "-p", self.project, *files, *args]
         return run_tool(command, env=self.env, timeout=timeout, cwd=ROOT).stdout
 
 
-@pytest.fixture(scope="module")
-def compose(podman: Podman, image: BuiltImage, database_url: str) -> Iterator[Compose]:
+@contextlib.contextmanager
+def api_up(running: Compose) -> Iterator[Compose]:
+    """The api service alone (its database and Redis are this machine's), ready; then down."""
     require_redis()
-    running = Compose(podman, image.name, database_url)
     try:
         running("up", "--detach", "--no-deps", "api")
         container = f"{running.project}_api_1"
-        podman.wait_healthy_http(f"http://127.0.0.1:{running.port}", container, timeout=120)
+        running.podman.wait_healthy_http(running.url, container, timeout=180)
         yield running
     finally:
         running("down", "--volumes", timeout=120)
+
+
+@pytest.fixture(scope="module")
+def compose(podman: Podman, image: BuiltImage, database_url: str) -> Iterator[Compose]:
+    with api_up(Compose(podman, image.name, database_url)) as running:
+        yield running
 
 
 def test_whole_file_resolves(podman: Podman) -> None:
@@ -78,7 +100,7 @@ def test_whole_file_resolves(podman: Podman) -> None:
 
 
 def test_api_service_serves_on_the_shared_database(compose: Compose) -> None:
-    url = f"http://127.0.0.1:{compose.port}"
+    url = compose.url
     ready = httpx.get(url + "/readyz", timeout=10).json()
     assert ready["shared_state"] == {"rate_limits": "shared", "cache": "shared"}
     # exec passes the command's stderr (the key's id) through on stdout, after the key.

@@ -15,14 +15,20 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from tests.deploy.conftest import require_kubectl
 from tests.deploy.engine import Podman
 from tests.deploy.images import BuiltImage, record
-from tests.deploy.kube import OVERLAY, Cluster, by_kind, play, render, run_migration_job
+from tests.deploy.kube import (
+    OVERLAY,
+    Cluster,
+    by_kind,
+    play,
+    render,
+    run_migration_job,
+    secret_values,
+)
 from tests.replicas.cluster import (
-    REDIS_URL,
     balance,
     burst,
     charged_calls,
@@ -55,13 +61,11 @@ def cluster(
     require_kubectl()
     require_redis()
     rendered = render(OVERLAY)
-    # Inside the containers the database is reached as the host sees it (host networking).
-    url = make_url(database_url).render_as_string(hide_password=False)
-    secret_values = {"IMAGECAPTION_DATABASE_URL": url, "IMAGECAPTION_REDIS_URL": REDIS_URL}
-    run_migration_job(podman, by_kind(rendered, "Job"), secret_values, image.name)
+    secrets = secret_values(database_url)
+    run_migration_job(podman, by_kind(rendered, "Job"), secrets, image.name)
     config = {"IMAGECAPTION_PLANS": json.dumps(PLANS), "IMAGECAPTION_AUTO_MIGRATE": "false"}
     workdir = Path(tmp_path_factory.mktemp("kube"))
-    with play(podman, workdir, rendered, secret_values, config, 2, image.name) as running:
+    with play(podman, workdir, rendered, secrets, config, 2, image.name) as running:
         yield running
 
 

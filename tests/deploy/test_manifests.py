@@ -161,3 +161,29 @@ def test_dockerfile_defaults_build_anywhere() -> None:
     assert "\nUSER 10001:10001" in text
     assert 'VOLUME ["/data"]' in text
     assert "HEALTHCHECK" in text
+
+
+def test_exported_model_reaches_replicas_without_torch_or_the_hub() -> None:
+    """The exported-model overlay: the light image serves a folder that an init container copies
+    from a models-only image into a volume the API reads, read-only; no model hub, no shared
+    volume."""
+    require_kubectl()
+    rendered = render(KUBERNETES / "overlays" / "exported-model")
+    pod = by_kind(rendered, "Deployment")["spec"]["template"]["spec"]
+    (api,) = pod["containers"]
+    (init,) = pod["initContainers"]
+    config = by_kind(rendered, "ConfigMap")["data"]
+    assert not api["image"].split(":")[0].endswith("-models"), "the light image, without torch"
+    assert init["image"] != api["image"]
+    assert "command" not in init, "the models-only image's own cp"
+    assert init["securityContext"]["readOnlyRootFilesystem"] is True
+    (written,) = init["volumeMounts"]
+    (read,) = [mount for mount in api["volumeMounts"] if mount["name"] == written["name"]]
+    assert read["readOnly"] is True
+    assert config["IMAGECAPTION_MODEL"].startswith(read["mountPath"] + "/")
+    assert config["IMAGECAPTION_BACKEND"] == "onnx"
+    (volume,) = [v for v in pod["volumes"] if v["name"] == written["name"]]
+    assert "emptyDir" in volume, "each pod its own copy: no ReadWriteMany storage needed"
+    assert not [doc for doc in rendered if doc["kind"] == "PersistentVolumeClaim"]
+    example = egress_ports(render(KUBERNETES / "overlays" / "example"))
+    assert egress_ports(rendered) == example, "nothing opened for the model hub"

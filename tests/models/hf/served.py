@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 from imagecaption.models.base import Captioner, CaptionOptions
 from tests.conftest import encode, photo
-from tests.e2e.server import RunningServer
 
 PHOTOS = ("chelsea", "coffee")
 
 
+class Server(Protocol):
+    """A server in a process of its own or in a container: where it answers."""
+
+    url: str
+
+
 def assert_serves_like(
-    server: RunningServer, key: str, reference: Captioner, options: Sequence[dict[str, Any]]
+    server: Server, key: str, reference: Captioner, options: Sequence[dict[str, Any]]
 ) -> None:
     """Each photo, sent with each set of options, is answered with the reference's caption and,
     where asked for, its alternatives in order."""
