@@ -61,6 +61,12 @@ class JobRequest(CaptionParams):
     )
 
 
+async def _account(request: Request, svc: Annotated[Services, Depends(services)]) -> KeyRecord:
+    """The caller's admitted key, as a dependency: ``authenticated`` is a plain function (the
+    caption route calls it directly), and FastAPI cannot inject its ``Services`` argument."""
+    return await authenticated(request, svc)
+
+
 def job_service(request: Request) -> JobService:
     found: JobService = request.app.state.jobs
     return found
@@ -104,7 +110,7 @@ def _parse(body: bytes) -> JobRequest:
 )
 async def submit_job(
     request: Request,
-    account: Annotated[KeyRecord, Depends(authenticated)],
+    account: Annotated[KeyRecord, Depends(_account)],
     svc: Annotated[Services, Depends(services)],
     jobs: Annotated[JobService, Depends(job_service)],
 ) -> Response:
@@ -138,7 +144,7 @@ async def submit_job(
 @router.get("", response_model=Envelope, responses=_responses(), summary="List this key's jobs")
 async def list_jobs(
     request: Request,
-    account: Annotated[KeyRecord, Depends(authenticated)],
+    account: Annotated[KeyRecord, Depends(_account)],
     jobs: Annotated[JobService, Depends(job_service)],
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
@@ -155,7 +161,7 @@ async def list_jobs(
 async def get_job(
     request: Request,
     job_id: str,
-    account: Annotated[KeyRecord, Depends(authenticated)],
+    account: Annotated[KeyRecord, Depends(_account)],
     jobs: Annotated[JobService, Depends(job_service)],
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -175,7 +181,7 @@ async def get_job(
 async def cancel_job(
     request: Request,
     job_id: str,
-    account: Annotated[KeyRecord, Depends(authenticated)],
+    account: Annotated[KeyRecord, Depends(_account)],
     jobs: Annotated[JobService, Depends(job_service)],
 ) -> Response:
     record = await run_in_threadpool(jobs.store.cancel, job_id, account.id)
