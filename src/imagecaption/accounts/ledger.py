@@ -74,7 +74,9 @@ class Ledger:
     def charge(
         self, reservation: Reservation, *, status: int, latency_ms: float, request_id: str | None
     ) -> asyncio.Future[KeyRecord]:
-        return self.submit(Charge(reservation, status, latency_ms, request_id))
+        return self.submit(
+            Charge(reservation, status, latency_ms, request_id, at=self._store.now())
+        )
 
     async def release(self, reservation: Reservation) -> None:
         await self.submit(Release(reservation))
@@ -82,7 +84,7 @@ class Ledger:
     async def record_call(
         self, key_id: str, *, status: int, latency_ms: float, request_id: str | None
     ) -> None:
-        await self.submit(RecordCall(key_id, status, latency_ms, request_id))
+        await self.submit(RecordCall(key_id, status, latency_ms, request_id, at=self._store.now()))
 
     def submit(self, write: Write) -> asyncio.Future[Any]:
         """Queue a write; it runs even if nobody awaits the future (or the awaiting is

@@ -138,7 +138,7 @@ def _record(row: AnyRow) -> KeyRecord:
 def _usage_row(write: Charge | RecordCall, credits: int, now: datetime) -> dict[str, Any]:
     return {
         "key_id": write.key_id,
-        "at": now,
+        "at": write.at or now,
         "status": write.status,
         "latency_ms": write.latency_ms,
         "credits": credits,
@@ -502,6 +502,10 @@ class SqlAccountStore(AccountStore):
             by_status={row[0]: row[1] for row in per_status},
             latency=summarise(latencies),
         )
+
+    def now(self) -> datetime:
+        """The store's clock, for writes stamped when they are submitted (``Ledger``)."""
+        return self._clock()
 
     def recent_calls(self, key_id: str, limit: int = 50) -> list[UsageRecord]:
         with read_transaction(self._engine) as connection:

@@ -10,6 +10,7 @@ the API's ``Ledger`` pays a transaction's fixed cost, and most statements, once 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from imagecaption.accounts.store import Reservation
 
@@ -40,6 +41,9 @@ class Charge(_Settling):
     status: int
     latency_ms: float
     request_id: str | None
+    at: datetime | None = None
+    """When the answer was sent; the usage row keeps it, so that calls stay in the order they
+    were answered however their writes were grouped (None: when the write runs)."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,8 @@ class RecordCall:
     status: int
     latency_ms: float
     request_id: str | None
+    at: datetime | None = None
+    """When the call was answered (None: when the write runs)."""
 
 
 Write = Reserve | Charge | Release | RecordCall
