@@ -21,7 +21,7 @@ from imagecaption.api.schemas import CaptionParams, Envelope
 from imagecaption.api.services import Services, services
 from imagecaption.errors import BadInput
 from imagecaption.jobs.service import JobService
-from imagecaption.jobs.store import JobRecord
+from imagecaption.jobs.store import ImageResult, JobRecord
 from imagecaption.jobs.webhook import check_callback_url
 
 router = APIRouter(prefix="/v1/imagecaption/jobs", tags=["jobs"])
@@ -160,8 +160,11 @@ async def get_job(
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
-    record = await run_in_threadpool(jobs.store.get, job_id, account.id)
-    results = await run_in_threadpool(jobs.store.results, job_id, offset, limit)
+    def read() -> tuple[JobRecord, list[ImageResult]]:
+        # One trip to a worker thread for both reads; get() raises the 404 before any results.
+        return jobs.store.get(job_id, account.id), jobs.store.results(job_id, offset, limit)
+
+    record, results = await run_in_threadpool(read)
     data = _summary(record) | {"results": [result.as_listed() for result in results]}
     return _answer(request, data)
 
