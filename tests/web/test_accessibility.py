@@ -9,7 +9,7 @@ listed in ``SWAGGER_UI_OWN``, are tolerated inside its widget only, and only bel
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, FileChooser, Page, expect
 
 from tests.e2e.server import RunningServer
 from tests.web.actions import admin_sign_in, caption_file, create_key_on_operator_page, key_sign_in
@@ -75,6 +75,10 @@ def test_the_playground_by_keyboard_alone_from_key_to_result(
     """Tab, type and Enter only; the file dialog is the one thing a keyboard user answers
     outside the page."""
     key = web_server.create_key("pro")
+    # Listening before any key is pressed: the browser intercepts file dialogs only once the
+    # listener has reached it, and a Space pressed before that opens nothing to wait for.
+    choosers: list[FileChooser] = []
+    page.on("filechooser", choosers.append)
     page.goto("/")
 
     def tab_to(element_id: str) -> None:
@@ -87,9 +91,13 @@ def test_the_playground_by_keyboard_alone_from_key_to_result(
     tab_to("one-off-key")
     page.keyboard.type(key)
     tab_to("image-file")
-    with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Space")
-    chooser.value.set_files({"name": "cat.jpg", "mimeType": "image/jpeg", "buffer": cat_photo})
+    page.keyboard.press("Space")
+    for _ in range(100):
+        if choosers:
+            break
+        page.wait_for_timeout(100)
+    assert choosers, "Space on the focused file input opened no file dialog"
+    choosers[0].set_files({"name": "cat.jpg", "mimeType": "image/jpeg", "buffer": cat_photo})
     expect(page.locator("#file-hint")).to_contain_text("cat.jpg")
     tab_to("caption-button")
     page.keyboard.press("Enter")
