@@ -3,8 +3,9 @@
 Captions every case of ``benchmarks/quality/cases*.toml`` in process (skipping, with the reason,
 those whose source cannot be had here), scores each caption by the share of expected word groups
 it mentions (its hit rate) and by any plainly wrong word it uses, and prints one line per case
-and the mean hit rate of each set. The held-out third is reported apart so that tuning the
-captioner on the rest can be checked against pictures it was not tuned on. Save a run with
+and the mean hit rate of each set. The held-out part (a third or a half of each cases file, or
+a whole file kept unseen) is reported apart so that tuning the captioner on the rest can be
+checked against pictures it was not tuned on. Save a run with
 ``--json`` and compare a later one with ``--compare``. Sources that are registry archives (npm
 tarballs, wheels) are fetched into the user cache on first use.
 
