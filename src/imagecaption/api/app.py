@@ -182,6 +182,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(web.router)
     app.include_router(web.admin_router if web.admin_enabled(settings) else web.admin_off_router)
     app.mount(web.STATIC_PATH, web.StaticAssets(), name="static")
+    app.router.routes[0:0] = routes.hot_routes()
     # Added innermost first: CORS ends up outermost so that even crash answers carry its headers.
     app.add_middleware(
         BodyLimitMiddleware,
