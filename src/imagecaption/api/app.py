@@ -173,6 +173,9 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         summary="Self-hosted, drop-in compatible image captioning.",
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry instrumentation looked for configured providers on every
+        # request; the service reports through its Prometheus metrics and logs instead.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
     install_openapi(app)
