@@ -173,6 +173,9 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         summary="Self-hosted, drop-in compatible image captioning.",
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry instrumentation looked for configured providers on every
+        # request; the service reports through its Prometheus metrics and logs instead.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
     install_openapi(app)
@@ -182,6 +185,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(web.router)
     app.include_router(web.admin_router if web.admin_enabled(settings) else web.admin_off_router)
     app.mount(web.STATIC_PATH, web.StaticAssets(), name="static")
+    app.router.routes[0:0] = routes.hot_routes()
     # Added innermost first: CORS ends up outermost so that even crash answers carry its headers.
     app.add_middleware(
         BodyLimitMiddleware,

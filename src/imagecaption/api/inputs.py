@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import ClientDisconnect, Request
 
+from imagecaption.api import multipart
 from imagecaption.api.schemas import CaptionParams
 from imagecaption.errors import BadInput, ServiceError
 from imagecaption.images import (
@@ -23,6 +24,8 @@ NO_IMAGE = (
     "No image was sent. Upload a file in the multipart field 'image', or send JSON "
     '{"image": "<URL, data URI or base64>"} or {"url": "<URL>"}.'
 )
+
+_FORM_LIMITS = {"max_files": 2, "max_fields": 32}
 
 
 @dataclass(frozen=True)
@@ -41,15 +44,23 @@ async def read_image_request(
     # every option as documented, wherever it is given.
     _params(fields)
     if content_type == "multipart/form-data":
-        form = await _form(request, max_bytes)
-        fields |= {k: v for k, v in form.items() if not isinstance(v, UploadFile)}
-        upload = form.get("image")
-        if isinstance(upload, UploadFile):
-            data = await upload.read(max_bytes + 1)
+        parts = await _small_multipart(request, max_bytes)
+        if parts is not None:
+            fields |= {k: v for k, v in parts.items() if isinstance(v, str)}
+            image = parts.get("image")
+            if isinstance(image, bytes):
+                _check_size(image, max_bytes)
+                return ImageRequest(image, _params(fields), "upload")
+        else:
+            form = await _form(request, max_bytes)
+            fields |= {k: v for k, v in form.items() if not isinstance(v, UploadFile)}
+            upload = form.get("image")
+            if isinstance(upload, UploadFile):
+                data = await upload.read(max_bytes + 1)
+                await form.close()
+                _check_size(data, max_bytes)
+                return ImageRequest(data, _params(fields), "upload")
             await form.close()
-            _check_size(data, max_bytes)
-            return ImageRequest(data, _params(fields), "upload")
-        await form.close()
     elif content_type == "application/x-www-form-urlencoded":
         fields |= dict(await _form(request, max_bytes))
     elif content_type in ("application/json", "text/json", ""):
@@ -75,6 +86,21 @@ async def read_image_request(
     return ImageRequest(decode_inline_image(value, max_bytes), params, "inline")
 
 
+async def _small_multipart(request: Request, max_bytes: int) -> multipart.Parts | None:
+    """A small multipart body's parts, read whole and split here (``api.multipart``); None
+    for a large body or an unusual one, which Starlette's parser reads (the bytes read here are
+    kept by the request for it)."""
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit() or int(declared) > multipart.SMALL_BODY_BYTES:
+        return None
+    boundary = multipart.boundary_of(request.headers["content-type"])
+    if boundary is None:
+        return None
+    return multipart.parse_small(
+        await request.body(), boundary, **_FORM_LIMITS, max_field_bytes=2 * max_bytes
+    )
+
+
 async def _form(request: Request, max_bytes: int) -> FormData:
     """Parse a form whose text fields may carry an image as base64 (a data URI), like JSON.
 
@@ -82,7 +108,7 @@ async def _form(request: Request, max_bytes: int) -> FormData:
     750 KB that JSON accepted; the cap here is the room the body limit gives base64.
     """
     try:
-        return await request.form(max_files=2, max_fields=32, max_part_size=2 * max_bytes)
+        return await request.form(**_FORM_LIMITS, max_part_size=2 * max_bytes)
     except (ServiceError, ClientDisconnect):  # too large, too slow, or the client went away
         raise
     except Exception as exc:  # malformed multipart bodies come in many exception types

@@ -13,6 +13,7 @@ import secrets
 import time
 
 import structlog
+from prometheus_client import Counter, Histogram
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -47,6 +48,17 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        # Each route and status's counter and histogram, found once: looking them up by their
+        # labels cost more than counting. Bounded: routes are the app's, statuses are few.
+        self._by_route_and_status: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
+
+    def _series(self, route: str, status: int) -> tuple[Counter, Histogram]:
+        series = self._by_route_and_status.get((route, status))
+        if series is None:
+            labels = (route, str(status))
+            series = (self.metrics.requests.labels(*labels), self.metrics.latency.labels(*labels))
+            self._by_route_and_status[(route, status)] = series
+        return series
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,8 +90,9 @@ class RequestContextMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             route = _route_label(scope)
-            self.metrics.requests.labels(route, str(status)).inc()
-            self.metrics.latency.labels(route, str(status)).observe(elapsed)
+            counted, timed = self._series(route, status)
+            counted.inc()
+            timed.observe(elapsed)
             log.info(
                 "request",
                 extra={
@@ -135,9 +148,12 @@ class BodyLimitMiddleware:
             return
         received = 0
         deadline: float | None = None
+        complete = False
 
         async def counting_receive() -> Message:
-            nonlocal received, deadline
+            nonlocal received, deadline, complete
+            if complete:  # the whole body is in: only a disconnect can come, with no deadline
+                return await receive()
             if deadline is None:
                 deadline = asyncio.get_running_loop().time() + self.body_timeout
             try:
@@ -151,6 +167,7 @@ class BodyLimitMiddleware:
                 received += len(message.get("body", b""))
                 if received > limit:
                     raise too_large
+                complete = not message.get("more_body", False)
             return message
 
         await self.app(scope, counting_receive, send)

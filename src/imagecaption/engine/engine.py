@@ -22,10 +22,13 @@ from imagecaption.engine.batcher import WAKE, BatchWorker, CallActivity, WorkIte
 from imagecaption.engine.cache import CaptionCache
 from imagecaption.engine.shared_cache import NoSharedCache, SharedCache
 from imagecaption.errors import Overloaded
-from imagecaption.models.base import Caption, Captioner, CaptionOptions
+from imagecaption.models.base import Caption, Captioner, CaptionOptions, ModelInfo
 from imagecaption.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+_REMEMBERED_OPTIONS = 1024
+"""Distinct accepted options remembered (languages, detail levels, flags: far fewer in use)."""
 
 
 async def _free() -> None:
@@ -85,6 +88,24 @@ class CaptionEngine:
         )
         self.state = EngineState.LOADING
         self.error: str | None = None
+        # Once the model is ready, what it is and which options it takes no longer change; a
+        # captioner builds its info anew on each read (through every wrapper), which every call
+        # did five times.
+        self._ready_info: ModelInfo | None = None
+        self._accepted_options: set[CaptionOptions] = set()
+
+    @property
+    def info(self) -> ModelInfo:
+        """The captioner's info, read once the model is ready (live before)."""
+        return self._ready_info or self.captioner.info
+
+    def _check_options(self, options: CaptionOptions) -> None:
+        """``captioner.check_options``, remembered for options it accepted once ready."""
+        if options in self._accepted_options:
+            return
+        self.captioner.check_options(options)
+        if self._ready_info is not None and len(self._accepted_options) < _REMEMBERED_OPTIONS:
+            self._accepted_options.add(options)
 
     async def start(self) -> None:
         """Load and warm the model off the event loop; the app answers /healthz meanwhile."""
@@ -98,9 +119,10 @@ class CaptionEngine:
             return
         self._metrics.model_load_seconds.set(time.perf_counter() - started)
         self._worker.start()
+        self._ready_info = self.captioner.info
         self.state = EngineState.READY
         self._metrics.model_ready.set(1)
-        log.info("model ready", extra={"model": self.captioner.info.name})
+        log.info("model ready", extra={"model": self._ready_info.name})
 
     def _load_and_warm(self) -> None:
         self.captioner.load()
@@ -119,7 +141,7 @@ class CaptionEngine:
     def has_cached(self, content_hash: str, options: CaptionOptions) -> bool:
         """Whether this process's cache holds the caption, so that the image need not even be
         decoded: a call for it that follows at once (no await in between) is answered from it."""
-        return (content_hash, self.captioner.info.name, options) in self._cache
+        return (content_hash, self.info.name, options) in self._cache
 
     async def caption(
         self,
@@ -155,8 +177,8 @@ class CaptionEngine:
     ) -> tuple[Caption, bool]:
         if self.state is not EngineState.READY:
             raise Overloaded("The model is not ready yet.", retry_after=self._retry_after)
-        self.captioner.check_options(options)
-        key = (content_hash, self.captioner.info.name, options)
+        self._check_options(options)
+        key = (content_hash, self.info.name, options)
         known = await self._known(key)
         if known is None:
             if image is None:
@@ -205,8 +227,8 @@ class CaptionEngine:
         """
         if self.state is not EngineState.READY:
             raise Overloaded("The model is not ready yet.", retry_after=self._retry_after)
-        self.captioner.check_options(options)
-        key = (content_hash, self.captioner.info.name, options)
+        self._check_options(options)
+        key = (content_hash, self.info.name, options)
         known = await self._known(key)
         if known is not None:
             return known, True
