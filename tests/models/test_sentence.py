@@ -67,6 +67,25 @@ PERSON = Box("person", 0.8, 0.35, 0.1, 0.6, 0.95)
 
 
 @pytest.mark.parametrize(
+    ("ridden", "expected"),
+    [
+        # under the minimum of its category (0.55), but under the feet of a person found
+        (Box("skateboard", 0.45, 0.33, 0.9, 0.62, 0.98), "A person riding a skateboard."),
+        (Box("bicycle", 0.42, 0.3, 0.5, 0.7, 0.98), "A person riding a bicycle."),
+        # as unsure, and nobody on it: left out
+        (Box("skateboard", 0.45, 0.7, 0.1, 0.95, 0.2), "A person."),
+        # too unsure even with a rider, and horses never: a person beside one looks the same
+        (Box("skateboard", 0.35, 0.33, 0.9, 0.62, 0.98), "A person."),
+        (Box("horse", 0.42, 0.2, 0.4, 0.8, 0.99), "A person."),
+    ],
+)
+def test_a_rider_vouches_for_a_board_or_a_cycle_the_detector_is_unsure_of(
+    writer: SentenceWriter, ridden: Box, expected: str
+) -> None:
+    assert caption(writer, [PERSON, ridden]) == expected
+
+
+@pytest.mark.parametrize(
     ("boxes", "expected"),
     [
         (

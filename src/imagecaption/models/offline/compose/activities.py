@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from imagecaption.models.offline.compose.relations import relate, rests_on
-from imagecaption.models.offline.compose.things import Thing
+from imagecaption.models.offline.compose.things import Thing, without_article
 from imagecaption.models.offline.evidence import Pose
 from imagecaption.models.offline.regions import Box
 
@@ -34,8 +34,13 @@ NEEDS_COMPANY = frozenset({"standing"})
 WITH_POSTURE = ("next to ", "in front of ", "at ")
 # A lying animal's box is at least this much wider than tall, in pixels.
 LYING_SHAPE = 1.4
-# Animals that graze on grass, and the grounds they graze on.
-GRAZERS = frozenset({"cow", "sheep", "horse", "zebra", "giraffe", "elephant"})
+# Animals that graze on grass, and the grounds they graze on: the detector's, and the grazing
+# animals the classifier names a box or a picture by (an ox reads "a cow", a ram "a sheep", a
+# sorrel "a horse"), as their names without the article.
+GRAZERS = frozenset(
+    {"cow", "sheep", "horse", "zebra", "giraffe", "elephant", "bison", "water buffalo",
+     "bighorn sheep", "hartebeest", "impala", "gazelle", "llama"}
+)  # fmt: skip
 PASTURE = frozenset({"grass", "field"})
 # Balls and frisbees within this many of the player's widths or heights are played with.
 PLAY_REACH = 1.5
@@ -132,7 +137,13 @@ def playing(subject: Thing, others: Sequence[Thing]) -> tuple[Thing, Doing] | No
 
 def grazing(subject: Thing, ground: str | None) -> Doing | None:
     """Cattle, sheep and horses on grass or in a field are grazing; the place follows."""
-    if subject.noun.label in GRAZERS and ground in PASTURE:
+    return grazing_named(subject.noun.label, ground)
+
+
+def grazing_named(name: str, ground: str | None) -> Doing | None:
+    """A grazing animal on grass or in a field is grazing, by the detector's label ("cow") or
+    by the classifier's phrase ("a bison")."""
+    if without_article(name) in GRAZERS and ground in PASTURE:
         return Doing("grazing", 1.0, "grazing")
     return None
 

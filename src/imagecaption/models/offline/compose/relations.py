@@ -8,11 +8,10 @@ and anything far apart is not related at all.
 
 from __future__ import annotations
 
+from imagecaption.models.offline.compose.riding import BOARDS, rides, stands_on
 from imagecaption.models.offline.compose.things import Thing
 from imagecaption.models.offline.regions import Box
 
-# How much of the rider's lower half must lie on what is ridden.
-RIDING_OVERLAP = 0.25
 # How much of a small held thing must lie within the person's box.
 HELD_INSIDE = 0.6
 # Held things are small next to the person holding them.
@@ -28,10 +27,6 @@ SIDE_BY_SIDE_GAP = 1.0
 
 # Seats that several people or animals share.
 SHARED_SEATS = frozenset({"couch", "bench", "bed"})
-# Boards are ridden standing on them: they lie under the feet, not under the body.
-BOARDS = frozenset({"skis", "snowboard", "surfboard", "skateboard"})
-# The feet: this bottom share of a person's box.
-FEET = 0.25
 RIDE_VERBS = {"skis": "on", "snowboard": "on", "surfboard": "on"}
 HELD_VERBS = {"kite": "flying", "umbrella": "holding"}
 WORN_VERBS = {"tie": "wearing", "backpack": "carrying", "handbag": "carrying"}
@@ -45,9 +40,9 @@ def relate(subject: Thing, other: Thing) -> str | None:
     """
     me, it = subject.main, other.main
     if subject.has("person"):
-        if other.noun.label in BOARDS and subject.count <= other.count and _stands_on(me, it):
+        if other.noun.label in BOARDS and subject.count <= other.count and stands_on(me, it):
             return RIDE_VERBS.get(other.noun.label, "riding")
-        if other.has("ride") and subject.count <= other.count and _rides(me, it):
+        if other.has("ride") and subject.count <= other.count and rides(me, it):
             return RIDE_VERBS.get(other.noun.label, "riding")
         if subject.count == 1 and other.count == 1:
             if other.noun.label == "kite" and it.bottom < me.top:
@@ -77,20 +72,6 @@ def _room_for(sitters: Thing, seats: Thing) -> bool:
     """Whether the seats hold the sitters: one each, or several on a couch, a bench or a bed
     ("four people sitting on a chair" was said of four people round a chair)."""
     return sitters.count <= seats.count or seats.noun.label in SHARED_SEATS
-
-
-def _rides(rider: Box, ridden: Box) -> bool:
-    """The rider's lower half overlaps what is ridden, and the rider is above its middle."""
-    lower = Box(rider.left, (rider.top + rider.bottom) / 2, rider.right, rider.bottom, 1.0)
-    return lower.inside(ridden) >= RIDING_OVERLAP and rider.top < ridden.centre[1]
-
-
-def _stands_on(person: Box, board: Box) -> bool:
-    """The board lies across the bottom of the person's box, where the feet are."""
-    feet = person.bottom - FEET * person.height
-    reaches = board.top <= person.bottom + FEET * person.height and board.bottom >= feet
-    shared = min(person.right, board.right) - max(person.left, board.left)
-    return reaches and shared >= 0.3 * min(person.width, board.width)
 
 
 def _held(person: Box, thing: Box) -> bool:

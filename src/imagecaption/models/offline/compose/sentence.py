@@ -29,6 +29,7 @@ from imagecaption.models.base import (
 from imagecaption.models.offline.compose.activities import (
     Doing,
     grazing,
+    grazing_named,
     playing,
     posture,
     related_activity,
@@ -286,9 +287,16 @@ class SentenceWriter:
         placed = place_of(_bearer_of_category(seen.label.category), findings.surroundings)
         if placed is None:
             return draft
-        wording = f"{draft.forms[0]} {placed.words}"
-        plan = replace(draft.plans[0], place=placed.words)
-        return replace(draft.reworded(wording, plans=(plan,)), score=draft.score * placed.score)
+        doing = grazing_named(seen.phrase, placed.name)
+        words = f"{doing.words} {placed.words}" if doing is not None else placed.words
+        wording = f"{draft.forms[0]} {words}"
+        plan = replace(draft.plans[0], doing=doing.words if doing else None, place=placed.words)
+        activities = (Tag(doing.name, placed.score),) if doing is not None else ()
+        return replace(
+            draft.reworded(wording, plans=(plan,)),
+            score=draft.score * placed.score,
+            activities=draft.activities + activities,
+        )
 
     def _sentence(
         self,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from imagecaption.models.offline.compose.plans import GROUP_OF_PEOPLE, Ref
+from imagecaption.models.offline.compose.riding import BOARDS, ridden_by
 from imagecaption.models.offline.compose.vocabulary import NUMBERS, Noun
 from imagecaption.models.offline.regions import Box
 
@@ -24,6 +25,11 @@ BACKGROUND = 0.12
 # Two boxes of different kinds covering the same region are one thing the detector hesitated
 # over: the likelier kind is kept.
 SAME_REGION = 0.7
+# A board or a cycle the detector is only fairly sure of (from this score, under its category's
+# minimum) counts when a person it found rides it: the rider's feet on a skateboard vouch for the
+# skateboard. Not horses: a person standing before a horse has the same boxes as its rider.
+VOUCHED = 0.40
+VOUCHED_RIDES = BOARDS | {"bicycle", "motorcycle"}
 # A person or an animal leads the sentence unless something else is far more salient ("a person
 # riding a bicycle", not "a bicycle" with a person on it).
 ANIMATE_LEAD = 0.15
@@ -129,16 +135,22 @@ def find_things(
 ) -> tuple[tuple[Thing, ...], bool]:
     """The things worth mentioning, most salient first, and whether the photo is a portrait."""
     boxes: list[tuple[Noun, Box]] = []
+    unsure: list[tuple[Noun, Box]] = []
     for found in sorted(detections, key=lambda item: -item.score):
         noun = nouns.get(found.label)
         box = Box(found.left, found.top, found.right, found.bottom, found.score)
-        if noun is None or found.score < noun.min_score or box.area < MIN_AREA:
+        if noun is None or box.area < MIN_AREA:
+            continue
+        if found.score < noun.min_score:
+            if noun.label in VOUCHED_RIDES and found.score >= VOUCHED:
+                unsure.append((noun, box))
             continue
         if any(box.overlap(kept) >= SAME_REGION for _, kept in boxes):
             continue  # the same region, already taken by a likelier kind
         boxes.append((noun, box))
     person = nouns["person"]
     people = [box for noun, box in boxes if noun is person]
+    boxes += _vouched(unsure, boxes, people)
     boxes += [(person, _body(face)) for face in faces if not _covered(face, people)]
 
     things = []
@@ -153,6 +165,21 @@ def find_things(
             things.remove(lead)
             things.insert(0, lead)
     return tuple(things), _portrait(things, faces)
+
+
+def _vouched(
+    unsure: Sequence[tuple[Noun, Box]],
+    kept: Sequence[tuple[Noun, Box]],
+    people: Sequence[Box],
+) -> list[tuple[Noun, Box]]:
+    """The unsure rides that a detected person rides, where no likelier kind took the region."""
+    vouched: list[tuple[Noun, Box]] = []
+    for noun, box in unsure:
+        if any(box.overlap(other) >= SAME_REGION for _, other in (*kept, *vouched)):
+            continue
+        if any(ridden_by(noun.label, box, rider) for rider in people):
+            vouched.append((noun, box))
+    return vouched
 
 
 def _covered(face: Box, people: Sequence[Box]) -> bool:
