@@ -24,6 +24,7 @@ job_max_images = 400
 job_sweep_seconds = 0.2
 job_callback_backoff_seconds = 0.4
 job_callback_max_backoff_seconds = 5
+job_callback_retry_seconds = 5
 
 [plans.pro]
 monthly_credits = 10000000
