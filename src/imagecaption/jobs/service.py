@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 _REFILL_TASKS = 64
 # The longest wait between two looks for jobs past their retention.
 _PURGE_SECONDS = 60.0
+_PURGE_BATCH = 10
 
 
 class JobService:
@@ -128,7 +129,12 @@ class JobService:
         come finds the work; the others find nothing."""
         retention = self.store.retention.total_seconds()
         self._next_purge = time.monotonic() + min(_PURGE_SECONDS, retention / 10)
-        deleted = await asyncio.to_thread(self.store.delete_expired)
+        deleted = 0
+        while True:  # a few jobs per transaction, as each may hold 10,000 image rows
+            batch = await asyncio.to_thread(self.store.delete_expired, _PURGE_BATCH)
+            deleted += batch
+            if batch < _PURGE_BATCH:
+                break
         if deleted:
             log.info("finished jobs past their retention deleted", extra={"count": deleted})
 

@@ -503,7 +503,7 @@ class SqlJobStore:
             ).one()
         return int(pending), int(running)
 
-    def delete_expired(self, limit: int = 100) -> int:
+    def delete_expired(self, limit: int = 10) -> int:
         """Delete up to ``limit`` jobs that ended more than the retention ago, with their
         images and results; a job whose webhook is still being retried stays until it is
         delivered or given up. Returns how many were deleted."""
@@ -517,6 +517,7 @@ class SqlJobStore:
                     jobs.c.callback_next_at.is_(None),
                 )
                 .limit(limit)
+                .with_for_update(skip_locked=True)  # another replica's sweep takes the others
             ).all()
             if expired:
                 connection.execute(delete(job_images).where(job_images.c.job_id.in_(expired)))
