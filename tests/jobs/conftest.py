@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.accounts.conftest import empty_database_url  # noqa: F401 (SQLite and PostgreSQL)
 from tests.conftest import encode, photo
 from tests.e2e.server import RunningServer, run_server
 

@@ -3,35 +3,18 @@ more than the retention ago and whose webhook is settled (delivered or given up)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from imagecaption.accounts.sql_store import SqlAccountStore
 from imagecaption.errors import NotFound
 from imagecaption.jobs.store import SqlJobStore
-from tests.accounts.conftest import (
-    PLANS,
-    THRESHOLDS,
-    TTL_SECONDS,
-    Clock,
-    scratch_postgres_database,
-)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'accounts.db'}"
-        return
-    with scratch_postgres_database() as scratch:
-        yield scratch
+from tests.accounts.conftest import PLANS, THRESHOLDS, TTL_SECONDS, Clock
 
 
 def test_only_jobs_past_their_retention_and_done_with_their_webhook_are_deleted(
-    url: str,
+    empty_database_url: str,
 ) -> None:
+    url = empty_database_url
     clock = Clock()
     accounts = SqlAccountStore(
         url, PLANS, reservation_ttl_seconds=TTL_SECONDS, warning_thresholds=THRESHOLDS, clock=clock

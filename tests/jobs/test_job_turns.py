@@ -11,12 +11,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.e2e.conftest import ImageSite
 from tests.e2e.server import RunningServer, run_server
 from tests.jobs.conftest import JOBS, inline, small_image
 
@@ -29,41 +29,6 @@ job_min_images_per_second = 0.01
 [plans.pro]
 monthly_credits = 10000000
 """
-
-
-class HeldImage:
-    """Serves one image on loopback, but only once ``release`` is called: until then the call
-    that fetches it is in progress, outside the model."""
-
-    def __init__(self, body: bytes) -> None:
-        self.asked = threading.Event()
-        self.released = threading.Event()
-        held = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                held.asked.set()
-                held.released.wait(30)
-                self.send_response(200)
-                self.send_header("Content-Type", "image/jpeg")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/held.jpg"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def release(self) -> None:
-        self.released.set()
-
-    def close(self) -> None:
-        self.release()
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -89,27 +54,28 @@ def test_a_call_in_progress_holds_job_images_back_until_it_is_answered(
     server: RunningServer,
 ) -> None:
     key = server.create_key("pro")
-    held = HeldImage(small_image(7, size=96))
+    site = ImageSite()
+    held_url, gate = site.add_held("/held.jpg", small_image(7, size=96))
     images = [inline(small_image(100 + i)) for i in range(400)]
     with httpx.Client(base_url=server.url, headers={"X-API-Key": key}, timeout=60) as client:
         job_id = client.post(JOBS, json={"images": images}).json()["data"]["job_id"]
         _wait_for_progress(client, job_id, beyond=0)  # the job runs while nothing else does
         answers: list[httpx.Response] = []
         call = threading.Thread(
-            target=lambda: answers.append(client.post("/v1/imagecaption", json={"image": held.url}))
+            target=lambda: answers.append(client.post("/v1/imagecaption", json={"image": held_url}))
         )
         try:
             call.start()
-            assert held.asked.wait(30), "the call never fetched its image"
+            assert gate.asked.wait(30), "the call never fetched its image"
             at_fetch = _finished(client, job_id)
             time.sleep(1.5)  # tens of job images' worth of time
             during = _finished(client, job_id)
             # At most the images that two job workers had already started before the call came.
             assert during - at_fetch <= 2, (at_fetch, during)
         finally:
-            held.release()
+            gate.released.set()
             call.join(30)
-            held.close()
+            site.httpd.shutdown()
         assert answers[0].status_code == 200, answers[0].text
         _wait_for_progress(client, job_id, beyond=during + 2)  # answered: the job goes on
         client.delete(f"{JOBS}/{job_id}")
