@@ -96,7 +96,8 @@ class JobRecord:
 
     @property
     def callback_state(self) -> str | None:
-        """Where the webhook stands: ``waiting`` (the job has not ended), ``retrying``,
+        """Where the webhook stands: ``waiting`` (the job has not ended, or the first attempt
+        is about to be made), ``retrying``,
         ``delivered`` or ``failed`` (no attempt was accepted within the retry window, and none
         will be made); None without a callback URL."""
         if self.callback_url is None:
