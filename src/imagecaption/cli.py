@@ -417,10 +417,10 @@ def _caption_on_server(
 def _open_job_store(config: Path | None, data_dir: Path | None) -> Iterator[SqlJobStore]:
     """The job store for one command, on a database the account store has opened (and, for
     SQLite, brought up to date); refusals end the command as ``_open_store`` says."""
-    from imagecaption.jobs.store import SqlJobStore
+    from imagecaption.jobs.service import job_store
 
     with _open_store(config, data_dir):
-        store = SqlJobStore(_settings(config, data_dir).resolved_database_url)
+        store = job_store(_settings(config, data_dir))
         try:
             yield store
         finally:
@@ -428,7 +428,7 @@ def _open_job_store(config: Path | None, data_dir: Path | None) -> Iterator[SqlJ
 
 
 def _job_row(job: JobRecord) -> dict[str, Any]:
-    return job.summary() | {"key_id": job.key_id}
+    return job.described() | {"key_id": job.key_id}
 
 
 JobIdArgument = Annotated[str, typer.Argument(metavar="JOB_ID", help="The job's id.")]
@@ -463,12 +463,7 @@ def jobs_show(
     """One job's summary and its webhook's state, as JSON."""
     with _open_job_store(config, data_dir) as store:
         job = store.get(job_id)
-    row = _job_row(job) | {
-        "callback_url": job.callback_url,
-        "callback_attempts": job.callback_attempts,
-        "callback_status": job.callback_status,
-        "callback_delivered_at": job.callback_delivered_at,
-    }
+    row = _job_row(job) | {"callback_url": job.callback_url}
     typer.echo(json.dumps(row, indent=2, default=str))
 
 

@@ -313,6 +313,12 @@ class Settings(BaseSettings):
     job_callback_timeout_seconds: float = Field(
         default=10.0, gt=0, description="Connect and read timeout of one webhook attempt."
     )
+    job_retention_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a finished job and its results are kept; then they are deleted "
+        "and reading the job answers 404.",
+    )
 
     # Web UI
     admin_token: SecretStr | None = Field(

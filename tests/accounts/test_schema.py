@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 from imagecaption.accounts.schema import schema_is_current, upgrade_database
 from imagecaption.accounts.tables import metadata
-from tests.accounts.conftest import scratch_postgres_database
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'not' / 'yet' / 'there.db'}"
-        return
-    with scratch_postgres_database() as url:
-        yield url
 
 
 def test_upgrade_creates_the_schema_once(empty_database_url: str) -> None:

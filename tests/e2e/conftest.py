@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -39,15 +40,28 @@ cost_per_call = 10
 """
 
 
+@dataclass
+class Gate:
+    """A route answered only once ``released`` is set; ``asked`` is set when it is asked for."""
+
+    asked: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+
 class ImageSite:
-    """Serves fixed bodies and redirect chains on loopback."""
+    """Serves fixed bodies and redirect chains on loopback, some held back until released."""
 
     def __init__(self) -> None:
         self.routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
+        self.gates: dict[str, Gate] = {}
         site = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                gate = site.gates.get(self.path)
+                if gate is not None:
+                    gate.asked.set()
+                    gate.released.wait(30)
                 status, headers, body = site.routes.get(self.path, (404, {}, b"not found"))
                 self.send_response(status)
                 for name, value in headers.items():
@@ -67,6 +81,11 @@ class ImageSite:
     def add(self, path: str, body: bytes, content_type: str = "image/jpeg") -> str:
         self.routes[path] = (200, {"Content-Type": content_type}, body)
         return self.url + path
+
+    def add_held(self, path: str, body: bytes) -> tuple[str, Gate]:
+        """An image whose answer waits until the gate is released (at most 30 s)."""
+        self.gates[path] = Gate()
+        return self.add(path, body), self.gates[path]
 
     def redirect(self, path: str, target: str) -> str:
         self.routes[path] = (302, {"Location": target}, b"")

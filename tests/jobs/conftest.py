@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.accounts.conftest import empty_database_url  # noqa: F401 (SQLite and PostgreSQL)
 from tests.conftest import encode, photo
 from tests.e2e.server import RunningServer, run_server
 
@@ -24,6 +25,7 @@ job_max_images = 400
 job_sweep_seconds = 0.2
 job_callback_backoff_seconds = 0.4
 job_callback_max_backoff_seconds = 5
+job_callback_retry_seconds = 5
 
 [plans.pro]
 monthly_credits = 10000000

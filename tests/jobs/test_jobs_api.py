@@ -100,7 +100,12 @@ def test_another_keys_job_is_not_found(job_server: RunningServer, client: httpx.
     for method in ("GET", "DELETE"):
         answer = client.request(method, f"{JOBS}/{job_id}", headers={"X-API-Key": stranger})
         assert answer.status_code == 404
-        assert answer.json() == {"status": "error", "error": f"No such job: {job_id}", "data": None}
+        assert answer.json() == {
+            "status": "error",
+            "error": f"No such job: {job_id}. Finished jobs and their results are deleted "
+            "30 days after they end.",
+            "data": None,
+        }
     assert client.get(JOBS, headers={"X-API-Key": stranger}).json()["data"]["jobs"] == []
     assert client.get(f"{JOBS}/{job_id}").status_code == 401
 
@@ -120,6 +125,26 @@ def test_over_budget_job_is_refused_before_anything_runs(
     assert exact.status_code == 202
     wait_until_ended(client, key, exact.json()["data"]["job_id"])
     assert balance(job_server, key_id) == (0, 70)
+
+
+def test_job_charges_raise_the_usage_warnings_a_call_would(
+    job_server: RunningServer, client: httpx.Client
+) -> None:
+    """70 credits, 10 an image: the sixth image passes 80 % (56), the seventh 95 % (67)."""
+    key, key_id = job_server.create_key_with_id("tiny")
+    report = json.loads(job_server.cli("usage", "--key", key_id, "--json"))
+    assert report["warnings"] == []
+    images = [inline(small_image(350 + i)) for i in range(7)]
+    job_id = client.post(JOBS, headers={"X-API-Key": key}, json={"images": images}).json()["data"][
+        "job_id"
+    ]
+    assert wait_until_ended(client, key, job_id)["succeeded"] == 7
+    report = json.loads(job_server.cli("usage", "--key", key_id, "--json"))
+    assert [w["threshold"] for w in report["warnings"]] == [0.8, 0.95]
+    logged = [
+        line for line in job_server.logs().splitlines() if f"usage warning: key {key_id}" in line
+    ]
+    assert len(logged) == 2, logged
 
 
 @pytest.mark.parametrize(
@@ -198,6 +223,8 @@ def test_webhook_is_signed_and_retried_with_backoff_until_accepted(
         deliveries = receiver.wait_for(4)
         time.sleep(1.5)  # no fifth attempt once one was accepted
         assert len(receiver.deliveries) == 4
+        job = client.get(f"{JOBS}/{data['job_id']}", headers={"X-API-Key": key}).json()["data"]
+        assert (job["callback"]["state"], job["callback"]["attempts"]) == ("delivered", 4)
         for delivery in deliveries:
             signed_at = _verify(secret, delivery.headers["X-Imagecaption-Signature"], delivery.body)
             assert abs(signed_at - time.time()) < 60
@@ -205,12 +232,51 @@ def test_webhook_is_signed_and_retried_with_backoff_until_accepted(
             assert summary["job_id"] == data["job_id"]
             assert (summary["status"], summary["succeeded"]) == ("done", 1)
             assert "results" not in summary
+            assert "callback" not in summary  # the receiver knows how its webhook fares
         gaps = [b.at - a.at for a, b in itertools.pairwise(deliveries)]
         assert gaps[0] >= 0.3  # 0.4 s, then 0.8 s, then 1.6 s
         assert gaps[1] > gaps[0] * 1.5
         assert gaps[2] > gaps[1] * 1.5
         with pytest.raises(AssertionError):  # a tampered body fails the check
             _verify(secret, deliveries[0].headers["X-Imagecaption-Signature"], b"{}")
+    finally:
+        receiver.close()
+
+
+def test_webhook_gives_up_after_its_window_and_the_job_says_so(
+    job_server: RunningServer, client: httpx.Client
+) -> None:
+    """A receiver that always fails: attempts after 0, 0.4, 1.2 and 2.8 s; the next would come
+    after the 5 s window (job_callback_retry_seconds here, a day by default), so there is none,
+    and the job's callback reads failed."""
+    receiver = WebhookReceiver([500] * 100)
+    try:
+        key = job_server.create_key("pro")
+        job_id = client.post(
+            JOBS,
+            headers={"X-API-Key": key},
+            json={"images": [inline(small_image(450))], "callback_url": receiver.url},
+        ).json()["data"]["job_id"]
+        receiver.wait_for(1)
+        deadline = time.monotonic() + 30
+        while (job := client.get(f"{JOBS}/{job_id}", headers={"X-API-Key": key}).json()["data"])[
+            "callback"
+        ]["state"] != "failed":
+            assert job["callback"]["state"] in ("waiting", "retrying"), job
+            assert time.monotonic() < deadline, job
+            time.sleep(0.2)
+        time.sleep(6)  # past the window: nothing more is sent
+        assert len(receiver.deliveries) == 4
+        assert job["callback"] == {
+            "state": "failed",
+            "attempts": 4,
+            "last_status": 500,
+            "delivered_at": None,
+        }
+        listed = client.get(JOBS, headers={"X-API-Key": key}).json()["data"]["jobs"]
+        assert listed[0]["callback"]["state"] == "failed"
+        shown = json.loads(job_server.cli("jobs", "show", job_id))
+        assert shown["callback"]["state"] == "failed"
     finally:
         receiver.close()
 

@@ -39,7 +39,10 @@ def test_jobs_list_show_and_cancel(job_server: RunningServer) -> None:
         check=False,
     )
     assert result.returncode == 1
-    assert result.stderr.strip() == f"error: No such job: {'0' * 32}"
+    assert result.stderr.strip() == (
+        f"error: No such job: {'0' * 32}. Finished jobs and their results are deleted "
+        "30 days after they end."
+    )
 
 
 def test_caption_folder_on_a_server_as_a_job(job_server: RunningServer, tmp_path: Path) -> None:

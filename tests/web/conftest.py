@@ -46,6 +46,9 @@ url_allow_list = ["127.0.0.1/32"]
 max_upload_bytes = {MAX_UPLOAD_BYTES}
 sign_in_attempts_per_minute = {SIGN_IN_ATTEMPTS}
 trusted_proxies = ["127.0.0.1"]  # the tests play the TLS-terminating proxy too
+job_sweep_seconds = 0.2
+job_callback_backoff_seconds = 0.3
+job_callback_retry_seconds = 1  # a webhook that keeps failing is given up in seconds
 
 [plans.free]
 monthly_credits = 1000

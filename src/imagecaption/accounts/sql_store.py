@@ -24,14 +24,11 @@ Credit accounting rests on a few rules, each enforced inside the database rather
 
 from __future__ import annotations
 
-import functools
 import logging
-import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from fractions import Fraction
 from typing import Any, TypeAlias
 
 from sqlalchemy import (
@@ -68,6 +65,7 @@ from imagecaption.accounts.store import (
     upgrade_credits,
 )
 from imagecaption.accounts.tables import api_keys, reservations, usage, usage_warnings
+from imagecaption.accounts.usage_warnings import log_crossed, record_crossed
 from imagecaption.accounts.writes import Charge, RecordCall, Release, Reserve, Write
 from imagecaption.errors import BadInput, NotFound, ServiceError, Unauthorized
 from imagecaption.observability.latency import summarise
@@ -144,12 +142,6 @@ def _usage_row(write: Charge | RecordCall, credits: int, now: datetime) -> dict[
         "credits": credits,
         "request_id": write.request_id,
     }
-
-
-@functools.cache
-def _credits_at(threshold: float, allowance: int) -> int:
-    """Credits used at which ``threshold`` is reached, free of binary float rounding."""
-    return math.ceil(Fraction(str(threshold)) * allowance)
 
 
 class SqlAccountStore(AccountStore):
@@ -357,15 +349,7 @@ class SqlAccountStore(AccountStore):
                 connection.execute(_INSERT_RESERVATION, new_reservations)
             if usage_rows:
                 connection.execute(_INSERT_USAGE, usage_rows)
-        for row, crossed in warnings:  # once the charges that crossed them have committed
-            for threshold in crossed:
-                log.warning(
-                    "usage warning: key %s has used %d of its %d credits this period (%s reached)",
-                    row.id,
-                    row.used,
-                    row.allowance,
-                    f"{threshold:.0%}",
-                )
+        log_crossed(warnings)  # once the charges that crossed them have committed
         return outcomes
 
     def _reserve(
@@ -637,39 +621,4 @@ class SqlAccountStore(AccountStore):
     def _record_warnings(
         self, connection: Connection, row: AnyRow, credits: int, now: datetime
     ) -> list[float]:
-        """Record the thresholds this charge crossed; return the ones not recorded before.
-
-        The caller has just updated the key's row, so it holds that row's lock until commit and no
-        other transaction can record a warning for the key in between: check-then-insert is safe.
-        The primary key on (key, period, threshold) stays as the last line of defence.
-        """
-        crossed = [
-            threshold
-            for threshold in self._thresholds
-            if row.used - credits < _credits_at(threshold, row.allowance) <= row.used
-        ]
-        if not crossed:
-            return []
-        recorded = set(
-            connection.scalars(
-                select(usage_warnings.c.threshold).where(
-                    usage_warnings.c.key_id == row.id,
-                    usage_warnings.c.period_start == row.period_start,
-                )
-            )
-        )
-        new = [threshold for threshold in crossed if threshold not in recorded]
-        if new:
-            connection.execute(
-                insert(usage_warnings),
-                [
-                    {
-                        "key_id": row.id,
-                        "period_start": row.period_start,
-                        "threshold": threshold,
-                        "at": now,
-                    }
-                    for threshold in new
-                ],
-            )
-        return new
+        return record_crossed(connection, row, credits, now, self._thresholds)

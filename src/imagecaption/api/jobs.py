@@ -186,4 +186,4 @@ async def cancel_job(
 
 
 def _summary(record: JobRecord) -> dict[str, Any]:
-    return record.summary()
+    return record.described()

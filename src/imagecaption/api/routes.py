@@ -127,9 +127,12 @@ _ANSWER: dict[int | str, dict[str, Any]] = {
 )
 @router.post("/v1/imagecaption/", include_in_schema=False)  # answered, not redirected with 307
 async def caption_image(request: Request) -> Response:
-    """Describe an image in one sentence; the answer's shape is the hosted service's."""
+    """Describe an image in one sentence; the answer's shape is the hosted service's.
+
+    The call counts as in progress from here to its answer, so that job images wait for it."""
     svc = services(request)
-    return await caption_flow(request, await authenticated(request, svc), svc)
+    with svc.engine.call_in_progress():
+        return await caption_flow(request, await authenticated(request, svc), svc)
 
 
 class _HotRoute(Route):

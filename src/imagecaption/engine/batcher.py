@@ -39,20 +39,37 @@ blocks on the work queue alone, knows one is there."""
 
 
 class CallActivity:
-    """Calls inside the engine (preparing, queued, captioned), and when one last came or went;
-    written on the event loop, read by the worker to keep job images out of their way."""
+    """Calls in progress (from the route's start to its answer: reading, decoding, the cache,
+    the model), and when one last came or went; written on the event loop, read there by the
+    job lane before it prepares an image and by the worker before it captions one, so that job
+    work keeps out of the calls' way."""
 
     def __init__(self) -> None:
         self.in_flight = 0
         self.last = 0.0
+        self.changed = asyncio.Event()
+        """Set when a call comes or goes, for job images waiting on the loop for their turn."""
 
     def begin(self) -> None:
         self.in_flight += 1
         self.last = time.perf_counter()
+        self.changed.set()
 
     def end(self) -> None:
         self.in_flight -= 1
         self.last = time.perf_counter()
+        self.changed.set()
+
+    def background_due(self, last_background: float, quiet_s: float, interval_s: float) -> float:
+        """Seconds before job work may start: once no call has been in progress for
+        ``quiet_s``, or ``interval_s`` after the last job work, so that steady calls keep their
+        latency and still leave jobs a bounded share."""
+        now = time.perf_counter()
+        starved = last_background + interval_s - now
+        if self.in_flight:
+            return max(starved, 0.0)
+        quiet = self.last + quiet_s - now
+        return max(min(quiet, starved), 0.0)
 
 
 class BatchWorker:
@@ -133,15 +150,8 @@ class BatchWorker:
                 self._caption(group)
 
     def _background_due(self) -> float:
-        """Seconds before a background image may go to the model: once no call has been in
-        the engine for ``background_quiet_s``, or ``background_interval_s`` after the last
-        one, so that steady calls keep their latency and still leave jobs a bounded share."""
-        now = time.perf_counter()
-        starved = self._last_background + self._interval_s - now
-        if self._calls.in_flight:
-            return max(starved, 0.0)
-        quiet = self._calls.last + self._quiet_s - now
-        return max(min(quiet, starved), 0.0)
+        """Seconds before a background image may go to the model (see ``CallActivity``)."""
+        return self._calls.background_due(self._last_background, self._quiet_s, self._interval_s)
 
     def _caption_background(self) -> None:
         """One background item alone, taken only when no call waits: a call that arrives

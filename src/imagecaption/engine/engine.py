@@ -10,11 +10,12 @@ its place, so a call refused with 503 never holds credits that another call then
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 import queue
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 from PIL import Image
 
@@ -72,6 +73,9 @@ class CaptionEngine:
         self._background: queue.Queue[WorkItem] = queue.Queue()
         self._background_slots = asyncio.Semaphore(background_slots)
         self._calls = CallActivity()
+        self._last_turn = 0.0
+        self._quiet_s = background_quiet_ms / 1000
+        self._interval_s = background_interval_ms / 1000
         self._cache = CaptionCache(cache_size)
         self._in_flight: dict[tuple[str, str, CaptionOptions], asyncio.Future[Caption]] = {}
         self._retry_after = retry_after_seconds
@@ -82,8 +86,8 @@ class CaptionEngine:
             max_wait_s=max_batch_wait_ms / 1000,
             on_batch=self._record_batch,
             background=self._background,
-            background_quiet_s=background_quiet_ms / 1000,
-            background_interval_s=background_interval_ms / 1000,
+            background_quiet_s=self._quiet_s,
+            background_interval_s=self._interval_s,
             calls=self._calls,
         )
         self.state = EngineState.LOADING
@@ -162,11 +166,34 @@ class CaptionEngine:
         cache key holds the model and the options, so a caption asked for with other options,
         or made by another model, is never reused.
         """
+        with self.call_in_progress():
+            return await self._caption(image, content_hash, options, pay)
+
+    @contextlib.contextmanager
+    def call_in_progress(self) -> Iterator[None]:
+        """Count a one-image call as in progress for as long as the block runs.
+
+        The route holds it from its start to its answer (reading, decoding and the cache
+        included), not only while the image is in the engine: job work then never starts in
+        the gaps of a call, where it would take the cores that the call is about to need."""
         self._calls.begin()
         try:
-            return await self._caption(image, content_hash, options, pay)
+            yield
         finally:
             self._calls.end()
+
+    async def background_turn(self) -> None:
+        """Wait until a job image may be read, decoded and prepared: no call in progress for
+        ``background_quiet_ms``, or ``background_interval_ms`` since the last turn while calls
+        never stop (the share jobs keep). Each turn is taken by one image."""
+        while True:
+            self._calls.changed.clear()
+            wait = self._calls.background_due(self._last_turn, self._quiet_s, self._interval_s)
+            if wait <= 0:
+                break
+            with contextlib.suppress(TimeoutError):  # a call came or went: look again
+                await asyncio.wait_for(self._calls.changed.wait(), wait)
+        self._last_turn = time.perf_counter()
 
     async def _caption(
         self,

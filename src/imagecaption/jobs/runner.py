@@ -58,6 +58,8 @@ class JobRunner:
         return len(claimed)
 
     async def _caption_one(self, image: ClaimedImage) -> None:
+        # Reading and decoding wait for the calls too: on a few cores they would slow them.
+        await self.engine.background_turn()
         started = time.perf_counter()
         params = CaptionParams.model_validate(image.options)
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 
 # Tasks enqueued by one sweep at most: enough to keep every worker of many replicas busy.
 _REFILL_TASKS = 64
+# The longest wait between two looks for jobs past their retention.
+_PURGE_SECONDS = 60.0
+_PURGE_BATCH = 10
 
 
 class JobService:
@@ -42,7 +46,7 @@ class JobService:
         decoder: ImageDecoder,
     ) -> None:
         self.settings = settings
-        self.store = SqlJobStore(settings.resolved_database_url)
+        self.store = job_store(settings)
         self._metrics = metrics
         self._fetcher = fetcher
         self.runner = JobRunner(self.store, engine, fetcher, decoder, settings)
@@ -51,6 +55,7 @@ class JobService:
             build_queue(settings.resolved_database_url), self._work, settings.job_workers
         )
         self._sweeper: asyncio.Task[None] | None = None
+        self._next_purge = 0.0
         self._starting: asyncio.Task[None] | None = None
 
     async def start(self, model_loading: Awaitable[None]) -> None:
@@ -112,6 +117,32 @@ class JobService:
         if pending and self.settings.job_workers and not await asyncio.to_thread(self.queue.queued):
             tasks = min(math.ceil(pending / self.settings.job_chunk_size), _REFILL_TASKS)
             await asyncio.to_thread(self.queue.enqueue, tasks)
+        if time.monotonic() >= self._next_purge:
+            await self._delete_expired()
         hold = self.settings.job_callback_timeout_seconds * 3
         for job in await asyncio.to_thread(self.store.due_callbacks, hold):
             await deliver(self.store, self._fetcher, self.settings, job, datetime.now(UTC))
+
+    async def _delete_expired(self) -> None:
+        """Delete the jobs past their retention, a batch at a time, at most every minute (or a
+        tenth of the retention, when that is shorter): each process does it, and the first to
+        come finds the work; the others find nothing."""
+        retention = self.store.retention.total_seconds()
+        self._next_purge = time.monotonic() + min(_PURGE_SECONDS, retention / 10)
+        deleted = 0
+        while True:  # a few jobs per transaction, as each may hold 10,000 image rows
+            batch = await asyncio.to_thread(self.store.delete_expired, _PURGE_BATCH)
+            deleted += batch
+            if batch < _PURGE_BATCH:
+                break
+        if deleted:
+            log.info("finished jobs past their retention deleted", extra={"count": deleted})
+
+
+def job_store(settings: Settings) -> SqlJobStore:
+    """The job store with the settings that shape it, for the server and the command line."""
+    return SqlJobStore(
+        settings.resolved_database_url,
+        warning_thresholds=settings.usage_warning_thresholds,
+        retention_days=settings.job_retention_days,
+    )

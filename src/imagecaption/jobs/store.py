@@ -29,6 +29,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    delete,
     func,
     insert,
     literal,
@@ -46,6 +47,7 @@ from imagecaption.accounts.sql_store import AnyRow
 from imagecaption.accounts.sql_store import _record as key_record
 from imagecaption.accounts.store import KeyRecord
 from imagecaption.accounts.tables import api_keys, job_images, jobs, usage
+from imagecaption.accounts.usage_warnings import log_crossed, record_crossed
 from imagecaption.errors import InsufficientCredits, NotFound
 
 QUEUED, RUNNING, DONE, CANCELLED = "queued", "running", "done", "cancelled"
@@ -75,6 +77,7 @@ class JobRecord:
     callback_attempts: int
     callback_status: int | None
     callback_delivered_at: datetime | None
+    callback_next_at: datetime | None
     created_at: datetime
     finished_at: datetime | None
 
@@ -89,6 +92,37 @@ class JobRecord:
             "cancelled": self.cancelled,
             "created_at": self.created_at.isoformat(),
             "finished_at": None if self.finished_at is None else self.finished_at.isoformat(),
+        }
+
+    @property
+    def callback_state(self) -> str | None:
+        """Where the webhook stands: ``waiting`` (the job has not ended, or the first attempt
+        is about to be made), ``retrying``,
+        ``delivered`` or ``failed`` (no attempt was accepted within the retry window, and none
+        will be made); None without a callback URL."""
+        if self.callback_url is None:
+            return None
+        if self.callback_delivered_at is not None:
+            return "delivered"
+        if self.callback_next_at is not None:
+            return "retrying" if self.callback_attempts else "waiting"
+        return "failed" if self.finished_at is not None else "waiting"
+
+    def described(self) -> dict[str, Any]:
+        """The summary and, for a job with a callback URL, how its webhook fared: what reading
+        or listing a job answers (the webhook's own body is the summary alone)."""
+        state = self.callback_state
+        if state is None:
+            return self.summary()
+        return self.summary() | {
+            "callback": {
+                "state": state,
+                "attempts": self.callback_attempts,
+                "last_status": self.callback_status,
+                "delivered_at": None
+                if self.callback_delivered_at is None
+                else self.callback_delivered_at.isoformat(),
+            }
         }
 
 
@@ -141,6 +175,7 @@ def _job(row: AnyRow) -> JobRecord:
         callback_attempts=row.callback_attempts,
         callback_status=row.callback_status,
         callback_delivered_at=row.callback_delivered_at,
+        callback_next_at=row.callback_next_at,
         created_at=row.created_at,
         finished_at=row.finished_at,
     )
@@ -153,8 +188,17 @@ _INSERT_USAGE = insert(usage)
 class SqlJobStore:
     """Thread-safe; any number of processes may share one database (the accounts one)."""
 
-    def __init__(self, database_url: str, *, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        warning_thresholds: Sequence[float] = (),
+        retention_days: float = 30.0,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
         self._engine = create_database_engine(database_url)
+        self._thresholds = sorted(set(warning_thresholds))
+        self.retention = timedelta(days=retention_days)
         self._clock = clock
 
     def close(self) -> None:
@@ -230,7 +274,10 @@ class SqlJobStore:
         with read_transaction(self._engine) as connection:
             row = connection.execute(_SELECT_JOB, {"b_id": job_id}).first()
         if row is None or (key_id is not None and row.key_id != key_id):
-            raise NotFound(f"No such job: {job_id}")
+            raise NotFound(
+                f"No such job: {job_id}. Finished jobs and their results are deleted "
+                f"{_days(self.retention)} after they end."
+            )
         return _job(row)
 
     def list_jobs(self, key_id: str | None = None, limit: int = 100) -> list[JobRecord]:
@@ -363,6 +410,7 @@ class SqlJobStore:
         """
         now = self._clock()
         succeeded = result is not None
+        warnings: list[tuple[AnyRow, list[float]]] = []
         with write_transaction(self._engine) as connection:
             changed = connection.execute(
                 update(job_images)
@@ -385,11 +433,15 @@ class SqlJobStore:
                 return False
             job = connection.execute(_SELECT_JOB, {"b_id": image.job_id}).one()
             if succeeded:
-                connection.execute(
+                key = connection.execute(
                     update(api_keys)
                     .where(api_keys.c.id == job.key_id, api_keys.c.period_start == job.period_start)
                     .values(used=api_keys.c.used + job.cost)
-                )
+                    .returning(*api_keys.c)
+                ).first()
+                if key is not None:  # None: the key renewed since, as for a call's charge
+                    crossed = record_crossed(connection, key, job.cost, now, self._thresholds)
+                    warnings.append((key, crossed))
             else:
                 self._refund(connection, job, job.cost)
             connection.execute(
@@ -414,6 +466,7 @@ class SqlJobStore:
                 )
             )
             self._end_if_idle(connection, image.job_id, now)
+        log_crossed(warnings)
         return True
 
     def give_back(self, images: Sequence[ClaimedImage]) -> None:
@@ -450,6 +503,27 @@ class SqlJobStore:
                 ).where(jobs.c.status.in_(ACTIVE) | (jobs.c.running > 0))
             ).one()
         return int(pending), int(running)
+
+    def delete_expired(self, limit: int = 10) -> int:
+        """Delete up to ``limit`` jobs that ended more than the retention ago, with their
+        images and results; a job whose webhook is still being retried stays until it is
+        delivered or given up. Returns how many were deleted."""
+        cutoff = self._clock() - self.retention
+        with write_transaction(self._engine) as connection:
+            expired = connection.scalars(
+                select(jobs.c.id)
+                .where(
+                    jobs.c.status.not_in(ACTIVE),
+                    jobs.c.finished_at < cutoff,
+                    jobs.c.callback_next_at.is_(None),
+                )
+                .limit(limit)
+                .with_for_update(skip_locked=True)  # another replica's sweep takes the others
+            ).all()
+            if expired:
+                connection.execute(delete(job_images).where(job_images.c.job_id.in_(expired)))
+                connection.execute(delete(jobs).where(jobs.c.id.in_(expired)))
+        return len(expired)
 
     # Webhooks
 
@@ -551,6 +625,11 @@ class SqlJobStore:
                 ),
             )
         )
+
+
+def _days(span: timedelta) -> str:
+    days = span / timedelta(days=1)
+    return "1 day" if days == 1 else f"{days:g} days"
 
 
 def _fairest(active: Sequence[AnyRow]) -> AnyRow | None:

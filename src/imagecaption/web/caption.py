@@ -47,7 +47,8 @@ async def caption_for_session(
     account: Annotated[KeyRecord, Depends(session_caller)],
     svc: ServicesDep,
 ) -> Response:
-    return await caption_flow(request, account, svc)
+    with svc.engine.call_in_progress():  # job images wait for it, as for an API call
+        return await caption_flow(request, account, svc)
 
 
 @router.post("/ui/api/key-state")
