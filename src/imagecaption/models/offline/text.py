@@ -207,7 +207,8 @@ class TextReader:
             }
             | ({} if full_recogniser else {"Rec.model_path": str(latin_recogniser())})
         )
-        self.name = f"{DISTRIBUTION} {importlib.metadata.version(DISTRIBUTION)} (PP-OCRv6)"
+        models = "PP-OCRv6" if full_recogniser else "PP-OCRv6, Latin recogniser"
+        self.name = f"{DISTRIBUTION} {importlib.metadata.version(DISTRIBUTION)} ({models})"
 
     def warmup(self) -> None:
         """Load the models (RapidOCR loads them lazily) on a picture with a word in it."""
