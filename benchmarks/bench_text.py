@@ -1,7 +1,7 @@
 """What reading text in pictures costs: the offline captioner with reading on and off, side by
 side, on photos without text and on pictures with text, in process and over HTTP; and, with
-``--readers``, how fast and how well each reader reads (ours before and after the check sized the
-reading, RapidOCR's default pipeline, Tesseract 5), picture by picture.
+``--readers``, how fast and how well each reader reads (ours with the shipped Latin recogniser and
+with RapidOCR's full one, RapidOCR's default pipeline, Tesseract 5), picture by picture.
 
     python -m benchmarks.bench_text --rounds 8
     python -m benchmarks.bench_text --readers --rounds 3
@@ -136,6 +136,8 @@ WORDINGS = (
     "a tabby cat",
 )
 EVERY_LINE, QUOTED = "ours, every line", "ours, quoted lines"
+# The same with RapidOCR's full recogniser (Chinese and Latin), which the Latin one replaced.
+FULL_EVERY_LINE, FULL_QUOTED = "full rec, every line", "full rec, quoted"
 
 
 def compare_readers(rounds: int, threads: int) -> None:
@@ -145,7 +147,8 @@ def compare_readers(rounds: int, threads: int) -> None:
     those are compared by the captions they give (``same`` where every wording of WORDINGS
     quotes the same words as from every line), not by a character error against every line."""
     readers: dict[str, peers.Reader] = {
-        "ours before": peers.ours(threads, before=True),
+        FULL_EVERY_LINE: peers.ours(threads, full_recogniser=True),
+        FULL_QUOTED: peers.ours(threads, choose=lines_to_read, full_recogniser=True),
         EVERY_LINE: peers.ours(threads),
         QUOTED: peers.ours(threads, choose=lines_to_read),
         "rapidocr default": peers.rapidocr_default(threads),
@@ -169,33 +172,39 @@ def compare_readers(rounds: int, threads: int) -> None:
                 times[name][picture.id].append((time.perf_counter() - started) * 1000)
                 errors[name][picture.id] = cer(picture.truth, in_reading_order(lines))
                 read[name][picture.id] = lines
-    same = {p.id: same_captions(read[QUOTED][p.id], read[EVERY_LINE][p.id]) for p in pictures}
+    same = {
+        quoted: {p.id: same_captions(read[quoted][p.id], read[every][p.id]) for p in pictures}
+        for quoted, every in ((QUOTED, EVERY_LINE), (FULL_QUOTED, FULL_EVERY_LINE))
+    }
     names = list(readers)
     print(f"{'picture':<24}" + "".join(f" | {name[:18]:>18} ms   CER" for name in names))
     for picture in pictures:
         cells = [
             f" | {statistics.median(times[name][picture.id]):21.0f} "
             + (
-                (" same" if same[picture.id] else " DIFF")
-                if name == QUOTED
+                (" same" if same[name][picture.id] else " DIFF")
+                if name in same
                 else f"{errors[name][picture.id]:5.3f}"
             )
             for name in names
         ]
         print(f"{picture.id:<24}" + "".join(cells))
-    base = [statistics.median(times["ours before"][p.id]) for p in pictures]
+    base = [statistics.median(times[FULL_QUOTED][p.id]) for p in pictures]
     for name in names:
         medians = [statistics.median(times[name][p.id]) for p in pictures]
         ratios = [after / before for after, before in zip(medians, base, strict=True)]
         quality = (
-            f"captions as from every line {sum(same.values())}/{len(same)}"
-            if name == QUOTED
+            f"captions as from every line {sum(same[name].values())}/{len(pictures)}"
+            if name in same
             else f"mean CER {statistics.mean(errors[name].values()):.3f}"
         )
         print(
             f"{name:<28} p50 {statistics.median(medians):7.0f} ms  slowest {max(medians):7.0f} ms"
-            f"  {quality}  median time ratio to ours before {statistics.median(ratios):.2f}x"
+            f"  {quality}  median time ratio to {FULL_QUOTED} {statistics.median(ratios):.2f}x"
         )
+    for latin, full in ((EVERY_LINE, FULL_EVERY_LINE), (QUOTED, FULL_QUOTED)):
+        alike = sum(read[latin][p.id] == read[full][p.id] for p in pictures)
+        print(f"{latin} read the same lines as {full} on {alike} of {len(pictures)} pictures")
 
 
 def same_captions(quoted: list[peers.Line], every: list[peers.Line]) -> bool:
@@ -212,10 +221,9 @@ def same_captions(quoted: list[peers.Line], every: list[peers.Line]) -> bool:
 
 def time_steps(rounds: int, threads: int) -> None:
     """Where our reader's time goes, step by step (the check, the detector, the recogniser with
-    the angle classifier where it runs), reading every line and only the quoted ones, one after
-    the other on each picture; medians over the rounds, ms."""
-    reader = TextReader(threads)
-    reader.warmup()
+    the angle classifier where it runs), reading every line and only the quoted ones, with the
+    shipped Latin recogniser and with RapidOCR's full one, one after the other on each picture;
+    medians over the rounds, ms."""
     spent: dict[str, float] = {}
 
     def timed(step: str, work: Callable[..., Any]) -> Callable[..., Any]:
@@ -228,17 +236,28 @@ def time_steps(rounds: int, threads: int) -> None:
 
         return run
 
-    reader.check = timed("check", reader.check)  # type: ignore[method-assign]
-    reader._detect = timed("detector", reader._detect)  # type: ignore[method-assign]
-    reader._detect_bands = timed("detector", reader._detect_bands)  # type: ignore[method-assign]
-    reader._recognise = timed("recogniser", reader._recognise)  # type: ignore[method-assign]
+    def instrumented(full_recogniser: bool) -> TextReader:
+        reader = TextReader(threads, full_recogniser=full_recogniser)
+        reader.warmup()
+        reader.check = timed("check", reader.check)  # type: ignore[method-assign]
+        reader._detect = timed("detector", reader._detect)  # type: ignore[method-assign]
+        reader._detect_bands = timed("detector", reader._detect_bands)  # type: ignore[method-assign]
+        reader._recognise = timed("recogniser", reader._recognise)  # type: ignore[method-assign]
+        return reader
+
+    full, latin = instrumented(full_recogniser=True), instrumented(full_recogniser=False)
     steps = ("check", "detector", "recogniser")
-    ways: dict[str, LineChoice | None] = {"every line": None, "quoted lines": lines_to_read}
+    ways: dict[str, tuple[TextReader, LineChoice | None]] = {
+        "full, every": (full, None),
+        "latin, every": (latin, None),
+        "full, quoted": (full, lines_to_read),
+        "latin, quoted": (latin, lines_to_read),
+    }
     pictures = load_pictures()
     table: dict[tuple[str, str], dict[str, list[float]]] = {}
     for _ in range(rounds):
         for picture in pictures:
-            for way, choose in ways.items():
+            for way, (reader, choose) in ways.items():
                 spent.clear()
                 started = time.perf_counter()
                 found = reader.look(picture.image, choose)
@@ -252,6 +271,13 @@ def time_steps(rounds: int, threads: int) -> None:
         figures = "".join(f"{statistics.median(cells[s]):11.0f}" for s in (*steps, "total"))
         print(
             f"{picture_id:<24} {way:<13}{figures}   ({statistics.median(cells['lines']):.0f} lines)"
+        )
+    for way in ways:
+        totals = [statistics.median(table[p.id, way]["total"]) for p in pictures]
+        recogniser = [statistics.median(table[p.id, way]["recogniser"]) for p in pictures]
+        print(
+            f"{way:<14} p50 {statistics.median(totals):7.0f} ms  slowest {max(totals):7.0f} ms"
+            f"  recogniser, all pictures {sum(recogniser):7.0f} ms"
         )
 
 

@@ -26,11 +26,18 @@ Line = tuple[str, tuple[float, float, float, float]]
 Reader = Callable[[Image.Image], list[Line]]
 
 
-def ours(threads: int, *, before: bool = False, choose: LineChoice | None = None) -> Reader:
+def ours(
+    threads: int,
+    *,
+    before: bool = False,
+    choose: LineChoice | None = None,
+    full_recogniser: bool = False,
+) -> Reader:
     """The offline captioner's read stage: its check, then the reading (sized by the check, or
     as it was before: the short side enlarged to 544, the angle classifier always), of every
-    line or of those ``choose`` picks (the caption's, without details)."""
-    reader = TextReader(threads, UNSIZED if before else None)
+    line or of those ``choose`` picks (the caption's, without details), by the shipped Latin
+    recogniser or RapidOCR's full one."""
+    reader = TextReader(threads, UNSIZED if before else None, full_recogniser=full_recogniser)
     reader.warmup()
 
     def read(image: Image.Image) -> list[Line]:

@@ -17,6 +17,11 @@ where the check's own copy shows the lines large enough, its boxes are read as t
 detector does not run again. The angle classifier, which only tells upright lines from upside-down
 ones, runs only when a line stands on its end.
 
+The recogniser is RapidOCR's PP-OCRv6 small one with its last layer cut to the characters a
+caption can quote (``PP-OCRv6_rec_latin.onnx`` beside this file, made by
+``scripts/convert_offline_models/prune_recogniser.py``): the full one scores 18,710 classes,
+Chinese and Latin, at every step along a line, where the captions quote Latin-script text only.
+
 A caption quotes only a few lines (the largest print, a page's first lines), so a caller can name
 the lines worth recognising (``LineChoice``): only those are recognised, and the detector looks
 only at the bands of the picture that hold them. Answers with ``details`` read every line.
@@ -30,6 +35,8 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -81,6 +88,14 @@ GAP = "..."
 MIN_SIDE = 16
 MAX_ASPECT = 25
 _WORD_CHARACTER = re.compile(r"\w", re.UNICODE)
+# The recogniser the reader uses: PP-OCRv6 small cut to the Latin-script characters (MODELS.md).
+LATIN_RECOGNISER = "PP-OCRv6_rec_latin.onnx"
+
+
+def latin_recogniser() -> Path:
+    """The shipped recogniser's file."""
+    return Path(str(resources.files(__package__).joinpath(LATIN_RECOGNISER)))
+
 
 # Picks, from the boxes of every line found (left, top, right, bottom as fractions of the
 # picture), the indices of those worth recognising: the recogniser's time grows with every line,
@@ -155,9 +170,13 @@ def detection_scale(check: TextCheck, width: int, height: int) -> float:
 
 
 class TextReader:
-    """Finds and reads lines of text; ``threads`` is how many cores each model may use."""
+    """Finds and reads lines of text; ``threads`` is how many cores each model may use, and
+    ``full_recogniser`` swaps the shipped recogniser for RapidOCR's own, which also reads Chinese
+    (kept for the benchmark and the tests that compare the two)."""
 
-    def __init__(self, threads: int, sizing: Sizing | None = None) -> None:
+    def __init__(
+        self, threads: int, sizing: Sizing | None = None, *, full_recogniser: bool = False
+    ) -> None:
         from rapidocr import RapidOCR
 
         self.sizing = sizing or Sizing()
@@ -186,8 +205,10 @@ class TextReader:
                 "Det.limit_type": "min",
                 "Det.limit_side_len": READ_SIDE,
             }
+            | ({} if full_recogniser else {"Rec.model_path": str(latin_recogniser())})
         )
-        self.name = f"{DISTRIBUTION} {importlib.metadata.version(DISTRIBUTION)} (PP-OCRv6)"
+        models = "PP-OCRv6" if full_recogniser else "PP-OCRv6, Latin recogniser"
+        self.name = f"{DISTRIBUTION} {importlib.metadata.version(DISTRIBUTION)} ({models})"
 
     def warmup(self) -> None:
         """Load the models (RapidOCR loads them lazily) on a picture with a word in it."""
