@@ -78,7 +78,11 @@ def test_the_playground_by_keyboard_alone_from_key_to_result(
     # Listening before any key is pressed: the browser intercepts file dialogs only once the
     # listener has reached it, and a Space pressed before that opens nothing to wait for.
     choosers: list[FileChooser] = []
-    page.on("filechooser", choosers.append)
+
+    def chosen(chooser: FileChooser) -> None:
+        choosers.append(chooser)
+
+    page.on("filechooser", chosen)
     page.goto("/")
 
     def tab_to(element_id: str) -> None:
