@@ -174,8 +174,18 @@ class DriverStatements:
             cursor.close()
 
     def _run_many(self, connection: Connection, sql: str, rows: list[dict[str, Any]]) -> None:
+        # A group's rows share a few times (now, its expiry, a period's start): each is
+        # converted once.
+        times: dict[datetime, Any] = {}
+
+        def stored(value: datetime) -> Any:
+            converted = times.get(value)
+            if converted is None:
+                converted = times[value] = self.time(value)
+            return converted
+
         converted = [
-            {name: self.time(value) if name in _TIMES else value for name, value in row.items()}
+            {name: stored(value) if name in _TIMES else value for name, value in row.items()}
             for row in rows
         ]
         cursor = connection.connection.cursor()
