@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from imagecaption.accounts.sql_store import SqlAccountStore
+from imagecaption.accounts.driver_statements import DriverStatements
+from imagecaption.accounts.sql_store import CoreStatements, SqlAccountStore
 from imagecaption.accounts.store import KeyRecord, Reservation
 from imagecaption.accounts.writes import Charge, Reserve
 from tests.accounts.conftest import Clock, StoreFactory
@@ -67,12 +68,12 @@ def test_the_driver_path_writes_and_reads_what_sqlalchemy_did(
     make_store: StoreFactory, clock: Clock
 ) -> None:
     through_driver = make_store()
-    assert through_driver._driver is not None
+    assert isinstance(through_driver._statements, DriverStatements)  # both databases take it
     driver_outcomes = _a_key_s_life(through_driver, clock)
     driver_rows = _stored(through_driver)
 
     through_core = _emptied(make_store())
-    through_core._driver = None
+    through_core._statements = CoreStatements()  # SQLAlchemy's path, as for other drivers
     core_outcomes = _a_key_s_life(through_core, clock)
 
     assert driver_outcomes == core_outcomes
@@ -84,8 +85,8 @@ def test_the_driver_path_writes_and_reads_what_sqlalchemy_did(
 def test_a_driver_error_is_raised_as_sqlalchemy_s(make_store: StoreFactory) -> None:
     store = make_store()
     _, key = store.create_key("pro")
-    driver = store._driver
-    assert driver is not None
+    driver = store._statements
+    assert isinstance(driver, DriverStatements)
     row = {
         "id": "r" * 32,
         "key_id": key.id,

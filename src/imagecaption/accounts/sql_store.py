@@ -37,7 +37,6 @@ from typing import Any, TypeAlias
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Insert,
     Row,
     bindparam,
     case,
@@ -123,6 +122,35 @@ _COUNT_USED = (
 _INSERT_USAGE = insert(usage)
 
 
+class CoreStatements:
+    """The statements of ``driver_statements.DriverStatements`` through SQLAlchemy's Core, for
+    drivers that have no fast path."""
+
+    def debit_current(
+        self, connection: Connection, key_id: str, credits: int, now: datetime
+    ) -> AnyKey | None:
+        params = {"b_id": key_id, "b_credits": credits, "b_now": now}
+        return connection.execute(_DEBIT_CURRENT, params).first()
+
+    def count_used(
+        self, connection: Connection, key_id: str, period: datetime, credits: int
+    ) -> AnyKey | None:
+        params = {"b_id": key_id, "b_period": period, "b_credits": credits}
+        return connection.execute(_COUNT_USED, params).first()
+
+    def take_reservations(self, connection: Connection, ids: Sequence[str]) -> Sequence[AnyHeld]:
+        return connection.execute(_TAKE_RESERVATIONS, {"b_ids": list(ids)}).all()
+
+    def insert_reservations(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        connection.execute(_INSERT_RESERVATION, rows)
+
+    def insert_usage(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        connection.execute(_INSERT_USAGE, rows)
+
+
+CreditStatements: TypeAlias = DriverStatements | CoreStatements
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -182,7 +210,9 @@ class SqlAccountStore(AccountStore):
         self._thresholds = sorted(set(warning_thresholds))
         self._clock = clock
         dialect = self._engine.dialect
-        self._driver = DriverStatements(dialect) if driver_statements.supported(dialect) else None
+        self._statements: CreditStatements = (
+            DriverStatements(dialect) if driver_statements.supported(dialect) else CoreStatements()
+        )
         if auto_migrate:
             upgrade_engine(self._engine)
 
@@ -364,9 +394,9 @@ class SqlAccountStore(AccountStore):
                         connection, key_id, charges, taken, now, outcomes, usage_rows
                     )
             if new_reservations:
-                self._insert(connection, _INSERT_RESERVATION, new_reservations)
+                self._statements.insert_reservations(connection, new_reservations)
             if usage_rows:
-                self._insert(connection, _INSERT_USAGE, usage_rows)
+                self._statements.insert_usage(connection, usage_rows)
         for row, crossed in warnings:  # once the charges that crossed them have committed
             for threshold in crossed:
                 log.warning(
@@ -390,13 +420,7 @@ class SqlAccountStore(AccountStore):
         """Debit a key for its reservations: all at once when its balance covers them (one
         statement, as almost always), else one by one, each refused or not on its own."""
         total = sum(write.credits for _, write in reserves)
-        row: AnyKey | None
-        if self._driver is not None:
-            row = self._driver.debit_current(connection, key_id, total, now)
-        else:
-            row = connection.execute(
-                _DEBIT_CURRENT, {"b_id": key_id, "b_credits": total, "b_now": now}
-            ).first()
+        row = self._statements.debit_current(connection, key_id, total, now)
         after: list[tuple[int, Reserve, KeyRecord]] = []
         if row is not None:
             # What each would have seen had they run one after another, in this order.
@@ -457,13 +481,7 @@ class SqlAccountStore(AccountStore):
             outcomes[i] = _record(debited)
         for period, counted in by_period.items():
             total = sum(credits for _, _, credits in counted)
-            row: AnyKey | None
-            if self._driver is not None:
-                row = self._driver.count_used(connection, key_id, period, total)
-            else:
-                row = connection.execute(
-                    _COUNT_USED, {"b_id": key_id, "b_period": period, "b_credits": total}
-                ).first()
+            row = self._statements.count_used(connection, key_id, period, total)
             if row is None:  # the key renewed since: recorded, not counted in the new period
                 record = _record(self._existing(connection, key_id))
             else:
@@ -641,23 +659,8 @@ class SqlAccountStore(AccountStore):
         (an expired one, refunded by the janitor) is missing."""
         if not reservation_ids:
             return {}
-        rows: Sequence[AnyHeld]
-        if self._driver is not None:
-            rows = self._driver.take_reservations(connection, reservation_ids)
-        else:
-            rows = connection.execute(_TAKE_RESERVATIONS, {"b_ids": reservation_ids}).all()
+        rows = self._statements.take_reservations(connection, reservation_ids)
         return {row.id: row for row in rows}
-
-    def _insert(
-        self, connection: Connection, statement: Insert, rows: list[dict[str, Any]]
-    ) -> None:
-        """Insert reservation or usage rows, through the driver where it can."""
-        if self._driver is None:
-            connection.execute(statement, rows)
-        elif statement is _INSERT_RESERVATION:
-            self._driver.insert_reservations(connection, rows)
-        else:
-            self._driver.insert_usage(connection, rows)
 
     def _refund(self, connection: Connection, held: AnyHeld) -> None:
         """Give a reservation back, unless its period has ended and the balance was reset since."""
