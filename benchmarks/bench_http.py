@@ -66,6 +66,22 @@ class Load:
     answered: int
     seconds: float
     cpu_ms_per_call: float
+    batches: dict[str, float] = field(default_factory=dict)
+    """The server's batch histograms' growth over the load (``batch_counts``)."""
+
+
+BATCH_SERIES = ("imagecaption_batch_size", "imagecaption_batch_duration_seconds")
+
+
+def batch_counts(client: httpx.Client) -> dict[str, float]:
+    """The batch histograms' samples (counts per bucket, sums) from the server's /metrics: how
+    the calls reached the model, which throughput at concurrency 8 depends on."""
+    counts = {}
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(BATCH_SERIES):
+            name, _, value = line.rpartition(" ")
+            counts[name] = float(value)
+    return counts
 
 
 def run_load(
@@ -89,14 +105,19 @@ def run_load(
     with httpx.Client(base_url=url, timeout=60, limits=limits) as client:
         for index in range(len(images)):  # warm connections and code paths
             one(index)
+        batches_before = batch_counts(client)
         started = time.perf_counter()
         cpu_before = cpu_seconds(pid)
         with ThreadPoolExecutor(concurrency) as pool:
             timings = list(pool.map(one, range(calls_per_run(calls, concurrency))))
         time.sleep(0.3)  # the charges that follow the last answers
         cpu_ms = (cpu_seconds(pid) - cpu_before) / len(timings) * 1000
+        batches = {
+            name: value - batches_before.get(name, 0.0)
+            for name, value in batch_counts(client).items()
+        }
     answered, seconds = busy_window([end - started for _, end in timings], concurrency)
-    return Load([latency for latency, _ in timings], answered, seconds, cpu_ms)
+    return Load([latency for latency, _ in timings], answered, seconds, cpu_ms, batches)
 
 
 def model_only(images: list[bytes], rounds: int, objects: bool) -> list[float]:
@@ -135,6 +156,30 @@ class Pipeline:
 
     def cpu_ms_per_call(self, concurrency: int) -> float:
         return statistics.median(load.cpu_ms_per_call for load in self.loads[concurrency])
+
+    def batches(self, concurrency: int) -> str:
+        """Batch sizes and model time per batch over this level's loads, summed."""
+        total: dict[str, float] = {}
+        for load in self.loads[concurrency]:
+            for name, value in load.batches.items():
+                total[name] = total.get(name, 0.0) + value
+        size, duration = BATCH_SERIES
+        count = total.get(f"{size}_count", 0.0)
+        if not count:
+            return "no batches reported"
+        buckets = [
+            (bound, total.get(f'{size}_bucket{{le="{bound}"}}', 0.0))
+            for bound in ("1.0", "2.0", "4.0", "8.0")
+        ]
+        below, shares = 0.0, []
+        for bound, cumulative in buckets:
+            shares.append(f"<={bound[:-2]}: {(cumulative - below) / count:.0%}")
+            below = cumulative
+        model_ms = total.get(f"{duration}_sum", 0.0) / count * 1000
+        return (
+            f"{count:.0f} batches, mean size {total.get(f'{size}_sum', 0.0) / count:.2f} "
+            f"({', '.join(shares)}), model {model_ms:.0f} ms per batch"
+        )
 
     def throughput(self, concurrency: int) -> float:
         loads = self.loads[concurrency]
@@ -208,6 +253,7 @@ def report(pipeline: Pipeline) -> None:
         f"server CPU per call: {pipeline.cpu_ms_per_call(1):.1f} ms at concurrency 1, "
         f"{pipeline.cpu_ms_per_call(8):.1f} ms at 8 (median of the rounds)"
     )
+    print(f"batches at concurrency 8: {pipeline.batches(8)}")
     print(f"{hosted:<34} p50 {HOSTED_P50_MS:7.1f} ms  p99 {HOSTED_P99_MS:7.1f} ms")
     print(f"hosted p50 / our p50 at concurrency 1: {HOSTED_P50_MS / p50_c1:.1f}x")
     print(f"hosted p99 / our p99 at concurrency 1: {HOSTED_P99_MS / p99_c1:.1f}x")

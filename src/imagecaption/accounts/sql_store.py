@@ -45,11 +45,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from imagecaption.accounts import driver_statements
 from imagecaption.accounts.database import (
     create_database_engine,
     read_transaction,
     write_transaction,
 )
+from imagecaption.accounts.driver_statements import DriverStatements, HeldRow, KeyRow
 from imagecaption.accounts.keys import generate_key, hash_key, key_matches, parse_key
 from imagecaption.accounts.periods import period_containing
 from imagecaption.accounts.plans import insufficient_credits
@@ -74,6 +76,10 @@ from imagecaption.settings import Plan
 log = logging.getLogger("imagecaption.accounts")
 
 AnyRow: TypeAlias = Row[*tuple[Any, ...]]
+AnyKey: TypeAlias = AnyRow | KeyRow
+"""A key's row, from SQLAlchemy or from the driver (``driver_statements``)."""
+AnyHeld: TypeAlias = AnyRow | HeldRow
+"""A reservation's row, likewise."""
 
 # With N keys stored, a new random 8-character id is taken with probability N / 62**8 (N / 2e14).
 _KEY_ID_ATTEMPTS = 3
@@ -114,11 +120,40 @@ _COUNT_USED = (
 _INSERT_USAGE = insert(usage)
 
 
+class CoreStatements:
+    """The statements of ``driver_statements.DriverStatements`` through SQLAlchemy's Core, for
+    drivers that have no fast path."""
+
+    def debit_current(
+        self, connection: Connection, key_id: str, credits: int, now: datetime
+    ) -> AnyKey | None:
+        params = {"b_id": key_id, "b_credits": credits, "b_now": now}
+        return connection.execute(_DEBIT_CURRENT, params).first()
+
+    def count_used(
+        self, connection: Connection, key_id: str, period: datetime, credits: int
+    ) -> AnyKey | None:
+        params = {"b_id": key_id, "b_period": period, "b_credits": credits}
+        return connection.execute(_COUNT_USED, params).first()
+
+    def take_reservations(self, connection: Connection, ids: Sequence[str]) -> Sequence[AnyHeld]:
+        return connection.execute(_TAKE_RESERVATIONS, {"b_ids": list(ids)}).all()
+
+    def insert_reservations(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        connection.execute(_INSERT_RESERVATION, rows)
+
+    def insert_usage(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        connection.execute(_INSERT_USAGE, rows)
+
+
+CreditStatements: TypeAlias = DriverStatements | CoreStatements
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _record(row: AnyRow) -> KeyRecord:
+def _record(row: AnyKey) -> KeyRecord:
     return KeyRecord(
         id=row.id,
         name=row.name,
@@ -166,6 +201,10 @@ class SqlAccountStore(AccountStore):
         self._ttl = timedelta(seconds=reservation_ttl_seconds)
         self._thresholds = sorted(set(warning_thresholds))
         self._clock = clock
+        dialect = self._engine.dialect
+        self._statements: CreditStatements = (
+            DriverStatements(dialect) if driver_statements.supported(dialect) else CoreStatements()
+        )
         if auto_migrate:
             upgrade_engine(self._engine)
 
@@ -204,6 +243,7 @@ class SqlAccountStore(AccountStore):
 
     def authenticate(self, api_key: str) -> KeyRecord:
         key_id = parse_key(api_key)
+        row: AnyKey | None
         with read_transaction(self._engine) as connection:
             row = connection.execute(_SELECT_KEY, {"b_id": key_id}).first()
         if row is None or not key_matches(api_key, row.key_hash):
@@ -318,7 +358,7 @@ class SqlAccountStore(AccountStore):
         """
         now = self._clock()
         outcomes: list[Any] = [None] * len(writes)
-        warnings: list[tuple[AnyRow, list[float]]] = []
+        warnings: list[tuple[AnyKey, list[float]]] = []
         with write_transaction(self._engine) as connection:
             taken = self._take_reservations(
                 connection,
@@ -346,9 +386,9 @@ class SqlAccountStore(AccountStore):
                         connection, key_id, charges, taken, now, outcomes, usage_rows
                     )
             if new_reservations:
-                connection.execute(_INSERT_RESERVATION, new_reservations)
+                self._statements.insert_reservations(connection, new_reservations)
             if usage_rows:
-                connection.execute(_INSERT_USAGE, usage_rows)
+                self._statements.insert_usage(connection, usage_rows)
         log_crossed(warnings)  # once the charges that crossed them have committed
         return outcomes
 
@@ -364,9 +404,7 @@ class SqlAccountStore(AccountStore):
         """Debit a key for its reservations: all at once when its balance covers them (one
         statement, as almost always), else one by one, each refused or not on its own."""
         total = sum(write.credits for _, write in reserves)
-        row = connection.execute(
-            _DEBIT_CURRENT, {"b_id": key_id, "b_credits": total, "b_now": now}
-        ).first()
+        row = self._statements.debit_current(connection, key_id, total, now)
         after: list[tuple[int, Reserve, KeyRecord]] = []
         if row is not None:
             # What each would have seen had they run one after another, in this order.
@@ -401,16 +439,16 @@ class SqlAccountStore(AccountStore):
         connection: Connection,
         key_id: str,
         charges: list[tuple[int, Charge]],
-        taken: dict[str, AnyRow],
+        taken: dict[str, AnyHeld],
         now: datetime,
         outcomes: list[Any],
         usage_rows: list[dict[str, Any]],
-    ) -> list[tuple[AnyRow, list[float]]]:
+    ) -> list[tuple[AnyKey, list[float]]]:
         """Count a key's charges as used, one statement per period their reservations belong
         to; a reservation that expired (and was refunded) while its call ran is charged afresh,
         or refused when the balance no longer covers it."""
         by_period: dict[datetime, list[tuple[int, Charge, int]]] = {}
-        warnings: list[tuple[AnyRow, list[float]]] = []
+        warnings: list[tuple[AnyKey, list[float]]] = []
         for i, write in charges:
             held = taken.pop(write.reservation.id, None)  # settled once, even if named twice
             if held is not None:
@@ -427,9 +465,7 @@ class SqlAccountStore(AccountStore):
             outcomes[i] = _record(debited)
         for period, counted in by_period.items():
             total = sum(credits for _, _, credits in counted)
-            row = connection.execute(
-                _COUNT_USED, {"b_id": key_id, "b_period": period, "b_credits": total}
-            ).first()
+            row = self._statements.count_used(connection, key_id, period, total)
             if row is None:  # the key renewed since: recorded, not counted in the new period
                 record = _record(self._existing(connection, key_id))
             else:
@@ -535,10 +571,10 @@ class SqlAccountStore(AccountStore):
             raise BadInput(f"Unknown plan {name!r}; plans: {', '.join(self._plans)}.")
         return plan
 
-    def _select(self, connection: Connection, key_id: str) -> AnyRow | None:
+    def _select(self, connection: Connection, key_id: str) -> AnyKey | None:
         return connection.execute(_SELECT_KEY, {"b_id": key_id}).first()
 
-    def _existing(self, connection: Connection, key_id: str) -> AnyRow:
+    def _existing(self, connection: Connection, key_id: str) -> AnyKey:
         row = self._select(connection, key_id)
         if row is None:
             raise NotFound(f"No such key: {key_id}")
@@ -548,7 +584,7 @@ class SqlAccountStore(AccountStore):
         with read_transaction(self._engine) as connection:
             return _record(self._existing(connection, key_id))
 
-    def _current(self, connection: Connection, key_id: str, now: datetime) -> AnyRow:
+    def _current(self, connection: Connection, key_id: str, now: datetime) -> AnyKey:
         """The key's row, renewed first if its period is over."""
         row = self._existing(connection, key_id)
         if now < row.renews_at:
@@ -574,7 +610,7 @@ class SqlAccountStore(AccountStore):
 
     def _debit(
         self, connection: Connection, key_id: str, credits: int, now: datetime, *, charge: bool
-    ) -> AnyRow:
+    ) -> AnyKey:
         """Take credits if the balance covers them, else raise; ``charge`` also counts them."""
         self._current(connection, key_id, now)
         values: dict[str, Any] = {"balance": api_keys.c.balance - credits}
@@ -595,22 +631,22 @@ class SqlAccountStore(AccountStore):
         return row
 
     @staticmethod
-    def _refusal(row: AnyRow, credits: int) -> ServiceError:
+    def _refusal(row: AnyKey, credits: int) -> ServiceError:
         if row.revoked_at is not None:
             return Unauthorized("Invalid API key")
         return insufficient_credits(_record(row), credits)
 
     def _take_reservations(
         self, connection: Connection, reservation_ids: list[str]
-    ) -> dict[str, AnyRow]:
+    ) -> dict[str, AnyHeld]:
         """Delete the reservations and return them by id; one settled by someone else already
         (an expired one, refunded by the janitor) is missing."""
         if not reservation_ids:
             return {}
-        rows = connection.execute(_TAKE_RESERVATIONS, {"b_ids": reservation_ids}).all()
+        rows = self._statements.take_reservations(connection, reservation_ids)
         return {row.id: row for row in rows}
 
-    def _refund(self, connection: Connection, held: AnyRow) -> None:
+    def _refund(self, connection: Connection, held: AnyHeld) -> None:
         """Give a reservation back, unless its period has ended and the balance was reset since."""
         connection.execute(
             update(api_keys)
@@ -619,6 +655,6 @@ class SqlAccountStore(AccountStore):
         )
 
     def _record_warnings(
-        self, connection: Connection, row: AnyRow, credits: int, now: datetime
+        self, connection: Connection, row: AnyKey, credits: int, now: datetime
     ) -> list[float]:
         return record_crossed(connection, row, credits, now, self._thresholds)

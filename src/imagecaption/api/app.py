@@ -22,7 +22,7 @@ from imagecaption.accounts.sql_store import SqlAccountStore
 from imagecaption.api import health, jobs, routes
 from imagecaption.api.clients import trust_proxies
 from imagecaption.api.errors import install_error_handlers
-from imagecaption.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from imagecaption.api.middleware import RequestContextMiddleware
 from imagecaption.api.openapi import install_openapi
 from imagecaption.api.services import Services
 from imagecaption.engine import CaptionEngine
@@ -188,11 +188,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.router.routes[0:0] = routes.hot_routes()
     # Added innermost first: CORS ends up outermost so that even crash answers carry its headers.
     app.add_middleware(
-        BodyLimitMiddleware,
+        RequestContextMiddleware,
+        metrics=metrics,
         max_image_bytes=settings.max_upload_bytes,
         body_timeout=settings.body_read_timeout_seconds,
     )
-    app.add_middleware(RequestContextMiddleware, metrics=metrics)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],

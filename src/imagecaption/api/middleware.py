@@ -43,11 +43,16 @@ def _route_label(scope: Scope) -> str:
 
 
 class RequestContextMiddleware:
-    """Gives every response an X-Request-ID, logs it, measures it, and hides crashes."""
+    """Gives every response an X-Request-ID, logs it, measures it, hides crashes, and holds
+    request bodies to their limits (``BodyLimits``): one layer, so that every call pays for
+    one, with its headers read once."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics, max_image_bytes: int, body_timeout: float = 30.0
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.body_limits = BodyLimits(max_image_bytes, body_timeout)
         # Each route and status's counter and histogram, found once: looking them up by their
         # labels cost more than counting. Bounded: routes are the app's, statuses are few.
         self._by_route_and_status: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
@@ -80,8 +85,11 @@ class RequestContextMiddleware:
                 MutableHeaders(scope=message)["X-Request-ID"] = request_id
             await send(message)
 
+        limited_receive, limited_send = self.body_limits.guard(
+            scope, headers, receive, send_with_id
+        )
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, limited_receive, limited_send)
         except Exception:
             log.exception("unhandled error")
             if not response_started:
@@ -106,7 +114,7 @@ class RequestContextMiddleware:
             structlog.contextvars.unbind_contextvars("request_id")
 
 
-class BodyLimitMiddleware:
+class BodyLimits:
     """Refuses oversized and overdue bodies while they arrive, never buffering more than the limit.
 
     A declared Content-Length over the limit is refused before reading anything; a body without
@@ -122,8 +130,7 @@ class BodyLimitMiddleware:
     stalls would otherwise hold the call, and a connection, for as long as it liked.
     """
 
-    def __init__(self, app: ASGIApp, max_image_bytes: int, body_timeout: float = 30.0) -> None:
-        self.app = app
+    def __init__(self, max_image_bytes: int, body_timeout: float = 30.0) -> None:
         self.max_image_bytes = max_image_bytes
         self.body_timeout = body_timeout
 
@@ -133,19 +140,21 @@ class BodyLimitMiddleware:
             return self.max_image_bytes * 2 + slack
         return self.max_image_bytes + slack
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            await self.app(scope, receive, send)
-            return
-        headers = Headers(scope=scope)
+    def guard(
+        self, scope: Scope, headers: Headers, receive: Receive, send: Send
+    ) -> tuple[Receive, Send]:
+        """The ``receive`` and ``send`` that the app is to be given for this request."""
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            return receive, send
         limit = self.limit_for(headers.get("content-type", "").lower())
-        too_large = payload_too_large(self.max_image_bytes)
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             # Refused before a byte is read, yet by the route, after it has authenticated the
             # caller, so that the 413 counts in the key's usage like any other failed call.
-            await self.app(scope, _refusing_receive(too_large), _closing(send))
-            return
+            return _refusing_receive(payload_too_large(self.max_image_bytes)), _closing(send)
+        return self._counting(receive, limit), send
+
+    def _counting(self, receive: Receive, limit: int) -> Receive:
         received = 0
         deadline: float | None = None
         complete = False
@@ -166,11 +175,11 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise too_large
+                    raise payload_too_large(self.max_image_bytes)
                 complete = not message.get("more_body", False)
             return message
 
-        await self.app(scope, counting_receive, send)
+        return counting_receive
 
 
 def _refusing_receive(refusal: Exception) -> Receive:
