@@ -113,6 +113,7 @@ class SentenceWriter:
     def __init__(self, labels: Sequence[Label], nouns: Mapping[str, Noun]) -> None:
         self.names = ClassNames(labels)
         self._namer = BoxNamer(self.names, nouns)
+        self._table = nouns.get("dining table")
 
     def write(self, findings: Findings, options: CaptionOptions) -> Caption:
         """Caption one picture. ``max_length`` counts words, which is what a reader notices."""
@@ -214,7 +215,13 @@ class SentenceWriter:
         if subject.score < UNSURE_DETECTION and not subject.noun.agrees_with(seen.label):
             return True
         context = subject.has("table") or (subject.has("seat") and subject.count == 1)
+        # Chairs the detector found around the table it missed are the table's: "a dining
+        # table and two chairs", not "two chairs" beside the table the classifier is sure of.
+        context = context or (subject.has("seat") and self._is_table(seen.label))
         return context or subject.main.area < SMALL_SUBJECT
+
+    def _is_table(self, label: Label) -> bool:
+        return self._table is not None and self._table.agrees_with(label)
 
     def _scene(
         self, things: Sequence[Thing], findings: Findings, setting: Named | None, kind: str | None
@@ -223,7 +230,7 @@ class SentenceWriter:
         subject = things[0]
         others = list(things[1:])
         people = (
-            person_view(self.names, findings.crops.get("person"), subject.count)
+            person_view(self.names, findings.crops.get("person"), subject.count, subject.main.area)
             if subject.has("person")
             else PersonView(None, None)
         )
@@ -265,6 +272,9 @@ class SentenceWriter:
         place, where the surroundings give one."""
         table = _table(things)
         seen = self.names.subject(findings.scene)
+        if table is None and seen is not None and self._is_table(seen.label):
+            seats = next((thing for thing in things if thing.has("seat")), None)
+            return _with_other(draft, self._placed(draft, findings), seats)
         if table is None or seen is None or draft.source != "classifier":
             return self._placed(draft, findings) if table is None else _on_table(draft, things)
         if not table.noun.agrees_with(seen.label):
@@ -273,10 +283,7 @@ class SentenceWriter:
         placed = self._placed(draft, findings)
         if other is None or other.salience < MENTION * table.salience:
             return placed
-        subject = draft.forms[0]
-        wording = placed.forms[0].replace(subject, f"{subject} and {other.phrase()}", 1)
-        plan = placed.plans[0].with_subject(other.ref())
-        return replace(placed.reworded(wording, plans=(plan,)), score=placed.score * other.score)
+        return _with_other(draft, placed, other)
 
     def _placed(self, draft: Draft, findings: Findings) -> Draft:
         """The classifier's subject with the place the surroundings give, where it has no
@@ -472,6 +479,17 @@ def _kind_placed(kind: str, surroundings: Surroundings | None) -> Draft:
 
 def _table(things: Sequence[Thing]) -> Thing | None:
     return next((thing for thing in things if thing.has("table")), None)
+
+
+def _with_other(draft: Draft, placed: Draft, other: Thing | None) -> Draft:
+    """``placed`` (``draft`` with its place) with ``other`` named beside its subject: "a dining
+    table and two chairs in a room"."""
+    if other is None or draft.source != "classifier":
+        return placed
+    subject = draft.forms[0]
+    wording = placed.forms[0].replace(subject, f"{subject} and {other.phrase()}", 1)
+    plan = placed.plans[0].with_subject(other.ref())
+    return replace(placed.reworded(wording, plans=(plan,)), score=placed.score * other.score)
 
 
 def _on_table(draft: Draft, things: Sequence[Thing]) -> Draft:
