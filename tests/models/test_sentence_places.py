@@ -6,7 +6,7 @@ from __future__ import annotations
 from imagecaption.models.offline.compose.sentence import SentenceWriter
 from imagecaption.models.offline.evidence import Colour, Place, Surroundings
 from tests.models.test_sentence import probabilities
-from tests.models.test_sentence_evidence import Box, caption, write, writer
+from tests.models.test_sentence_evidence import Box, caption, pose, write, writer
 
 __all__ = ["writer"]  # the fixture, shared
 
@@ -198,3 +198,20 @@ def test_a_road_vehicle_renamed_keeps_the_colour_found_for_its_box(
     red = {"truck": Colour("red", 0.7)}
     assert caption(writer, [truck], crops={"truck": some_car}, colours=red) == "A red car."
     assert caption(writer, [truck], colours=red) == "A red truck."
+
+
+def test_a_lone_small_unsure_person_with_no_body_in_the_box_is_left_out(
+    writer: SentenceWriter,
+) -> None:
+    """A concrete groyne seen from above is no person: the pose model finds no body there."""
+    groyne = Box("person", 0.6, 0.5, 0.1, 0.59, 0.32)  # 2 % of the picture
+    assert caption(writer, [groyne], poses=[pose(groyne, None)]) == (
+        "An image with no clearly recognizable subject."
+    )
+    # a body read, a sure detection, a second person or no pose run: the person stays
+    assert caption(writer, [groyne], poses=[pose(groyne, "sitting")]) == "A person sitting."
+    sure = Box("person", 0.7, 0.5, 0.1, 0.59, 0.32)
+    assert caption(writer, [sure], poses=[pose(sure, None)]) == "A person."
+    other = Box("person", 0.6, 0.2, 0.1, 0.29, 0.32)
+    assert caption(writer, [groyne, other], poses=[pose(groyne, None)]) == "Two people."
+    assert caption(writer, [groyne]) == "A person."

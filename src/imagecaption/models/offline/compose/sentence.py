@@ -54,6 +54,7 @@ from imagecaption.models.offline.compose.things import Thing
 from imagecaption.models.offline.compose.vocabulary import Noun
 from imagecaption.models.offline.evidence import Colour, Pose, Surroundings
 from imagecaption.models.offline.labels import Label
+from imagecaption.models.offline.regions import Box
 
 # Other things are mentioned only when at least this salient next to the main subject.
 MENTION = 0.06
@@ -77,6 +78,11 @@ UNSURE_DETECTION = 0.55
 # A person or an animal the detector is this sure of is named even when small, with the
 # classifier's landscape as the place: "a person in the mountains", not "a snowy mountain".
 SURE_IN_LANDSCAPE = 0.6
+# A lone person this small (a share of the picture) whom the detector is less sure of than this,
+# and in whose box the pose model finds no body it can read, is left out: a groyne on a beach
+# seen from above, not a person. People in a group, or whose posture is read, stay.
+BODILESS_AREA = 0.05
+BODILESS_SCORE = 0.65
 # People the detector is this sure of are named beside the classifier's subject.
 PEOPLE_BESIDE = 0.5
 AN_IMAGE = "an image"  # how hedges and admissions of defeat begin
@@ -176,6 +182,7 @@ class SentenceWriter:
             thing
             for thing in findings.things
             if not self._namer.unseen(thing, findings.crops.get(thing.noun.label))
+            and not _bodiless(thing, findings.poses)
         ]
         seen = [
             self._namer.identify(thing, findings.crops.get(thing.noun.label)) for thing in found
@@ -514,6 +521,26 @@ def _in_black_and_white(draft: Draft) -> Draft:
         wording = f"a black and white photo of {first}"
         plan = replace(plan, frame="black and white photo")
     return draft.reworded(wording, plans=(plan,))
+
+
+def _bodiless(thing: Thing, poses: Sequence[Pose]) -> bool:
+    """Whether ``thing`` is a lone, small, unsure person in whom the pose model saw no body."""
+    if not thing.has("person") or thing.count != 1:
+        return False
+    if thing.main.area >= BODILESS_AREA or thing.score >= BODILESS_SCORE:
+        return False
+    box = thing.main
+    read = [pose for pose in poses if _same_box(pose.box, box)]
+    return bool(read) and all(pose.activity is None for pose in read)
+
+
+def _same_box(first: Box, second: Box) -> bool:
+    corners = zip(
+        (first.left, first.top, first.right, first.bottom),
+        (second.left, second.top, second.right, second.bottom),
+        strict=True,
+    )
+    return all(abs(a - b) < 1e-3 for a, b in corners)
 
 
 def _distinct(things: Iterable[Thing]) -> tuple[Thing, ...]:
