@@ -82,3 +82,28 @@ def test_colour_words_cover_every_cell() -> None:
     assert names.max() <= 10
     # Noise of every colour is mixed: no clear colour.
     assert colour_of(grid, Box(0.0, 0.0, 1.0, 1.0, 0.9)) is None
+
+
+def car(body: tuple[int, int, int]) -> Image.Image:
+    """A car on grey tarmac filling CENTRE: its body below, dark windows and tyres taking
+    half of the box's middle."""
+    pixels = np.full((256, 256, 3), 120, dtype=np.uint8)
+    pixels[64:192, 64:192] = body
+    pixels[80:128, 64:192] = (25, 25, 30)  # windows
+    pixels[176:192, 64:192] = (10, 10, 10)  # tyres and shadow
+    return Image.fromarray(pixels)
+
+
+def test_a_car_s_colour_is_its_body_s_not_its_windows() -> None:
+    grid = pixel_grid(car((200, 30, 30)))
+    assert colour_of(grid, CENTRE) is None  # as a thing, no colour holds the box
+    body = colour_of(grid, CENTRE, body=True)
+    assert body is not None
+    assert body.name == "red"
+    assert thing_colours(grid, [("car", CENTRE)])["car"].name == "red"
+    assert thing_colours(grid, [("cat", CENTRE)]) == {}
+
+
+def test_a_car_body_that_may_be_shade_has_no_colour() -> None:
+    """Yellow paint in shade reads as brown: never said of a body beside dark windows."""
+    assert colour_of(pixel_grid(car((110, 70, 30))), CENTRE, body=True) is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from imagecaption.models.offline.compose.sentence import SentenceWriter
 from imagecaption.models.offline.evidence import Colour, Place, Surroundings
 from tests.models.test_sentence import probabilities
-from tests.models.test_sentence_evidence import Box, caption, write, writer
+from tests.models.test_sentence_evidence import Box, caption, pose, write, writer
 
 __all__ = ["writer"]  # the fixture, shared
 
@@ -152,3 +152,66 @@ def test_a_plain_backdrop_is_said_where_no_place_is(writer: SentenceWriter) -> N
     # a place the surroundings are sure of comes first
     grass = Surroundings(indoors=0.1, ground=(Place("grass", 0.9),), backdrop=Colour("pink", 1.0))
     assert caption(writer, [person], surroundings=grass) == "A person on the grass."
+
+
+FOLDING_CHAIR, SAWMILL = 559, 634
+
+
+def test_chairs_around_the_table_the_classifier_is_sure_of_are_named_with_it(
+    writer: SentenceWriter,
+) -> None:
+    """The detector found the chairs but missed the table they stand at."""
+    chairs = [Box("chair", 0.7, 0.3, 0.3, 0.6, 0.9), Box("chair", 0.65, 0.6, 0.25, 0.85, 0.8)]
+    indoors = Surroundings(indoors=0.95)
+    table = probabilities(**{f"c{DINING_TABLE}": 0.65})
+    assert caption(writer, chairs, scene=table, surroundings=indoors) == (
+        "A dining table and two chairs in a room."
+    )
+    unsure = probabilities(**{f"c{DINING_TABLE}": 0.4})
+    assert caption(writer, chairs, scene=unsure, surroundings=indoors) == "Two chairs in a room."
+    # a chair the classifier is sure of is no table
+    chair = probabilities(**{f"c{FOLDING_CHAIR}": 0.65})
+    assert "table" not in caption(writer, chairs, scene=chair, surroundings=indoors)
+
+
+def test_a_tiny_person_s_crop_names_nothing_the_classifier_is_unsure_of(
+    writer: SentenceWriter,
+) -> None:
+    """A crop of a few dozen pixels shows mostly the background: a hiker is no sawmill."""
+    building = probabilities(**{f"c{SAWMILL}": 0.3})
+    tiny = Box("person", 0.7, 0.25, 0.42, 0.32, 0.54)  # 0.8 % of the picture
+    assert caption(writer, [tiny], crops={"person": building}) == "A person."
+    large = Box("person", 0.7, 0.2, 0.1, 0.6, 0.9)
+    assert caption(writer, [large], crops={"person": building}) == (
+        "A person in front of a sawmill."
+    )
+    sure = probabilities(**{f"c{SAWMILL}": 0.6})
+    assert caption(writer, [tiny], crops={"person": sure}) == "A person in front of a sawmill."
+
+
+def test_a_road_vehicle_renamed_keeps_the_colour_found_for_its_box(
+    writer: SentenceWriter,
+) -> None:
+    """The colour stage knows the box by the detector's word; the caption by the classifier's."""
+    truck = Box("truck", 0.8, 0.05, 0.2, 0.9, 0.9)
+    some_car = probabilities(c511=0.6, c817=0.2)  # a convertible, a sports car
+    red = {"truck": Colour("red", 0.7)}
+    assert caption(writer, [truck], crops={"truck": some_car}, colours=red) == "A red car."
+    assert caption(writer, [truck], colours=red) == "A red truck."
+
+
+def test_a_lone_small_unsure_person_with_no_body_in_the_box_is_left_out(
+    writer: SentenceWriter,
+) -> None:
+    """A concrete groyne seen from above is no person: the pose model finds no body there."""
+    groyne = Box("person", 0.6, 0.5, 0.1, 0.59, 0.32)  # 2 % of the picture
+    assert caption(writer, [groyne], poses=[pose(groyne, None)]) == (
+        "An image with no clearly recognizable subject."
+    )
+    # a body read, a sure detection, a second person or no pose run: the person stays
+    assert caption(writer, [groyne], poses=[pose(groyne, "sitting")]) == "A person sitting."
+    sure = Box("person", 0.7, 0.5, 0.1, 0.59, 0.32)
+    assert caption(writer, [sure], poses=[pose(sure, None)]) == "A person."
+    other = Box("person", 0.6, 0.2, 0.1, 0.29, 0.32)
+    assert caption(writer, [groyne, other], poses=[pose(groyne, None)]) == "Two people."
+    assert caption(writer, [groyne]) == "A person."

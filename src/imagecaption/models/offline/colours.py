@@ -54,6 +54,14 @@ BACKGROUND_SHARE = 0.4
 NOT_COLOURED = frozenset({"person", "dining table", "chair", "bench", "bicycle"})
 # Only the most salient things are looked at.
 THINGS_COLOURED = 3
+# A car's box is its painted body, its windows and tyres and the shadow under it: where no
+# colour holds the box, the body's colour is the one that holds the box without the black,
+# grey and white cells (a red car whose windows are dark). Not brown: a yellow car in shade
+# reads as brown, orange and yellow cells, and a colour that may be a shadow's is not said.
+# Pink there is red paint's highlights.
+BODY_COLOURED = frozenset({"car", "truck", "bus"})
+ACHROMATIC = (BLACK, WHITE, GREY)
+NOT_A_BODY_COLOUR = frozenset({BROWN})
 
 
 def colour_names(grid: PixelGrid, rows: slice, columns: slice) -> np.ndarray:
@@ -74,8 +82,9 @@ def colour_names(grid: PixelGrid, rows: slice, columns: slice) -> np.ndarray:
     return names
 
 
-def colour_of(grid: PixelGrid, box: Box) -> Colour | None:
-    """The clear colour of what is in ``box``, or None when it is mixed, too small or unsure."""
+def colour_of(grid: PixelGrid, box: Box, body: bool = False) -> Colour | None:
+    """The clear colour of what is in ``box``, or None when it is mixed, too small or unsure;
+    with ``body``, a vehicle's, whose windows and tyres may hide it (``BODY_COLOURED``)."""
     dx, dy = INSET * box.width, INSET * box.height
     rows = grid.rows(box.top + dy, box.bottom - dy)
     columns = grid.columns(box.left + dx, box.right - dx)
@@ -88,6 +97,19 @@ def colour_of(grid: PixelGrid, box: Box) -> Colour | None:
         ring_share = np.bincount(ring, minlength=len(NAMES)) / ring.size
         weights[ring_share >= BACKGROUND_SHARE] = BACKGROUND_WEIGHT
     counts = np.bincount(inside, minlength=len(NAMES)) * weights
+    clear = _clear(counts)
+    if clear is not None or not body:
+        return clear
+    weights[list(ACHROMATIC)] = np.minimum(weights[list(ACHROMATIC)], BACKGROUND_WEIGHT)
+    painted_cells = np.where(inside == PINK, RED, inside)
+    painted = _clear(np.bincount(painted_cells, minlength=len(NAMES)) * weights)
+    if painted is None or NAMES.index(painted.name) in NOT_A_BODY_COLOUR:
+        return None
+    return painted
+
+
+def _clear(counts: np.ndarray) -> Colour | None:
+    """The colour word holding a clear share of the weighted cell ``counts``, if any."""
     best = int(np.argmax(counts))
     share = float(counts[best] / counts.sum())
     if share < CLEAR_SHARE:
@@ -101,7 +123,7 @@ def thing_colours(grid: PixelGrid, things: Sequence[tuple[str, Box]]) -> dict[st
     for label, box in things[:THINGS_COLOURED]:
         if label in NOT_COLOURED:
             continue
-        colour = colour_of(grid, box)
+        colour = colour_of(grid, box, body=label in BODY_COLOURED)
         if colour is not None:
             found[label] = colour
     return found

@@ -30,6 +30,11 @@ ATTRIBUTE_CONFIDENCE = 0.25
 # Saying someone rides something describes the whole scene, and sleds and go-karts are what the
 # classifier mistakes space suits and racing overalls for, so that claim needs more.
 RIDE_CONFIDENCE = 0.40
+# The crop of a person this small (a share of the picture) is a few dozen pixels blown up to the
+# classifier's input, and what it sees there is mostly the background (a sawmill for a hiker on
+# a hillside): an attribute of so small a person needs the classifier to be this sure.
+SMALL_PERSON = 0.02
+SMALL_PERSON_ATTRIBUTE = 0.5
 # How a person relates to a thing of each category; "with" for the rest.
 RELATIONS = {
     "clothing": "wearing",
@@ -185,9 +190,12 @@ def _planned(thing: Named) -> tuple[str, Ref | None]:
     return RELATIONS.get(thing.label.category, "with"), Ref(thing.phrase)
 
 
-def person_view(names: ClassNames, probabilities: np.ndarray | None, count: int) -> PersonView:
+def person_view(
+    names: ClassNames, probabilities: np.ndarray | None, count: int, area: float = 1.0
+) -> PersonView:
     """Read the classifier's view of the main person's body; ``count`` people share the
-    attribute, so singular-only ones ("playing a violin") are dropped for groups.
+    attribute, so singular-only ones ("playing a violin") are dropped for groups. ``area`` is
+    the person's box as a share of the picture: a small one needs a surer classifier.
 
     Each attribute needs its own probability; clothing is then named by its group where that
     is likelier ("a sweater" for a cardigan), a broad true word over a specific guess."""
@@ -199,7 +207,9 @@ def person_view(names: ClassNames, probabilities: np.ndarray | None, count: int)
         return PersonView(kind, None)
     attributes: dict[str, Named] = {}
     for named in ranked:
-        if named.label.category in NOT_ATTRIBUTES or named.score < _attribute_confidence(named):
+        if named.label.category in NOT_ATTRIBUTES or named.score < _attribute_confidence(
+            named, area
+        ):
             continue
         if count != 1 and named.label.category in SINGULAR:
             continue
@@ -228,5 +238,6 @@ def _goes_with(first: Named | None, second: Named) -> bool:
     return first.label.category == "clothing"
 
 
-def _attribute_confidence(named: Named) -> float:
-    return RIDE_CONFIDENCE if named.label.category == "ride" else ATTRIBUTE_CONFIDENCE
+def _attribute_confidence(named: Named, area: float) -> float:
+    confidence = RIDE_CONFIDENCE if named.label.category == "ride" else ATTRIBUTE_CONFIDENCE
+    return max(confidence, SMALL_PERSON_ATTRIBUTE) if area < SMALL_PERSON else confidence

@@ -27,7 +27,7 @@ VOWELS = tuple("aeiou")
 
 def colour_of(thing: Thing, colours: Mapping[str, Colour]) -> Colour | None:
     """The clear colour of ``thing``, when a caption may say it."""
-    colour = colours.get(thing.noun.label)
+    colour = colours.get(thing.detected or thing.noun.label)
     if colour is None or colour.score < COLOUR_CONFIDENCE or thing.count != 1:
         return None
     if thing.has("person") or set(thing.phrase().split()) & COLOUR_WORDS:

@@ -104,7 +104,7 @@ class BoxNamer:
         for noun in self._road:
             mass = float(crop[self._masks[noun.label]].sum())
             if noun is not thing.noun and mass >= VEHICLE_REFINE_CONFIDENCE:
-                return replace(thing, noun=noun, name=None)
+                return replace(thing, noun=noun, name=None, detected=thing.noun.label)
         return thing
 
     @staticmethod

@@ -54,6 +54,7 @@ from imagecaption.models.offline.compose.things import Thing
 from imagecaption.models.offline.compose.vocabulary import Noun
 from imagecaption.models.offline.evidence import Colour, Pose, Surroundings
 from imagecaption.models.offline.labels import Label
+from imagecaption.models.offline.regions import Box
 
 # Other things are mentioned only when at least this salient next to the main subject.
 MENTION = 0.06
@@ -77,6 +78,11 @@ UNSURE_DETECTION = 0.55
 # A person or an animal the detector is this sure of is named even when small, with the
 # classifier's landscape as the place: "a person in the mountains", not "a snowy mountain".
 SURE_IN_LANDSCAPE = 0.6
+# A lone person this small (a share of the picture) whom the detector is less sure of than this,
+# and in whose box the pose model finds no body it can read, is left out: a groyne on a beach
+# seen from above, not a person. People in a group, or whose posture is read, stay.
+BODILESS_AREA = 0.05
+BODILESS_SCORE = 0.65
 # People the detector is this sure of are named beside the classifier's subject.
 PEOPLE_BESIDE = 0.5
 AN_IMAGE = "an image"  # how hedges and admissions of defeat begin
@@ -113,6 +119,7 @@ class SentenceWriter:
     def __init__(self, labels: Sequence[Label], nouns: Mapping[str, Noun]) -> None:
         self.names = ClassNames(labels)
         self._namer = BoxNamer(self.names, nouns)
+        self._table = nouns.get("dining table")
 
     def write(self, findings: Findings, options: CaptionOptions) -> Caption:
         """Caption one picture. ``max_length`` counts words, which is what a reader notices."""
@@ -175,6 +182,7 @@ class SentenceWriter:
             thing
             for thing in findings.things
             if not self._namer.unseen(thing, findings.crops.get(thing.noun.label))
+            and not _bodiless(thing, findings.poses)
         ]
         seen = [
             self._namer.identify(thing, findings.crops.get(thing.noun.label)) for thing in found
@@ -214,7 +222,13 @@ class SentenceWriter:
         if subject.score < UNSURE_DETECTION and not subject.noun.agrees_with(seen.label):
             return True
         context = subject.has("table") or (subject.has("seat") and subject.count == 1)
+        # Chairs the detector found around the table it missed are the table's: "a dining
+        # table and two chairs", not "two chairs" beside the table the classifier is sure of.
+        context = context or (subject.has("seat") and self._is_table(seen.label))
         return context or subject.main.area < SMALL_SUBJECT
+
+    def _is_table(self, label: Label) -> bool:
+        return self._table is not None and self._table.agrees_with(label)
 
     def _scene(
         self, things: Sequence[Thing], findings: Findings, setting: Named | None, kind: str | None
@@ -223,7 +237,7 @@ class SentenceWriter:
         subject = things[0]
         others = list(things[1:])
         people = (
-            person_view(self.names, findings.crops.get("person"), subject.count)
+            person_view(self.names, findings.crops.get("person"), subject.count, subject.main.area)
             if subject.has("person")
             else PersonView(None, None)
         )
@@ -265,6 +279,9 @@ class SentenceWriter:
         place, where the surroundings give one."""
         table = _table(things)
         seen = self.names.subject(findings.scene)
+        if table is None and seen is not None and self._is_table(seen.label):
+            seats = next((thing for thing in things if thing.has("seat")), None)
+            return _with_other(draft, self._placed(draft, findings), seats)
         if table is None or seen is None or draft.source != "classifier":
             return self._placed(draft, findings) if table is None else _on_table(draft, things)
         if not table.noun.agrees_with(seen.label):
@@ -273,10 +290,7 @@ class SentenceWriter:
         placed = self._placed(draft, findings)
         if other is None or other.salience < MENTION * table.salience:
             return placed
-        subject = draft.forms[0]
-        wording = placed.forms[0].replace(subject, f"{subject} and {other.phrase()}", 1)
-        plan = placed.plans[0].with_subject(other.ref())
-        return replace(placed.reworded(wording, plans=(plan,)), score=placed.score * other.score)
+        return _with_other(draft, placed, other)
 
     def _placed(self, draft: Draft, findings: Findings) -> Draft:
         """The classifier's subject with the place the surroundings give, where it has no
@@ -474,6 +488,17 @@ def _table(things: Sequence[Thing]) -> Thing | None:
     return next((thing for thing in things if thing.has("table")), None)
 
 
+def _with_other(draft: Draft, placed: Draft, other: Thing | None) -> Draft:
+    """``placed`` (``draft`` with its place) with ``other`` named beside its subject: "a dining
+    table and two chairs in a room"."""
+    if other is None or draft.source != "classifier":
+        return placed
+    subject = draft.forms[0]
+    wording = placed.forms[0].replace(subject, f"{subject} and {other.phrase()}", 1)
+    plan = placed.plans[0].with_subject(other.ref())
+    return replace(placed.reworded(wording, plans=(plan,)), score=placed.score * other.score)
+
+
 def _on_table(draft: Draft, things: Sequence[Thing]) -> Draft:
     """The classifier's subject placed on the table the detector found under it: "a cup of
     espresso on a table". Only for things that stand on tables, never for animals or scenes."""
@@ -496,6 +521,26 @@ def _in_black_and_white(draft: Draft) -> Draft:
         wording = f"a black and white photo of {first}"
         plan = replace(plan, frame="black and white photo")
     return draft.reworded(wording, plans=(plan,))
+
+
+def _bodiless(thing: Thing, poses: Sequence[Pose]) -> bool:
+    """Whether ``thing`` is a lone, small, unsure person in whom the pose model saw no body."""
+    if not thing.has("person") or thing.count != 1:
+        return False
+    if thing.main.area >= BODILESS_AREA or thing.score >= BODILESS_SCORE:
+        return False
+    box = thing.main
+    read = [pose for pose in poses if _same_box(pose.box, box)]
+    return bool(read) and all(pose.activity is None for pose in read)
+
+
+def _same_box(first: Box, second: Box) -> bool:
+    corners = zip(
+        (first.left, first.top, first.right, first.bottom),
+        (second.left, second.top, second.right, second.bottom),
+        strict=True,
+    )
+    return all(abs(a - b) < 1e-3 for a, b in corners)
 
 
 def _distinct(things: Iterable[Thing]) -> tuple[Thing, ...]:

@@ -67,12 +67,15 @@ class Thing:
     """One kind of thing in the picture, with every box of it that counts, largest first.
 
     ``name`` is a more precise name for a single one ("a tabby cat"), when the classifier
-    agreed with the detector on its box.
+    agreed with the detector on its box. ``detected`` is the detector's own label where the
+    classifier renamed the box into another of the detector's kinds (a truck that is a car):
+    the evidence stages, which ran before, know the box by that label.
     """
 
     noun: Noun
     boxes: tuple[Box, ...]
     name: str | None = None
+    detected: str | None = None
 
     @property
     def count(self) -> int:
