@@ -40,7 +40,7 @@ def small_images(count: int, seed: int, size: int = 64) -> list[bytes]:
         image.putpixel((0, 0), (code[0], code[1], code[2]))
         image.putpixel((1, 0), (code[3], code[4], code[5]))
         buffer = io.BytesIO()
-        image.save(buffer, format="JPEG", quality=85)
+        image.save(buffer, format="PNG")  # JPEG would smooth the two pixels away: one image
         images.append(buffer.getvalue())
     return images
 
