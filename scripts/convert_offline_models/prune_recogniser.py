@@ -13,23 +13,20 @@ in the project's environment:
     python scripts/convert_offline_models/prune_recogniser.py
 
 It reads the recogniser from the installed ``rapidocr`` wheel (whose version must be the one
-recorded below), writes ``PP-OCRv6_rec_latin.onnx`` into the package, and adds its entry to
-``models.json``. Rerunning it gives the same file byte for byte.
+recorded in ``rapidocr_source.py``), writes ``PP-OCRv6_rec_latin.onnx`` into the package, and
+adds its entry to ``models.json``. Rerunning it gives the same file byte for byte.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import unicodedata
-from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx
-import provenance
+import rapidocr_source
 from flush_denormals import flush
 from onnx import numpy_helper
 
@@ -37,8 +34,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "src" / "imagecaption" / "models" / "offline"
 SOURCE = "models/PP-OCRv6_rec_small.onnx"
 SHIPPED = "PP-OCRv6_rec_latin.onnx"
-RAPIDOCR = "rapidocr"
-RAPIDOCR_VERSION = "3.10.0"
 # Besides printable ASCII, Latin-1 and Latin Extended-A letters (French, German, Spanish,
 # Italian, Portuguese, the Nordic and Central European languages), the punctuation and signs
 # that print uses: dashes, curly quotes, bullets, ellipsis, currency, trade marks.
@@ -117,39 +112,24 @@ def _set_metadata(model: onnx.ModelProto, key: str, value: str) -> None:
     next(prop for prop in model.metadata_props if prop.key == key).value = value
 
 
-def entry(source: Path, characters: list[str], classes: int) -> dict[str, Any]:
-    return {
-        "model": "PP-OCRv6 small text recogniser (CTC, 48-pixel-high lines), its final classifier "
+def entry(characters: list[str], classes: int) -> dict[str, Any]:
+    return rapidocr_source.entry(
+        SOURCE,
+        model="PP-OCRv6 small text recogniser (CTC, 48-pixel-high lines), its final classifier "
         f"cut from {classes} classes to the CTC blank, {len(characters)} Latin-script characters "
         "and the space",
-        "upstream": "PaddlePaddle PaddleOCR PP-OCRv6 (Apache-2.0), ONNX by RapidOCR (Apache-2.0)",
-        "licence": "Apache-2.0",
-        "licence_files": ["licenses/Apache-2.0.txt"],
-        "source": {
-            "registry": "PyPI",
-            "package": RAPIDOCR,
-            "version": RAPIDOCR_VERSION,
-            "package_licence": "Apache-2.0",
-            "file": f"{RAPIDOCR}/{SOURCE}",
-            "sha256": provenance.sha256(source),
-        },
-        "converted_with": provenance.tool_versions(("onnx",)),
-        "storage": "float32, as the original; only the last MatMul's and Add's columns are cut "
+        storage="float32, as the original; only the last MatMul's and Add's columns are cut "
         "and the denormal weights (below 1.2e-38) set to zero",
-        "checked": "tests/models/test_text_recogniser.py: the same strings as the full "
+        checked="tests/models/test_text_recogniser.py: the same strings as the full "
         "recogniser on line crops of the test pictures",
-    }
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=PACKAGE / SHIPPED)
     args = parser.parse_args()
-    found = metadata.version(RAPIDOCR)
-    if found != RAPIDOCR_VERSION:
-        sys.exit(f"rapidocr {RAPIDOCR_VERSION} is the recorded source; {found} is installed")
-    source = Path(str(resources.files(RAPIDOCR).joinpath(SOURCE)))
-    model = onnx.load(source)
+    model = onnx.load(rapidocr_source.original(SOURCE))
     _, add = _classifier(model.graph)
     bias = next(init for init in model.graph.initializer if init.name == add.input[1])
     classes = int(numpy_helper.to_array(bias).shape[0])
@@ -158,12 +138,7 @@ def main() -> None:
     onnx.save(model, args.out)
     print(f"{args.out.name}: {classes} classes -> {len(characters) + 2}")
     if args.out.parent == PACKAGE:
-        described = json.loads((PACKAGE / "models.json").read_text(encoding="utf-8"))
-        described = {name: item for name, item in described.items() if name != SHIPPED}
-        for item in described.values():
-            item.pop("sha256")
-        described[SHIPPED] = entry(source, characters, classes)
-        provenance.write(PACKAGE, described)
+        rapidocr_source.record(PACKAGE, SHIPPED, entry(characters, classes))
 
 
 if __name__ == "__main__":
