@@ -94,6 +94,7 @@ class BatchWorker:
         self._interval_s = background_interval_s
         self._calls = calls or CallActivity()
         self._last_background = 0.0
+        self._poll_s = max(background_quiet_s, 0.01)
         self._max_batch_size = max_batch_size
         self._max_wait_s = max_wait_s
         self._on_batch = on_batch
@@ -116,7 +117,9 @@ class BatchWorker:
                     self._caption_background()
                     continue
                 try:
-                    first = self._work.get(timeout=wait)
+                    # A call that ends puts nothing in this queue, so while one is in progress
+                    # look again every quiet period rather than sleep out the jobs' share.
+                    first = self._work.get(timeout=min(wait, self._poll_s))
                 except queue.Empty:
                     continue
             else:
