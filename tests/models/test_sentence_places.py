@@ -71,6 +71,17 @@ def test_a_place_the_classifier_names_is_where_the_furniture_is(writer: Sentence
     assert caption(writer, [table], scene=scene) == "A table in a restaurant."
 
 
+def test_a_place_the_classifier_leads_with_is_never_put_on_the_table(
+    writer: SentenceWriter,
+) -> None:
+    """An unsure thing leads the detector's finds, so the classifier's sure restaurant leads the
+    caption: the table is in the restaurant, not the restaurant on the table."""
+    plant = Box("potted plant", 0.5, 0.75, 0.2, 1.0, 0.95)
+    table = Box("dining table", 0.6, 0.0, 0.55, 0.5, 0.98)
+    scene = probabilities(**{f"c{RESTAURANT}": 0.7})
+    assert caption(writer, [plant, table], scene=scene) == "A table in a restaurant."
+
+
 def test_a_sure_thing_beside_a_person_or_an_animal_is_named_with_it(
     writer: SentenceWriter,
 ) -> None:
