@@ -284,6 +284,30 @@ def test_what_a_person_wears_or_plays(
     assert caption(writer, [PERSON], scene=scene, crops={"person": view}) == expected
 
 
+COWBOY = 515
+
+
+def test_what_the_whole_picture_contradicts_a_person_does_not_wear_or_hold(
+    writer: SentenceWriter,
+) -> None:
+    """The crop of one soldier says a stretcher; the whole picture says bearskin hats and has
+    next to no stretcher: the two looks contradict, and the stretcher is left out."""
+    suit = {"person": probabilities(c834=0.6)}
+    hats = probabilities(**{f"c{COWBOY}": 0.4})
+    assert caption(writer, [PERSON], scene=hats, crops=suit) == "A person."
+    # the whole picture sees the suit too, however much else it sees
+    both = probabilities(**{f"c{COWBOY}": 0.4, "c834": 0.2})
+    assert caption(writer, [PERSON], scene=both, crops=suit) == "A person wearing a suit."
+    # the whole picture rarely sees an instrument, and the playing is true of any kind of one
+    violin = {"person": probabilities(c889=0.6)}
+    assert caption(writer, [PERSON], scene=hats, crops=violin) == "A person playing a violin."
+    # a person too small for the whole picture to see their clothes keeps the crop's word
+    small = Box("person", 0.8, 0.45, 0.5, 0.55, 0.62)  # a hundredth of the picture
+    assert caption(writer, [small], scene=hats, crops={"person": probabilities(c834=0.9)}) == (
+        "A person wearing a suit."
+    )
+
+
 def test_only_one_person_plays_one_violin(writer: SentenceWriter) -> None:
     two = [PERSON, Box("person", 0.8, 0.65, 0.1, 0.9, 0.95)]
     assert caption(writer, two, crops={"person": probabilities(c889=0.6)}) == "Two people."

@@ -237,7 +237,13 @@ class SentenceWriter:
         subject = things[0]
         others = list(things[1:])
         people = (
-            person_view(self.names, findings.crops.get("person"), subject.count, subject.main.area)
+            person_view(
+                self.names,
+                findings.crops.get("person"),
+                subject.count,
+                subject.main.area,
+                findings.scene,
+            )
             if subject.has("person")
             else PersonView(None, None)
         )
