@@ -63,6 +63,10 @@ ANIMAL = Noun(
     min_score=0.0,
     coco=False,
 )
+# What a table's crop shows of these stands on it: a table box the classifier sees as a cup of
+# espresso is the table under the cup, not the cup, and stays a table ("a cup of espresso on a
+# table", with the cup from the classifier's view of the whole picture).
+ON_TABLES = frozenset({"food", "drink"})
 ROLE_OF_CATEGORY = {category: "animal" for category in ANIMALS} | {
     "food": "food",
     "drink": "food",
@@ -109,6 +113,8 @@ class BoxNamer:
         if seen.label.category in SETTINGS:
             return thing
         if thing.has("person") and seen.label.category not in NOT_A_PERSON:
+            return thing
+        if thing.has("table") and seen.label.category in ON_TABLES:
             return thing
         return _corrected(thing, seen)
 
