@@ -78,42 +78,6 @@ def test_job_captions_urls_and_inline_images_and_charges_each_once(
     assert report["charged_calls"] == 3
 
 
-@pytest.mark.parametrize(
-    ("fields", "headers", "served"),
-    [
-        ({"lang": "pt-BR"}, {}, "pt"),  # a region not served: its language, as a call does
-        ({}, {"Accept-Language": "de-CH, en;q=0.5"}, "de"),
-        ({}, {"Accept-Language": "ja"}, "en"),
-    ],
-)
-def test_a_job_negotiates_its_language_as_one_call_does(
-    job_server: RunningServer,
-    client: httpx.Client,
-    fields: dict[str, str],
-    headers: dict[str, str],
-    served: str,
-) -> None:
-    key = job_server.create_key("pro")
-    image = small_image(500 + len(served) + len(fields))
-    answer = client.post(
-        JOBS, headers={"X-API-Key": key, **headers}, json={"images": [inline(image)], **fields}
-    )
-    assert answer.status_code == 202, answer.text
-    assert answer.json()["data"]["lang"] == served
-    job = wait_until_ended(client, key, answer.json()["data"]["job_id"])
-    assert job["lang"] == served
-    one_call = client.post(
-        "/v1/imagecaption",
-        params={"lang": served},
-        headers={"X-API-Key": key},
-        files={"image": ("cat.jpg", image, "image/jpeg")},
-    )
-    assert one_call.headers["Content-Language"] == served
-    results = job["results"]
-    assert isinstance(results, list)
-    assert results[0]["caption"] == one_call.json()["data"]["caption"]
-
-
 def test_results_are_paged_in_index_order(job_server: RunningServer, client: httpx.Client) -> None:
     key = job_server.create_key("pro")
     images = [inline(small_image(100 + i)) for i in range(7)]

@@ -204,20 +204,3 @@ def overlap(first: Detection, second: Detection) -> float:
     area = (first.right - first.left) * (first.bottom - first.top)
     other = (second.right - second.left) * (second.bottom - second.top)
     return intersection / (area + other - intersection)
-
-
-@pytest.mark.parametrize("size", [(640, 427), (300, 500), (416, 200), (1200, 90)])
-def test_the_fitted_view_gives_the_detector_the_same_input(size: tuple[int, int]) -> None:
-    """The captioner hands the detector its ``fitted`` view, shared with the pixel statistics;
-    the detector must see exactly what it saw when it resized the picture itself."""
-    picture = photo("chelsea").convert("RGB").resize(size)
-    view = objects.fitted(picture)
-    assert max(view.size) == objects.SIZE
-    direct, shared = detector_input(picture), detector_input(view)
-    np.testing.assert_array_equal(shared.tensor, direct.tensor)
-    assert (shared.left, shared.top, shared.width, shared.height) == (
-        direct.left,
-        direct.top,
-        direct.width,
-        direct.height,
-    )

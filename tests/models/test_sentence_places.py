@@ -71,31 +71,6 @@ def test_a_place_the_classifier_names_is_where_the_furniture_is(writer: Sentence
     assert caption(writer, [table], scene=scene) == "A table in a restaurant."
 
 
-ESPRESSO = 967
-
-
-def test_a_table_whose_crop_shows_a_drink_is_the_table_under_it(writer: SentenceWriter) -> None:
-    """The detector's table fills the picture, and the classifier's look at it sees the cup of
-    espresso standing on it: both are said, the cup on the table."""
-    table = Box("dining table", 0.51, 0.0, 0.0, 1.0, 1.0)
-    espresso = probabilities(**{f"c{ESPRESSO}": 0.9})
-    crops = {"dining table": espresso}
-    assert caption(writer, [table], scene=espresso, crops=crops) == (
-        "A cup of espresso on a table."
-    )
-
-
-def test_a_place_the_classifier_leads_with_is_never_put_on_the_table(
-    writer: SentenceWriter,
-) -> None:
-    """An unsure thing leads the detector's finds, so the classifier's sure restaurant leads the
-    caption: the table is in the restaurant, not the restaurant on the table."""
-    plant = Box("potted plant", 0.5, 0.75, 0.2, 1.0, 0.95)
-    table = Box("dining table", 0.6, 0.0, 0.55, 0.5, 0.98)
-    scene = probabilities(**{f"c{RESTAURANT}": 0.7})
-    assert caption(writer, [plant, table], scene=scene) == "A table in a restaurant."
-
-
 def test_a_sure_thing_beside_a_person_or_an_animal_is_named_with_it(
     writer: SentenceWriter,
 ) -> None:

@@ -17,7 +17,6 @@ from starlette.concurrency import run_in_threadpool
 from imagecaption.accounts.store import KeyRecord
 from imagecaption.api.auth import authenticated_key
 from imagecaption.api.envelope import ok, render
-from imagecaption.api.languages import negotiate
 from imagecaption.api.schemas import CaptionParams, Envelope
 from imagecaption.api.services import Services, services
 from imagecaption.errors import BadInput
@@ -56,6 +55,9 @@ class JobRequest(CaptionParams):
         default=None,
         description="Called once with the job's summary when it ends, signed with the "
         "callback_secret the submission returns (X-Imagecaption-Signature).",
+    )
+    lang: str | None = Field(
+        default=None, description="The captions' language, among the model's languages."
     )
 
 
@@ -111,14 +113,13 @@ async def submit_job(
     limit = svc.settings.job_max_images
     if len(job.images) > limit:
         raise BadInput(f"A job takes at most {limit} images; this one has {len(job.images)}.")
-    # The language as a single call negotiates it (lang, else Accept-Language, else English),
-    # settled once here so that every image of the job is written in the same one.
-    lang = negotiate(job.lang, request.headers.get("accept-language"), svc.engine.info.languages)
-    svc.engine.captioner.check_options(job.to_options(svc.settings.read_text, lang))
+    info = svc.engine.captioner.info
+    if job.lang is not None and job.lang not in info.languages:
+        raise BadInput(f"lang: {job.lang!r} is not one of {', '.join(info.languages)}.")
+    svc.engine.captioner.check_options(job.to_options(svc.settings.read_text))
     if job.callback_url is not None:
         await check_callback_url(svc.fetcher, job.callback_url)
     options = job.model_dump(exclude_none=True, exclude={"images", "callback_url"})
-    options["lang"] = lang
     record = await run_in_threadpool(
         lambda: jobs.submit(
             account,
@@ -128,12 +129,7 @@ async def submit_job(
             callback_url=job.callback_url,
         )
     )
-    data: dict[str, Any] = {
-        "job_id": record.id,
-        "status": record.status,
-        "total": record.total,
-        "lang": lang,
-    }
+    data: dict[str, Any] = {"job_id": record.id, "status": record.status, "total": record.total}
     if record.callback_secret is not None:
         data["callback_secret"] = record.callback_secret
     return _answer(request, data, 202)

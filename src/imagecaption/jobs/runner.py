@@ -11,10 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from imagecaption.api.languages import DEFAULT_LANGUAGE
 from imagecaption.api.objects import objects_in_pixels, tags_as_listed, text_in_pixels
 from imagecaption.api.schemas import CaptionParams
 from imagecaption.engine import CaptionEngine
@@ -70,8 +69,9 @@ class JobRunner:
             else:
                 data = decode_inline_image(value, self.settings.max_upload_bytes)
             picture = await self.decoder.decode(data)
-            # The language negotiated at submission (``params.lang`` is that tag).
-            options = params.to_options(self.settings.read_text, params.lang or DEFAULT_LANGUAGE)
+            options = params.to_options(self.settings.read_text)
+            if image.options.get("lang"):
+                options = replace(options, lang=image.options["lang"])
             caption, cached = await self.engine.caption_background(
                 picture.image, content_hash(data), options
             )

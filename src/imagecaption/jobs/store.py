@@ -87,8 +87,6 @@ class JobRecord:
             "job_id": self.id,
             "status": self.status,
             "total": self.total,
-            # The captions' language; jobs stored before it was recorded were written in English.
-            "lang": self.options.get("lang", "en"),
             "succeeded": self.succeeded,
             "failed": self.failed,
             "cancelled": self.cancelled,

@@ -1,10 +1,10 @@
 """Tiny models written in the layout that Optimum and transformers.js publish on the hub.
 
-Optimum's exporter cannot run beside transformers 5 (optimum-onnx 0.1.0 requires transformers
-< 4.58; test_optimum_export.py runs it in an environment of its own, for ViT+GPT-2 only, since it
-has no Florence-2 configuration), so these graphs are written with ``torch.onnx.export`` under
-the names and in the structure Optimum writes, as its exporter and the published repositories
-(Xenova/vit-gpt2-image-captioning, onnx-community/Florence-2-base-ft) show them:
+Optimum's exporter is not installable beside transformers 5 (no release of ``optimum`` or
+``optimum-onnx`` in the package index the tests use supports it), so these graphs are written
+with ``torch.onnx.export`` under the names and in the structure Optimum writes, as its exporter
+and the published repositories (Xenova/vit-gpt2-image-captioning,
+onnx-community/Florence-2-base-ft) show them:
 
 - ``onnx/encoder_model.onnx``: ``pixel_values`` -> ``last_hidden_state`` (vision-encoder-decoder).
 - Florence-2: ``onnx/vision_encoder.onnx`` (``pixel_values`` -> ``image_features``),

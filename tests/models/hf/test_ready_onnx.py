@@ -1,9 +1,8 @@
 """Ready ONNX exports in the Optimum / transformers.js layout serve without torch or transformers
 and write the tokens the transformers model with the same weights writes.
 
-The folders are written by ``optimum_layout`` (Optimum's exporter cannot run beside
-transformers 5, so its names and its merged decoder are reproduced with ``torch.onnx.export``;
-test_optimum_export.py serves ViT+GPT-2 as Optimum's own exporter writes it).
+The folders are written by ``optimum_layout`` (Optimum's exporter does not install beside
+transformers 5, so its names and its merged decoder are reproduced with ``torch.onnx.export``).
 """
 
 from __future__ import annotations

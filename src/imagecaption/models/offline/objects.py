@@ -81,31 +81,20 @@ class DetectorInput:
     height: int
 
 
-def fitted(image: Image.Image) -> Image.Image:
-    """``image`` (RGB) scaled so that its long side is the model's input side.
-
-    The captioner also makes the pixel statistics' thumbnail from this view rather than from its
-    larger working copy, which it would otherwise resample once more.
-    """
-    scale = SIZE / max(image.width, image.height)
-    width = min(SIZE, max(1, round(image.width * scale)))
-    height = min(SIZE, max(1, round(image.height * scale)))
-    if (width, height) == image.size:
-        return image
-    return image.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=REDUCING_GAP)
-
-
 def detector_input(image: Image.Image) -> DetectorInput:
     """``image`` scaled to fit the square input, centred and padded with black.
 
     NanoDet was trained on images letterboxed this way ("keep_ratio"); stretching instead made it
-    call a cat a person. Cheap enough for the engine's pre-processing threads. An image that
-    ``fitted`` already scaled is used as it is.
+    call a cat a person. Cheap enough for the engine's pre-processing threads.
     """
-    resized = fitted(image if image.mode == "RGB" else image.convert("RGB"))
-    width, height = resized.size
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    scale = SIZE / max(image.width, image.height)
+    width = min(SIZE, max(1, round(image.width * scale)))
+    height = min(SIZE, max(1, round(image.height * scale)))
     left = (SIZE - width) // 2
     top = (SIZE - height) // 2
+    resized = image.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=REDUCING_GAP)
     pixels = np.asarray(resized, dtype=np.float32)
     # Written plane by plane into the padded tensor: BGR order, black padding once normalised.
     tensor = np.empty((1, 3, SIZE, SIZE), dtype=np.float32)

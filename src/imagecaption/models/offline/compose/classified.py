@@ -35,16 +35,6 @@ RIDE_CONFIDENCE = 0.40
 # a hillside): an attribute of so small a person needs the classifier to be this sure.
 SMALL_PERSON = 0.02
 SMALL_PERSON_ATTRIBUTE = 0.5
-# What the crop of a larger person shows them wearing or holding is left out where the
-# classifier's view of the whole picture gives it under this probability while it sees something
-# else, not a place, at least this likely: the two looks contradict. One crop alone took
-# soldiers' red tunics (bearskin hats, 0.49 in the whole picture) for a stretcher (0.01 there),
-# and a T-shirt and jeans (0.13) for a swimsuit (0.07); every garment and object it named rightly
-# on the tuning photos had 0.24 or more in the whole picture. Instruments are exempt: the whole
-# picture rarely sees them, and the playing said with one is true even where its kind is not (a
-# didgeridoo read as a pan flute).
-ATTRIBUTE_SEEN = 0.1
-SEEN_ANYWAY = frozenset({"instrument"})
 # How a person relates to a thing of each category; "with" for the rest.
 RELATIONS = {
     "clothing": "wearing",
@@ -201,16 +191,11 @@ def _planned(thing: Named) -> tuple[str, Ref | None]:
 
 
 def person_view(
-    names: ClassNames,
-    probabilities: np.ndarray | None,
-    count: int,
-    area: float = 1.0,
-    scene: np.ndarray | None = None,
+    names: ClassNames, probabilities: np.ndarray | None, count: int, area: float = 1.0
 ) -> PersonView:
     """Read the classifier's view of the main person's body; ``count`` people share the
     attribute, so singular-only ones ("playing a violin") are dropped for groups. ``area`` is
-    the person's box as a share of the picture: a small one needs a surer classifier, a larger
-    one an attribute that the classifier's view of the whole picture (``scene``) shares.
+    the person's box as a share of the picture: a small one needs a surer classifier.
 
     Each attribute needs its own probability; clothing is then named by its group where that
     is likelier ("a sweater" for a cardigan), a broad true word over a specific guess."""
@@ -220,7 +205,6 @@ def person_view(
         kind = None
     if probabilities is None:
         return PersonView(kind, None)
-    rival = _rival(names, scene) if area >= SMALL_PERSON else None
     attributes: dict[str, Named] = {}
     for named in ranked:
         if named.label.category in NOT_ATTRIBUTES or named.score < _attribute_confidence(
@@ -228,8 +212,6 @@ def person_view(
         ):
             continue
         if count != 1 and named.label.category in SINGULAR:
-            continue
-        if rival is not None and _contradicted(names, scene, named):
             continue
         broadened = _broadened(names, probabilities, named)
         attributes.setdefault(broadened.phrase, broadened)  # two hats are one "a hat"
@@ -254,24 +236,6 @@ def _goes_with(first: Named | None, second: Named) -> bool:
     if first is None or second.label.category != "clothing":
         return False
     return first.label.category == "clothing"
-
-
-def _rival(names: ClassNames, scene: np.ndarray | None) -> Named | None:
-    """The likeliest thing the whole picture shows, not a place, when it is likely enough to
-    contradict a person's crop."""
-    if scene is None:
-        return None
-    rival = next(
-        (named for named in names.ranked(scene) if named.label.category not in SETTINGS), None
-    )
-    return rival if rival is not None and rival.score >= ATTRIBUTE_SEEN else None
-
-
-def _contradicted(names: ClassNames, scene: np.ndarray | None, named: Named) -> bool:
-    """Whether the whole picture, which sees something else, misses the crop's ``named``."""
-    if scene is None or named.label.category in SEEN_ANYWAY:
-        return False
-    return names.likelihood(scene, named) < ATTRIBUTE_SEEN
 
 
 def _attribute_confidence(named: Named, area: float) -> float:

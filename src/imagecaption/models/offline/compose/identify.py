@@ -48,25 +48,6 @@ ROAD_VEHICLES = frozenset({"car", "truck", "bus"})
 # What a person's box may turn out to be: ImageNet has no "person" class, and crops of people
 # are often, and rightly, "a suit" or "a violin", which are what they wear or play, not them.
 NOT_A_PERSON = ANIMALS | {"food"}
-# An animal box in which the classifier's closer look finds little of the detector's kind (under
-# this much probability) and more of other animals holds an animal that neither model knows (a
-# rhinoceros, which ImageNet lacks, that the detector calls an elephant): it is named broadly,
-# "an animal", not by a word the classifier doubts. A kind the classifier merely finds hard to
-# see (a kitten curled up in yarn) keeps its word, as no other animal outweighs it.
-UNCONFIRMED_ANIMAL = 0.25
-ANIMAL = Noun(
-    label="animal",
-    singular="an animal",
-    plural="animals",
-    roles=frozenset({"animal"}),
-    imagenet=(),
-    min_score=0.0,
-    coco=False,
-)
-# What a table's crop shows of these stands on it: a table box the classifier sees as a cup of
-# espresso is the table under the cup, not the cup, and stays a table ("a cup of espresso on a
-# table", with the cup from the classifier's view of the whole picture).
-ON_TABLES = frozenset({"food", "drink"})
 ROLE_OF_CATEGORY = {category: "animal" for category in ANIMALS} | {
     "food": "food",
     "drink": "food",
@@ -107,14 +88,12 @@ class BoxNamer:
         if seen is None:  # a group ("a dog") needs a margin over the detector's own score
             seen = self._names.subject(crop, levels=2)
             if seen is None or seen.score < thing.score + CORRECT_MARGIN:
-                return self._broad_animal(thing, crop, mask)
+                return thing
         if self._agrees(thing, seen, mask):
             return thing
         if seen.label.category in SETTINGS:
             return thing
         if thing.has("person") and seen.label.category not in NOT_A_PERSON:
-            return thing
-        if thing.has("table") and seen.label.category in ON_TABLES:
             return thing
         return _corrected(thing, seen)
 
@@ -127,16 +106,6 @@ class BoxNamer:
             if noun is not thing.noun and mass >= VEHICLE_REFINE_CONFIDENCE:
                 return replace(thing, noun=noun, name=None, detected=thing.noun.label)
         return thing
-
-    def _broad_animal(self, thing: Thing, crop: np.ndarray, mask: np.ndarray | None) -> Thing:
-        """``thing`` as "an animal" where its crop shows other animals more than its kind."""
-        if not thing.has("animal") or mask is None:
-            return thing
-        agreeing = float(crop[mask].sum())
-        others = self._names.category_mass(crop, ANIMALS) - agreeing
-        if agreeing >= UNCONFIRMED_ANIMAL or others <= agreeing:
-            return thing
-        return replace(thing, noun=ANIMAL, name=None)
 
     @staticmethod
     def _agrees(thing: Thing, seen: Named, mask: np.ndarray | None) -> bool:

@@ -144,14 +144,6 @@ class ClassNames:
                 return best
         return None
 
-    def likelihood(self, probabilities: np.ndarray, named: Named) -> float:
-        """How likely ``probabilities`` make what ``named`` names: its class's phrase, or its
-        group where that is likelier (a sweater seen as a cardigan here, a pullover there)."""
-        phrase = self._levels[0].find(probabilities, named.label.phrase).score
-        if not named.label.group:
-            return phrase
-        return max(phrase, self._levels[1].find(probabilities, named.label.group).score)
-
     def group(self, probabilities: np.ndarray) -> Named | None:
         """The likeliest group ("a cat" over its five breeds), confident or not."""
         return self._levels[1].best(probabilities)

@@ -237,13 +237,7 @@ class SentenceWriter:
         subject = things[0]
         others = list(things[1:])
         people = (
-            person_view(
-                self.names,
-                findings.crops.get("person"),
-                subject.count,
-                subject.main.area,
-                findings.scene,
-            )
+            person_view(self.names, findings.crops.get("person"), subject.count, subject.main.area)
             if subject.has("person")
             else PersonView(None, None)
         )
@@ -290,8 +284,6 @@ class SentenceWriter:
             return _with_other(draft, self._placed(draft, findings), seats)
         if table is None or seen is None or draft.source != "classifier":
             return self._placed(draft, findings) if table is None else _on_table(draft, things)
-        if seen.label.category in SETTINGS:
-            return _table_in_place(draft, table, seen)
         if not table.noun.agrees_with(seen.label):
             return _on_table(draft, things)
         other = next((thing for thing in things if thing is not table), None)
@@ -505,17 +497,6 @@ def _with_other(draft: Draft, placed: Draft, other: Thing | None) -> Draft:
     wording = placed.forms[0].replace(subject, f"{subject} and {other.phrase()}", 1)
     plan = placed.plans[0].with_subject(other.ref())
     return replace(placed.reworded(wording, plans=(plan,)), score=placed.score * other.score)
-
-
-def _table_in_place(draft: Draft, table: Thing, place: Named) -> Draft:
-    """The table the detector found, in the place the classifier names: "a table in a
-    restaurant", never the restaurant on the table."""
-    context = place.label.context
-    if not context:
-        return draft
-    plan = Plan((table.ref(),), place=context)
-    reworded = draft.reworded(f"{table.phrase()} {context}", plans=(plan,))
-    return replace(reworded, score=draft.score * table.score)
 
 
 def _on_table(draft: Draft, things: Sequence[Thing]) -> Draft:
