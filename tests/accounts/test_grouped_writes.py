@@ -91,3 +91,30 @@ def test_a_group_crossing_a_threshold_warns_once(
     assert [w.threshold for w in store.warnings(record.id)] == [0.8, 0.95]
     messages = [r.getMessage() for r in caplog.records if r.name == "imagecaption.accounts"]
     assert len(messages) == 2
+
+
+def test_a_kept_connection_writes_as_the_pool_does_and_survives_a_failed_group(
+    store: SqlAccountStore,
+) -> None:
+    """The ledger's writer keeps one connection (SQLite; the pool elsewhere): a group that
+    fails rolls back alone, and the next group on the same connection commits."""
+    _, record = store.create_key("tiny")  # 70 credits
+    kept = store.held_connection()
+
+    def failing_group() -> None:
+        with kept.transaction() as connection:
+            store._statements.debit_current(connection, record.id, COST, store.now())
+            raise RuntimeError("a fault after a statement of the group")
+
+    try:
+        granted = store.write_together([Reserve(record.id, COST) for _ in range(2)], kept)
+        with pytest.raises(RuntimeError):
+            failing_group()
+        assert store.get_key(record.id).balance == 50  # the failed group's debit rolled back
+        charged = store.write_together([Charge(r, 200, 1.0, None) for r in granted], kept)
+        assert [c.used for c in charged] == [20, 20]
+    finally:
+        kept.close()
+    after = store.get_key(record.id)
+    assert (after.balance, after.used) == (50, 20)
+    assert store.usage(record.id).charged_calls == 2

@@ -60,7 +60,7 @@ async def test_an_unavailable_database_fails_the_waiting_writes_with_503(
     _, record = store.create_key("tiny")
     ledger = Ledger(store)
 
-    def unavailable(_writes: object) -> list[object]:
+    def unavailable(_writes: object, _held: object = None) -> list[object]:
         raise DatabaseUnavailable("The account database is unavailable. Retry shortly.")
 
     monkeypatch.setattr(store, "write_together", unavailable)
@@ -83,10 +83,10 @@ async def test_a_group_that_fails_otherwise_is_retried_write_by_write(
     ledger = Ledger(store)
     alone = store.write_together
 
-    def only_alone(writes: list[object]) -> list[object]:
+    def only_alone(writes: list[object], held: object = None) -> list[object]:
         if len(writes) > 1:
             raise RuntimeError("a fault in one write of the group")
-        return alone(writes)  # type: ignore[arg-type]
+        return alone(writes, held)  # type: ignore[arg-type]
 
     monkeypatch.setattr(store, "write_together", only_alone)
     try:

@@ -7,7 +7,8 @@ themselves. One thread takes every write waiting when it is free and runs them i
 transaction, so that under load the fixed cost is paid once per group. Writes cross between
 the event loop and the thread in batches both ways: those submitted in one turn of the event
 loop are handed over together (one wake-up of the thread, not one per write), and a group's
-results come back with one wake-up of the loop.
+results come back with one wake-up of the loop. On SQLite the thread keeps one connection for
+its groups (``HeldConnection``) rather than taking one from the pool each time.
 
 The guarantees stay what they were:
 
@@ -35,7 +36,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from imagecaption.accounts.database import DatabaseUnavailable
+from imagecaption.accounts.database import DatabaseUnavailable, HeldConnection
 from imagecaption.accounts.sql_store import SqlAccountStore
 from imagecaption.accounts.store import KeyRecord, Reservation
 from imagecaption.accounts.writes import Charge, RecordCall, Release, Reserve, Write
@@ -113,6 +114,13 @@ class Ledger:
         self._thread.join()
 
     def _write_forever(self) -> None:
+        held = self._store.held_connection()
+        try:
+            self._write_groups(held)
+        finally:
+            held.close()
+
+    def _write_groups(self, held: HeldConnection) -> None:
         while True:
             first = self._queue.get()
             if first is None:
@@ -128,27 +136,27 @@ class Ledger:
                     stop = True
                     break
                 group.extend(more)
-            self._settle(self._run(group))
+            self._settle(self._run(group, held))
             if stop:
                 return
 
-    def _run(self, group: list[_Pending]) -> list[tuple[_Pending, Any]]:
+    def _run(self, group: list[_Pending], held: HeldConnection) -> list[tuple[_Pending, Any]]:
         try:
-            outcomes = self._store.write_together([pending.write for pending in group])
+            outcomes = self._store.write_together([pending.write for pending in group], held)
         except DatabaseUnavailable as unavailable:
             if _retryable(unavailable) and len(group) > 1:
-                return self._run_alone(group)
+                return self._run_alone(group, held)
             return [(pending, unavailable) for pending in group + self._drain()]
         except Exception as failure:
             if len(group) > 1:
-                return self._run_alone(group)
+                return self._run_alone(group, held)
             return [(group[0], failure)]
         return list(zip(group, outcomes, strict=True))
 
-    def _run_alone(self, group: list[_Pending]) -> list[tuple[_Pending, Any]]:
+    def _run_alone(self, group: list[_Pending], held: HeldConnection) -> list[tuple[_Pending, Any]]:
         settled: list[tuple[_Pending, Any]] = []
         for pending in group:
-            settled.extend(self._run([pending]))
+            settled.extend(self._run([pending], held))
         return settled
 
     def _drain(self) -> list[_Pending]:

@@ -47,6 +47,7 @@ from sqlalchemy.exc import IntegrityError
 
 from imagecaption.accounts import driver_statements
 from imagecaption.accounts.database import (
+    HeldConnection,
     create_database_engine,
     read_transaction,
     write_transaction,
@@ -344,7 +345,13 @@ class SqlAccountStore(AccountStore):
             raise outcome
         return outcome
 
-    def write_together(self, writes: Sequence[Write]) -> list[Any]:
+    def held_connection(self) -> HeldConnection:
+        """A connection for one thread that runs ``write_together`` all the time."""
+        return HeldConnection(self._engine)
+
+    def write_together(
+        self, writes: Sequence[Write], kept: HeldConnection | None = None
+    ) -> list[Any]:
         """Run writes in one transaction; each one's result, or the ServiceError that refused
         it, in its place. The outcome is the same as running them one after another, in some
         order: the reservations of a key are debited together when its balance covers them
@@ -354,12 +361,14 @@ class SqlAccountStore(AccountStore):
         (a renewal that was due may have been applied, and stands). Any other error rolls the
         whole transaction back and is raised, so that whatever raises has written nothing.
         Key rows are locked in the order of their ids (reservation rows first, as the janitor
-        does), so that concurrent groups never deadlock each other.
+        does), so that concurrent groups never deadlock each other. ``kept``: the calling
+        thread's own connection, else one from the pool.
         """
         now = self._clock()
         outcomes: list[Any] = [None] * len(writes)
         warnings: list[tuple[AnyKey, list[float]]] = []
-        with write_transaction(self._engine) as connection:
+        transaction = write_transaction(self._engine) if kept is None else kept.transaction()
+        with transaction as connection:
             taken = self._take_reservations(
                 connection,
                 [w.reservation.id for w in writes if isinstance(w, Charge | Release)],

@@ -22,6 +22,7 @@ from imagecaption.accounts.sql_store import SqlAccountStore
 from imagecaption.api import health, jobs, routes
 from imagecaption.api.clients import trust_proxies
 from imagecaption.api.errors import install_error_handlers
+from imagecaption.api.lane import answer_first
 from imagecaption.api.middleware import RequestContextMiddleware
 from imagecaption.api.openapi import install_openapi
 from imagecaption.api.services import Services
@@ -128,6 +129,26 @@ async def _release_expired_forever(svc: Services) -> None:
         await asyncio.sleep(interval)
 
 
+def install_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
+    """The app's own middleware, which every request crosses, the caption route's included."""
+    # Added innermost first: CORS ends up outermost so that even crash answers carry its headers.
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=metrics,
+        max_image_bytes=settings.max_upload_bytes,
+        body_timeout=settings.body_read_timeout_seconds,
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=EXPOSED_HEADERS,
+        max_age=600,
+    )
+    trust_proxies(app, settings.trusted_proxies)
+
+
 def create_app_from_env() -> FastAPI:
     """The app factory of each ``serve --workers N`` process: settings come from the environment."""
     from imagecaption.api import connections
@@ -185,21 +206,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(web.router)
     app.include_router(web.admin_router if web.admin_enabled(settings) else web.admin_off_router)
     app.mount(web.STATIC_PATH, web.StaticAssets(), name="static")
-    app.router.routes[0:0] = routes.hot_routes()
-    # Added innermost first: CORS ends up outermost so that even crash answers carry its headers.
-    app.add_middleware(
-        RequestContextMiddleware,
-        metrics=metrics,
-        max_image_bytes=settings.max_upload_bytes,
-        body_timeout=settings.body_read_timeout_seconds,
-    )
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=["*"],
-        allow_methods=["*"],
-        allow_headers=["*"],
-        expose_headers=EXPOSED_HEADERS,
-        max_age=600,
-    )
-    trust_proxies(app, settings.trusted_proxies)
+    install_middleware(app, settings, metrics)
+    answer_first(app, routes.hot_routes())
     return app

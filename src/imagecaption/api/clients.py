@@ -5,7 +5,8 @@ a proxy the operator listed in ``trusted_proxies``; from anyone else they are ig
 client cannot pick its own address to escape the sign-in limits or to appear as another in the
 logs. uvicorn's proxy-headers middleware does the parsing (networks, IPv6, the right-most
 untrusted hop); it is added by the app with the operator's list, never with uvicorn's default,
-which trusts every loopback peer.
+which trusts every loopback peer, and not at all when the list is empty (it would change nothing
+and cost every call a layer).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 def trust_proxies(app: FastAPI, trusted_proxies: list[str]) -> None:
     """Put the forwarded-header check outermost; an empty list trusts no one. Call it after
     every other middleware is added, so that all of them see the client it decided."""
-    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(trusted_proxies))
+    if trusted_proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(trusted_proxies))
 
 
 def client_address(connection: HTTPConnection) -> str:

@@ -147,14 +147,14 @@ class _HotRoute(Route):
 
 
 def hot_routes() -> list[Route]:
-    """``POST /v1/imagecaption`` (with and without the slash) as plain Starlette routes, to be
-    put ahead of every other route (``app.router.routes``).
+    """``POST /v1/imagecaption`` (with and without the slash) as plain Starlette routes, which
+    the app answers from its outermost layer, ahead of the framework's (``lane.HotLane``).
 
     The endpoint takes only the request and answers a ``Response``, so FastAPI's machinery
     around it (three exit stacks, form limits, dependency solving with nothing to solve) was
-    pure cost on the path every call takes; Starlette's route keeps what it needs, the app's
-    exception handlers. Being first, it is also found without matching the other routes. The
-    FastAPI routes above stay, for the OpenAPI document, which is generated from them.
+    pure cost on the path every call takes; the lane keeps what it needs, the app's middleware
+    and exception handlers. The FastAPI routes above stay, for the OpenAPI document, which is
+    generated from them.
     """
     return [
         _HotRoute(path, caption_image, methods=["POST"], include_in_schema=False)
