@@ -88,3 +88,11 @@ def test_mist_is_not_a_geyser_unless_the_classifier_is_sure(writer: SentenceWrit
     assert "geyser" not in result.text
     sure = probabilities(**{f"c{GEYSER}": 0.8})
     assert "geyser" in caption(writer, scene=sure)
+
+
+def test_an_unsure_box_beside_other_things_is_kept(writer: SentenceWriter) -> None:
+    """A small skateboard the classifier has no class for stays under the person riding it:
+    the person confirms it, where nothing confirms a lone stop sign."""
+    person = Box("person", 0.9, 0.4, 0.1, 0.6, 0.85)
+    board = Box("skateboard", 0.5, 0.45, 0.85, 0.55, 0.92)
+    assert "skateboard" in caption(writer, [person, board])

@@ -34,9 +34,9 @@ CORRECT_MARGIN = 0.15
 # A small box the detector is unsure of, in which the classifier's closer look sees nothing of
 # its kind (under this much probability for all the agreeing classes together), is left out: a
 # pile of coins the detector calls a clock. So is such a box of a kind the classifier has no
-# class for (a stop sign, a kite), which nothing confirms: a beach umbrella seen from above is
-# not a stop sign. Big or confident boxes stay, as the classifier often misses a kind it has
-# few photos of (a sleeping cat seen from above).
+# class for (a stop sign, a kite) when it is the only thing found, so that nothing confirms it:
+# a beach umbrella seen from above is not a stop sign. Big or confident boxes stay, as the
+# classifier often misses a kind it has few photos of (a sleeping cat seen from above).
 UNSEEN_MASS = 0.01
 UNSEEN_SCORE = 0.6
 UNSEEN_AREA = 0.05
@@ -94,14 +94,17 @@ class BoxNamer:
             for label in kinds
         }
 
-    def unseen(self, thing: Thing, crop: np.ndarray | None) -> bool:
-        """Whether the classifier's closer look at a small, unsure box finds little of the
-        detector's kind in it, or cannot confirm it at all."""
+    def unseen(self, thing: Thing, crop: np.ndarray | None, alone: bool = False) -> bool:
+        """Whether the classifier's closer look at a small, unsure box finds nothing of the
+        detector's kind in it, or, for the only thing detected, cannot confirm it at all (a
+        skateboard under a person is confirmed by the person)."""
         if crop is None or thing.has("person"):
             return False
         small = thing.main.area < UNSEEN_AREA and thing.score < UNSEEN_SCORE
         mask = self._masks.get(thing.noun.label)
-        return small and (mask is None or float(crop[mask].sum()) < UNSEEN_MASS)
+        if mask is None:
+            return small and alone
+        return small and float(crop[mask].sum()) < UNSEEN_MASS
 
     def identify(self, thing: Thing, crop: np.ndarray | None) -> Thing:
         if crop is None:

@@ -181,10 +181,11 @@ class SentenceWriter:
         A correction into something another box already is ("a coffee mug" for the cat beside
         a mug) means the crop caught its neighbour, so the detector's word stays there.
         """
+        alone = len(findings.things) == 1
         found = [
             thing
             for thing in findings.things
-            if not self._namer.unseen(thing, findings.crops.get(thing.noun.label))
+            if not self._namer.unseen(thing, findings.crops.get(thing.noun.label), alone)
             and not _bodiless(thing, findings.poses)
         ]
         seen = [
