@@ -33,8 +33,10 @@ VEHICLE_REFINE_CONFIDENCE = 0.7
 CORRECT_MARGIN = 0.15
 # A small box the detector is unsure of, in which the classifier's closer look sees nothing of
 # its kind (under this much probability for all the agreeing classes together), is left out: a
-# pile of coins the detector calls a clock. Big or confident boxes stay, as the classifier
-# often misses a kind it has few photos of (a sleeping cat seen from above).
+# pile of coins the detector calls a clock. So is such a box of a kind the classifier has no
+# class for (a stop sign, a kite) when it is the only thing found, so that nothing confirms it:
+# a beach umbrella seen from above is not a stop sign. Big or confident boxes stay, as the
+# classifier often misses a kind it has few photos of (a sleeping cat seen from above).
 UNSEEN_MASS = 0.01
 UNSEEN_SCORE = 0.6
 UNSEEN_AREA = 0.05
@@ -45,6 +47,10 @@ VEHICLES = frozenset({"vehicle", "ride", "boat", "aircraft"})
 # a truck): where the classifier puts VEHICLE_REFINE_CONFIDENCE on the kinds of another of
 # them, that one's word is used, still the detector's broad one ("a car", not "a convertible").
 ROAD_VEHICLES = frozenset({"car", "truck", "bus"})
+# The same holds for the other kinds the detector confuses among themselves: paper cups seen
+# from above that it calls bowls are cups where the crop is as sure of cups.
+CONFUSED_KINDS = (ROAD_VEHICLES, frozenset({"cup", "bowl"}))
+CONFUSED_CONFIDENCE = VEHICLE_REFINE_CONFIDENCE
 # What a person's box may turn out to be: ImageNet has no "person" class, and crops of people
 # are often, and rightly, "a suit" or "a violin", which are what they wear or play, not them.
 NOT_A_PERSON = ANIMALS | {"food"}
@@ -82,21 +88,28 @@ class BoxNamer:
         self._masks = {
             noun.label: names.mask(noun.agrees_with) for noun in nouns.values() if noun.imagenet
         }
-        self._road = [nouns[label] for label in sorted(ROAD_VEHICLES) if label in self._masks]
+        self._confused = {
+            label: [nouns[other] for other in sorted(kinds) if other in self._masks]
+            for kinds in CONFUSED_KINDS
+            for label in kinds
+        }
 
-    def unseen(self, thing: Thing, crop: np.ndarray | None) -> bool:
+    def unseen(self, thing: Thing, crop: np.ndarray | None, alone: bool = False) -> bool:
         """Whether the classifier's closer look at a small, unsure box finds nothing of the
-        detector's kind in it."""
-        mask = self._masks.get(thing.noun.label)
-        if crop is None or mask is None:
+        detector's kind in it, or, for the only thing detected, cannot confirm it at all (a
+        skateboard under a person is confirmed by the person)."""
+        if crop is None or thing.has("person"):
             return False
         small = thing.main.area < UNSEEN_AREA and thing.score < UNSEEN_SCORE
+        mask = self._masks.get(thing.noun.label)
+        if mask is None:
+            return small and alone
         return small and float(crop[mask].sum()) < UNSEEN_MASS
 
     def identify(self, thing: Thing, crop: np.ndarray | None) -> Thing:
         if crop is None:
             return thing
-        thing = self._road_vehicle(thing, crop)
+        thing = self._confused_kind(thing, crop)
         mask = self._masks.get(thing.noun.label)
         if mask is not None and thing.count == 1:
             confidence = VEHICLE_REFINE_CONFIDENCE if thing.has("vehicle") else REFINE_CONFIDENCE
@@ -118,13 +131,14 @@ class BoxNamer:
             return thing
         return _corrected(thing, seen)
 
-    def _road_vehicle(self, thing: Thing, crop: np.ndarray) -> Thing:
-        """A car, a truck or a bus renamed as another of them where the classifier is sure."""
-        if thing.noun.label not in ROAD_VEHICLES or thing.count != 1:
+    def _confused_kind(self, thing: Thing, crop: np.ndarray) -> Thing:
+        """A thing renamed as another kind the detector confuses it with (a truck as a car,
+        bowls as cups) where the classifier is sure."""
+        if thing.noun.label not in self._confused or (thing.has("vehicle") and thing.count != 1):
             return thing
-        for noun in self._road:
+        for noun in self._confused[thing.noun.label]:
             mass = float(crop[self._masks[noun.label]].sum())
-            if noun is not thing.noun and mass >= VEHICLE_REFINE_CONFIDENCE:
+            if noun is not thing.noun and mass >= CONFUSED_CONFIDENCE:
                 return replace(thing, noun=noun, name=None, detected=thing.noun.label)
         return thing
 

@@ -25,6 +25,9 @@ ANIMAL_CONFIDENCE = 0.70
 SETTING_CONFIDENCE = 0.20
 # How many ranked phrases any caption can use (alternatives included).
 RANKED = 24
+# Classes that haze, fog and mist imitate (a misty lake or forest reads as "a geyser" at 0.3):
+# named, as a subject, feature, setting or guess, only where the phrase itself is confident.
+HAZE_LOOKALIKES = frozenset({"a geyser"})
 
 GENERIC = {
     "dog": "a dog",
@@ -172,10 +175,11 @@ class ClassNames:
             return []
         sums = self._phrases.sums(probabilities)
         order = np.argsort(-sums)[:RANKED]
-        return [
+        ranked = (
             Named(self._phrases.phrases[i], self._phrases.examples[i], float(sums[i]))
             for i in order
-        ]
+        )
+        return [named for named in ranked if not _haze_lookalike(named)]
 
     def setting(self, probabilities: np.ndarray) -> Named | None:
         """Where the photo was taken ("on a beach"), when a scene or place is likely enough."""
@@ -213,3 +217,8 @@ class ClassNames:
             mask = self.mask(lambda label: label.category in categories)
             self._category_masks[categories] = mask
         return float(probabilities[mask].sum())
+
+
+def _haze_lookalike(named: Named) -> bool:
+    """Whether ``named`` is a class that mist imitates, with no more than mist's probability."""
+    return named.label.phrase in HAZE_LOOKALIKES and named.score < PHRASE_CONFIDENCE

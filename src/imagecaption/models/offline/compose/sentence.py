@@ -39,7 +39,7 @@ from imagecaption.models.offline.compose.classified import PersonView, describe,
 from imagecaption.models.offline.compose.colouring import colour_of, coloured
 from imagecaption.models.offline.compose.confidence import ranked_caption
 from imagecaption.models.offline.compose.drafts import Draft, forms
-from imagecaption.models.offline.compose.identify import ROAD_VEHICLES, BoxNamer
+from imagecaption.models.offline.compose.identify import CONFUSED_KINDS, BoxNamer
 from imagecaption.models.offline.compose.kind import PictureStats, is_grey, picture_kind
 from imagecaption.models.offline.compose.languages import languages
 from imagecaption.models.offline.compose.languages import realiser as realiser_of
@@ -69,6 +69,9 @@ BESIDE = 0.05
 # Below this area, the detector's main subject is too small to lead when the classifier is sure
 # of something else in the picture (a rocket on its launch pad, with a person far below).
 SMALL_SUBJECT = 0.03
+# Unless the small subject's own crop gives the classifier's thing this much probability: then
+# the two models name one thing, and the detector's sure word stands.
+SEEN_IN_CROP = 0.1
 # Other things get a caption of their own among the alternatives, the most salient first.
 ALTERNATIVE_SUBJECTS = 3
 # How sure the classifier must be of the whole picture to lead instead of the detector, and
@@ -151,7 +154,7 @@ class SentenceWriter:
         setting = self.names.setting(findings.scene)
         kind = picture_kind(findings.picture, self.names, findings.scene)
         first, others = describe(self.names, findings.scene, setting)
-        if things and not self._classifier_leads(things, findings.scene, first):
+        if things and not self._classifier_leads(things, findings.scene, first, findings.crops):
             drafts = self._scene(things, findings, setting, kind)
             drafts += [first] if first is not None else []
         else:
@@ -178,10 +181,11 @@ class SentenceWriter:
         A correction into something another box already is ("a coffee mug" for the cat beside
         a mug) means the crop caught its neighbour, so the detector's word stays there.
         """
+        alone = len(findings.things) == 1
         found = [
             thing
             for thing in findings.things
-            if not self._namer.unseen(thing, findings.crops.get(thing.noun.label))
+            if not self._namer.unseen(thing, findings.crops.get(thing.noun.label), alone)
             and not _bodiless(thing, findings.poses)
         ]
         seen = [
@@ -192,14 +196,19 @@ class SentenceWriter:
             others = {other.phrase() for other in seen if other is not thing}
             corrected = thing.noun is not original.noun
             # a truck that is a car beside a car is the detector's confusion, not a crop's
-            confused = {thing.noun.label, original.noun.label} <= ROAD_VEHICLES
+            labels = {thing.noun.label, original.noun.label}
+            confused = any(labels <= kinds for kinds in CONFUSED_KINDS)
             kept.append(
                 original if corrected and thing.phrase() in others and not confused else thing
             )
         return tuple(kept)
 
     def _classifier_leads(
-        self, things: Sequence[Thing], scene: np.ndarray, first: Draft | None
+        self,
+        things: Sequence[Thing],
+        scene: np.ndarray,
+        first: Draft | None,
+        crops: Mapping[str, np.ndarray],
     ) -> bool:
         """Whether the classifier's view of the whole picture should lead the caption.
 
@@ -218,14 +227,35 @@ class SentenceWriter:
             if context or (subject.animate and subject.score >= SURE_IN_LANDSCAPE):
                 return False
         if seen.label.category in ANIMALS and not any(thing.has("animal") for thing in things):
-            return True
+            # A person the detector is sure of is not displaced by an animal the classifier
+            # names only broadly, or by any animal where the person is not small: ImageNet's
+            # fish are mostly photos of the anglers holding them, so a man outdoors reads as
+            # fish, "an animal", and a surfer in a wave as a shark.
+            broad = self.names.subject(scene, levels=2) is None
+            return not any(
+                thing.has("person")
+                and thing.score >= SURE_IN_LANDSCAPE
+                and (broad or thing.main.area >= SMALL_SUBJECT)
+                for thing in things
+            )
         if subject.score < UNSURE_DETECTION and not subject.noun.agrees_with(seen.label):
             return True
         context = subject.has("table") or (subject.has("seat") and subject.count == 1)
         # Chairs the detector found around the table it missed are the table's: "a dining
         # table and two chairs", not "two chairs" beside the table the classifier is sure of.
         context = context or (subject.has("seat") and self._is_table(seen.label))
-        return context or subject.main.area < SMALL_SUBJECT
+        small = subject.main.area < SMALL_SUBJECT and not self._seen_in(subject, seen, crops)
+        return context or small
+
+    def _seen_in(self, subject: Thing, seen: Named, crops: Mapping[str, np.ndarray]) -> bool:
+        """Whether the classifier's thing for the whole picture is the detector's small, sure
+        subject under another name: a kite in the sky whose own crop the classifier also
+        calls a parachute. The detector's word stands; only a thing the crop does not show
+        (a rocket, with people far below) leads instead."""
+        crop = crops.get(subject.noun.label)
+        if crop is None or subject.score < SURE_IN_LANDSCAPE:
+            return False
+        return self.names.likelihood(crop, seen) >= SEEN_IN_CROP
 
     def _is_table(self, label: Label) -> bool:
         return self._table is not None and self._table.agrees_with(label)
