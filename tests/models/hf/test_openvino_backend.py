@@ -43,7 +43,10 @@ def test_int8_models_hold_int8_weights(
 
 def test_int8_rows_do_not_depend_on_their_batch() -> None:
     """Activations are quantised per row (per token): a row's result is the same alone or
-    beside huge rows."""
+    beside huge rows. The same up to float32 rounding, not bit for bit: on CPUs without AVX-512
+    OpenVINO picks another kernel for one row than for four, which sums in another order (about
+    1e-6 apart). Quantised with the batch's scale, the first row would be 100 times coarser and
+    off by whole units."""
     rng = np.random.default_rng(0)
     weight = rng.standard_normal((256, 96)).astype(np.float32)
     x = ops.parameter([-1, 256], np.float32, name="x")
@@ -53,7 +56,7 @@ def test_int8_rows_do_not_depend_on_their_batch() -> None:
     rows[1:] *= 100
     together = compiled({"x": rows})[0]
     alone = compiled({"x": rows[:1]})[0]
-    assert np.array_equal(together[0], alone[0])
+    np.testing.assert_allclose(together[0], alone[0], rtol=0, atol=1e-4)
     exact = rows @ weight
     error = np.abs(together - exact).max(axis=1) / np.abs(exact).max(axis=1)
     assert error.max() < 0.05
