@@ -454,6 +454,28 @@ def test_night_and_backdrop_in_other_languages(writer: SentenceWriter) -> None:
 @pytest.mark.parametrize(
     ("lang", "expected"),
     [
+        ("de", "Ein Hund auf dem Rasen bei Sonnenuntergang."),
+        ("fr", "Un chien sur l'herbe au coucher du soleil."),
+        ("es", "Un perro en la hierba al atardecer."),
+        ("it", "Un cane sull'erba al tramonto."),
+        ("pt", "Um cachorro na grama ao pôr do sol."),
+    ],
+)
+def test_sunset_in_other_languages(writer: SentenceWriter, lang: str, expected: str) -> None:
+    """A place said at sunset, as at night: the place's words, then the time's."""
+    dog = Box("dog", 0.9, 0.3, 0.4, 0.7, 0.9)
+    grass = Surroundings(indoors=0.05, ground=(Place("grass", 0.9),), sunset=0.9)
+    assert write_evidence(writer, [dog], surroundings=grass).text == (
+        "A dog on the grass at sunset."
+    )
+    found = write_evidence(writer, [dog], surroundings=grass, lang=lang)
+    assert found.text == expected
+    assert load_words(lang).texts()["tag"]["sunset"] in {tag.name for tag in found.tags}
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
         ("de", "Eine Person, die einen Pullover und eine Sonnenbrille trägt."),
         ("fr", "Une personne portant un pull et une paire de lunettes de soleil."),
         ("it", "Una persona che indossa un maglione e un paio di occhiali da sole."),

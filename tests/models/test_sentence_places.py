@@ -170,6 +170,26 @@ def test_a_picture_taken_at_night_says_so_after_its_place(writer: SentenceWriter
     assert caption(writer, scene=yurt, surroundings=dim) == "A yurt."
 
 
+def test_a_picture_taken_at_sunset_says_so_after_its_place(writer: SentenceWriter) -> None:
+    """As night: after the place or alone, tagged, and only where likely; night, the surer
+    reading of a dark sky, goes first where both were found."""
+    yurt = probabilities(**{f"c{YURT}": 0.8})
+    dusk = Surroundings(indoors=0.05, sunset=0.9)
+    assert caption(writer, scene=yurt, surroundings=dusk) == "A yurt at sunset."
+    lit = Surroundings(indoors=0.05, background=(Place("sky", 0.9),), sunset=0.9)
+    assert caption(writer, scene=yurt, surroundings=lit) == "A yurt against the sky at sunset."
+    dog = Box("dog", 0.9, 0.3, 0.4, 0.7, 0.9)
+    grass = Surroundings(indoors=0.05, ground=(Place("grass", 0.9),), sunset=0.9)
+    assert caption(writer, [dog], surroundings=grass) == "A dog on the grass at sunset."
+    assert ("sunset", 0.9) in {
+        (tag.name, tag.score) for tag in write(writer, [dog], surroundings=grass).tags
+    }
+    both = Surroundings(indoors=0.05, night=0.95, sunset=0.9)
+    assert caption(writer, scene=yurt, surroundings=both) == "A yurt at night."
+    unsure = Surroundings(indoors=0.05, sunset=0.3)
+    assert caption(writer, scene=yurt, surroundings=unsure) == "A yurt."
+
+
 def test_a_plain_backdrop_is_said_where_no_place_is(writer: SentenceWriter) -> None:
     person = Box("person", 0.9, 0.3, 0.1, 0.7, 0.95)
     pink = Surroundings(backdrop=Colour("pink", 1.0))

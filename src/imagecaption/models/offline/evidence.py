@@ -42,14 +42,16 @@ class Place:
 class Surroundings:
     """Where the picture was taken: indoors or out, what lies below the subject (the ground)
     and behind it (the background). ``indoors`` is the probability that it is indoors, or None
-    where nothing says; ``night`` the probability that it was taken outdoors at night;
-    ``backdrop`` the colour of a plain backdrop behind the subject, where one colour holds it."""
+    where nothing says; ``night`` the probability that it was taken outdoors at night, and
+    ``sunset`` at sunset or sunrise (``skies.py``); ``backdrop`` the colour of a plain backdrop
+    behind the subject, where one colour holds it."""
 
     indoors: float | None = None
     ground: tuple[Place, ...] = ()
     background: tuple[Place, ...] = ()
     night: float = 0.0
     backdrop: Colour | None = None
+    sunset: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from imagecaption.models.offline.compose.things import Thing
 from imagecaption.models.offline.evidence import Colour, Place, Surroundings
 from imagecaption.models.offline.labels import Label
 from imagecaption.models.offline.pixels import PixelGrid
+from imagecaption.models.offline.skies import sunset
 
 # Places the classifier's own classes mean (by WordNet ID, as in imagenet_labels.tsv), as
 # (ground, background): a beach has sand below and water behind.
@@ -189,7 +190,10 @@ class SurroundingsReader:
             _add(ground, {"grass": grass}, max(outdoors, OUTDOORS))
         night = outdoors if outdoors >= NIGHT_OUTDOORS and _dark_top(grid) else 0.0
         backdrop = _backdrop(grid, regions.backdrop) if outdoors < 0.5 else None
-        return Surroundings(indoors, _ranked(ground), _ranked(background), night, backdrop)
+        dusk = sunset(grid, regions.backdrop, outdoors) if not night else 0.0
+        return Surroundings(
+            indoors, _ranked(ground), _ranked(background), night, backdrop, sunset=dusk
+        )
 
     def _setting_outdoors(self, scene: np.ndarray) -> bool | None:
         """Whether the classifier's likeliest scene or place class (when likely enough to be a

@@ -54,8 +54,10 @@ SKY_BEHIND = 0.6
 SKY_ONLY: frozenset[Bearer] = frozenset({"landscape"})
 
 
-# Said after a place ("on the grass at night") or alone.
+# Said after a place ("on the grass at night", "against the sky at sunset") or alone.
 AT_NIGHT = "at night"
+AT_SUNSET = "at sunset"
+TIMES_OF_DAY = (AT_NIGHT, AT_SUNSET)
 
 
 @dataclass(frozen=True)
@@ -69,16 +71,26 @@ class Placed:
 
 def place_of(bearer: Bearer, surroundings: Surroundings | None) -> Placed | None:
     """The likeliest place that fits ``bearer``: its ground, else its background, else a room
-    when the picture is surely indoors; then "at night" where that is likely, after the place
-    or alone; None when nothing is sure."""
+    when the picture is surely indoors; then "at night" or "at sunset" where that is likely,
+    after the place or alone; None when nothing is sure."""
     if surroundings is None:
         return None
     placed = _place(bearer, surroundings)
-    if surroundings.night < PLACE_CONFIDENCE:
+    time = _time_of_day(surroundings)
+    if time is None:
         return placed
     if placed is None:
+        return time
+    return Placed(f"{placed.words} {time.words}", placed.score * time.score, placed.name)
+
+
+def _time_of_day(surroundings: Surroundings) -> Placed | None:
+    """Night, else a sunset, where likely: the stages never find both, but night is the surer."""
+    if surroundings.night >= PLACE_CONFIDENCE:
         return Placed(AT_NIGHT, surroundings.night, "night")
-    return Placed(f"{placed.words} {AT_NIGHT}", placed.score * surroundings.night, placed.name)
+    if surroundings.sunset >= PLACE_CONFIDENCE:
+        return Placed(AT_SUNSET, surroundings.sunset, "sunset")
+    return None
 
 
 def _place(bearer: Bearer, surroundings: Surroundings) -> Placed | None:

@@ -73,6 +73,8 @@ def _surroundings(surroundings: Surroundings | None) -> list[Tag]:
         found.append(Tag("outdoor", 1.0 - indoors))
     if surroundings.night:
         found.append(Tag("night", surroundings.night))
+    if surroundings.sunset:
+        found.append(Tag("sunset", surroundings.sunset))
     return found
 
 

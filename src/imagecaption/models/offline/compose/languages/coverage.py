@@ -12,9 +12,9 @@ from imagecaption.models.offline.compose.classified import RELATIONS
 from imagecaption.models.offline.compose.languages.words import Words
 from imagecaption.models.offline.compose.naming import GENERIC
 from imagecaption.models.offline.compose.places import (
-    AT_NIGHT,
     BACKGROUND,
     GROUND,
+    TIMES_OF_DAY,
     backdrop_words,
 )
 from imagecaption.models.offline.compose.plans import GROUP_OF_PEOPLE
@@ -38,7 +38,7 @@ RELATED = (
 )  # fmt: skip
 DOINGS = ("standing", "sitting", "lying", "walking", "running", "grazing")
 FRAMES = ("hedge", "possibly", "portrait", "black and white photo", "black and white portrait")
-TAGS = ("indoor", "outdoor", "sky", "night", "eating", "playing")
+TAGS = ("indoor", "outdoor", "sky", "night", "sunset", "eating", "playing")
 WORDS = ("and",)
 
 
@@ -52,7 +52,7 @@ def required() -> dict[str, set[str]]:
     relations = {*RELATED, *RELATIONS.values(), *RIDE_VERBS.values(), *HELD_VERBS.values()}
     relations |= set(WORN_VERBS.values()) | set(GAMES.values())
     places = {*GROUND.values(), *BACKGROUND.values(), *PLACES, *(words for *_, words in ROOMS)}
-    places |= {AT_NIGHT, *map(backdrop_words, COLOUR_NAMES)}
+    places |= {*TIMES_OF_DAY, *map(backdrop_words, COLOUR_NAMES)}
     return {
         "noun": nouns,
         "place": contexts | places,

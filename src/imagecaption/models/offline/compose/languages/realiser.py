@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from imagecaption.models.offline.compose.drafts import Draft
 from imagecaption.models.offline.compose.languages.grammar import Grammar, Part
-from imagecaption.models.offline.compose.places import AT_NIGHT
+from imagecaption.models.offline.compose.places import TIMES_OF_DAY
 from imagecaption.models.offline.compose.plans import Plan, Ref
 from imagecaption.models.offline.compose.things import without_article
 
@@ -62,11 +62,13 @@ class Realiser:
         return Part(self.grammar.fill(template, agreement, things), "[" in template)
 
     def _place(self, key: str) -> str:
-        """A place's words; one said at night is the place's and the night's ("auf dem Rasen
-        bei Nacht")."""
+        """A place's words; one said at night or at sunset is the place's and the time's ("auf
+        dem Rasen bei Nacht")."""
         places = self.words.places
-        if key not in places and key.endswith(f" {AT_NIGHT}"):
-            return f"{places[key.removesuffix(f' {AT_NIGHT}')]} {places[AT_NIGHT]}"
+        if key not in places:
+            for time in TIMES_OF_DAY:
+                if key.endswith(f" {time}"):
+                    return f"{places[key.removesuffix(f' {time}')]} {places[time]}"
         return places[key]
 
     def render(self, draft: Draft, max_words: int | None) -> str | None:
