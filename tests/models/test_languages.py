@@ -454,6 +454,25 @@ def test_night_and_backdrop_in_other_languages(writer: SentenceWriter) -> None:
 @pytest.mark.parametrize(
     ("lang", "expected"),
     [
+        ("de", "Eine Jurte mit einem Rasen."),
+        ("fr", "Une yourte avec une pelouse."),
+        ("es", "Una yurta con césped."),
+        ("it", "Una yurta con un prato."),
+        ("pt", "Uma iurta com um gramado."),
+    ],
+)
+def test_a_building_with_a_lawn_in_other_languages(
+    writer: SentenceWriter, lang: str, expected: str
+) -> None:
+    yurt = probabilities(c915=0.8)
+    lawn = Surroundings(indoors=0.05, ground=(Place("grass", 0.9),))
+    assert write_evidence(writer, scene=yurt, surroundings=lawn).text == "A yurt with a lawn."
+    assert write_evidence(writer, scene=yurt, surroundings=lawn, lang=lang).text == expected
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
         ("de", "Ein Hund auf dem Rasen bei Sonnenuntergang."),
         ("fr", "Un chien sur l'herbe au coucher du soleil."),
         ("es", "Un perro en la hierba al atardecer."),

@@ -264,9 +264,10 @@ def test_tags_carry_what_the_sentence_says_things_do(writer: SentenceWriter) -> 
 
 
 def test_buildings_are_placed_by_what_lies_behind_them(writer: SentenceWriter) -> None:
+    """What lies behind first; grass before a building is its lawn only where nothing does."""
     yurt = probabilities(c915=0.8)  # the classifier sure of a yurt, nothing detected
     grass = Surroundings(indoors=0.05, ground=(Place("grass", 0.9),))
-    assert caption(writer, scene=yurt, surroundings=grass) == "A yurt."
+    assert caption(writer, scene=yurt, surroundings=grass) == "A yurt with a lawn."
     trees = Surroundings(
         indoors=0.05, ground=(Place("grass", 0.9),), background=(Place("trees", 0.8),)
     )

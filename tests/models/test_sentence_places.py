@@ -190,6 +190,20 @@ def test_a_picture_taken_at_sunset_says_so_after_its_place(writer: SentenceWrite
     assert caption(writer, scene=yurt, surroundings=unsure) == "A yurt."
 
 
+def test_grass_before_a_building_is_its_lawn(writer: SentenceWriter) -> None:
+    """A building stands on no ground ("a yurt on the grass" reads as a toy's place), except
+    the grass before it, its lawn; other grounds stay unsaid, and animals stay on the grass."""
+    yurt = probabilities(**{f"c{YURT}": 0.8})
+    lawn = Surroundings(indoors=0.05, ground=(Place("grass", 0.9),))
+    assert caption(writer, scene=yurt, surroundings=lawn) == "A yurt with a lawn."
+    road = Surroundings(indoors=0.05, ground=(Place("road", 0.9),))
+    assert caption(writer, scene=yurt, surroundings=road) == "A yurt."
+    unsure = Surroundings(indoors=0.05, ground=(Place("grass", 0.4),))
+    assert caption(writer, scene=yurt, surroundings=unsure) == "A yurt."
+    dog = Box("dog", 0.9, 0.3, 0.4, 0.7, 0.9)
+    assert caption(writer, [dog], surroundings=lawn) == "A dog on the grass."
+
+
 def test_a_plain_backdrop_is_said_where_no_place_is(writer: SentenceWriter) -> None:
     person = Box("person", 0.9, 0.3, 0.1, 0.7, 0.95)
     pink = Surroundings(backdrop=Colour("pink", 1.0))

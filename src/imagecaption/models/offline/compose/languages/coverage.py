@@ -15,6 +15,7 @@ from imagecaption.models.offline.compose.places import (
     BACKGROUND,
     GROUND,
     TIMES_OF_DAY,
+    WITH_A_LAWN,
     backdrop_words,
 )
 from imagecaption.models.offline.compose.plans import GROUP_OF_PEOPLE
@@ -52,7 +53,7 @@ def required() -> dict[str, set[str]]:
     relations = {*RELATED, *RELATIONS.values(), *RIDE_VERBS.values(), *HELD_VERBS.values()}
     relations |= set(WORN_VERBS.values()) | set(GAMES.values())
     places = {*GROUND.values(), *BACKGROUND.values(), *PLACES, *(words for *_, words in ROOMS)}
-    places |= {*TIMES_OF_DAY, *map(backdrop_words, COLOUR_NAMES)}
+    places |= {*TIMES_OF_DAY, WITH_A_LAWN, *map(backdrop_words, COLOUR_NAMES)}
     return {
         "noun": nouns,
         "place": contexts | places,
