@@ -3,6 +3,8 @@ and landscapes, and people small in a landscape the classifier is sure of."""
 
 from __future__ import annotations
 
+import pytest
+
 from imagecaption.models.offline.compose.sentence import SentenceWriter
 from imagecaption.models.offline.evidence import Colour, Place, Surroundings
 from tests.models.test_sentence import probabilities
@@ -153,41 +155,33 @@ def test_a_landscape_with_no_one_feature_sure_stands_against_the_sky(
     assert caption(writer, scene=scenes, surroundings=sky(0.4)) == "A landscape."
 
 
-def test_a_picture_taken_at_night_says_so_after_its_place(writer: SentenceWriter) -> None:
+@pytest.mark.parametrize(("time", "words"), [("night", "at night"), ("sunset", "at sunset")])
+def test_a_time_of_day_is_said_after_its_place(
+    writer: SentenceWriter, time: str, words: str
+) -> None:
+    """At night or at sunset: after the place or alone, tagged, and only where likely."""
+
+    def at(score: float, **places: tuple[Place, ...]) -> Surroundings:
+        return Surroundings(indoors=0.05, **places, **{time: score})  # type: ignore[arg-type]
+
     yurt = probabilities(**{f"c{YURT}": 0.8})
-    night = Surroundings(indoors=0.05, night=0.95)
-    assert caption(writer, scene=yurt, surroundings=night) == "A yurt at night."
-    lit = Surroundings(indoors=0.05, background=(Place("sky", 0.9),), night=0.95)
-    assert caption(writer, scene=yurt, surroundings=lit) == "A yurt against the sky at night."
+    assert caption(writer, scene=yurt, surroundings=at(0.95)) == f"A yurt {words}."
+    lit = at(0.95, background=(Place("sky", 0.9),))
+    assert caption(writer, scene=yurt, surroundings=lit) == f"A yurt against the sky {words}."
     car = Box("car", 0.8, 0.2, 0.4, 0.8, 0.9)
-    road = Surroundings(indoors=0.05, ground=(Place("road", 0.9),), night=0.95)
-    assert caption(writer, [car], surroundings=road) == "A car on a road at night."
-    assert ("night", 0.95) in {
+    road = at(0.95, ground=(Place("road", 0.9),))
+    assert caption(writer, [car], surroundings=road) == f"A car on a road {words}."
+    assert (time, 0.95) in {
         (tag.name, tag.score) for tag in write(writer, [car], surroundings=road).tags
     }
-    # unsure of the night: nothing said of it
-    dim = Surroundings(indoors=0.05, night=0.3)
-    assert caption(writer, scene=yurt, surroundings=dim) == "A yurt."
+    # unsure of the time: nothing said of it
+    assert caption(writer, scene=yurt, surroundings=at(0.3)) == "A yurt."
 
 
-def test_a_picture_taken_at_sunset_says_so_after_its_place(writer: SentenceWriter) -> None:
-    """As night: after the place or alone, tagged, and only where likely; night, the surer
-    reading of a dark sky, goes first where both were found."""
+def test_night_the_surer_reading_of_the_sky_goes_before_a_sunset(writer: SentenceWriter) -> None:
     yurt = probabilities(**{f"c{YURT}": 0.8})
-    dusk = Surroundings(indoors=0.05, sunset=0.9)
-    assert caption(writer, scene=yurt, surroundings=dusk) == "A yurt at sunset."
-    lit = Surroundings(indoors=0.05, background=(Place("sky", 0.9),), sunset=0.9)
-    assert caption(writer, scene=yurt, surroundings=lit) == "A yurt against the sky at sunset."
-    dog = Box("dog", 0.9, 0.3, 0.4, 0.7, 0.9)
-    grass = Surroundings(indoors=0.05, ground=(Place("grass", 0.9),), sunset=0.9)
-    assert caption(writer, [dog], surroundings=grass) == "A dog on the grass at sunset."
-    assert ("sunset", 0.9) in {
-        (tag.name, tag.score) for tag in write(writer, [dog], surroundings=grass).tags
-    }
     both = Surroundings(indoors=0.05, night=0.95, sunset=0.9)
     assert caption(writer, scene=yurt, surroundings=both) == "A yurt at night."
-    unsure = Surroundings(indoors=0.05, sunset=0.3)
-    assert caption(writer, scene=yurt, surroundings=unsure) == "A yurt."
 
 
 def test_grass_before_a_building_is_its_lawn(writer: SentenceWriter) -> None:
