@@ -454,6 +454,26 @@ def test_night_and_backdrop_in_other_languages(writer: SentenceWriter) -> None:
 @pytest.mark.parametrize(
     ("lang", "expected"),
     [
+        ("de", "Ein Bild, das einen Heckenirrgarten bei Nacht zeigen könnte."),
+        ("fr", "Une image qui pourrait montrer un labyrinthe de haies la nuit."),
+        ("es", "Una imagen que podría mostrar un laberinto de setos de noche."),
+        ("it", "Un'immagine che potrebbe mostrare un labirinto di siepi di notte."),
+        ("pt", "Uma imagem que pode mostrar um labirinto de sebes à noite."),
+    ],
+)
+def test_a_guess_at_night_in_other_languages(
+    writer: SentenceWriter, lang: str, expected: str
+) -> None:
+    """The time goes with the guessed thing, inside the frame: a German relative clause ends
+    in its verb."""
+    maze = probabilities(c646=0.3)
+    night = Surroundings(indoors=0.05, night=0.95)
+    assert write_evidence(writer, scene=maze, surroundings=night, lang=lang).text == expected
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
         ("de", "Eine Jurte mit einem Rasen."),
         ("fr", "Une yourte avec une pelouse."),
         ("es", "Una yurta con césped."),

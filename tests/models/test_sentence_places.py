@@ -178,6 +178,30 @@ def test_a_time_of_day_is_said_after_its_place(
     assert caption(writer, scene=yurt, surroundings=at(0.3)) == "A yurt."
 
 
+def test_a_guess_is_said_at_its_time_of_day_but_in_no_place(writer: SentenceWriter) -> None:
+    """The sky's time holds whatever the picture shows; a ground or a background fits the
+    subject, which is only guessed, so it is left out."""
+    maze = probabilities(c646=0.3)  # the classifier unsure: a hedge
+    night = Surroundings(indoors=0.05, night=0.95)
+    assert caption(writer, scene=maze, surroundings=night) == (
+        "An image that may show a hedge maze at night."
+    )
+    dusk = Surroundings(indoors=0.05, sunset=0.9)
+    assert caption(writer, scene=maze, surroundings=dusk) == (
+        "An image that may show a hedge maze at sunset."
+    )
+    assert write(writer, scene=maze, surroundings=dusk, max_length=6).text == (
+        "Possibly a hedge maze at sunset."
+    )
+    assert write(writer, scene=maze, surroundings=dusk, max_length=5).text == (
+        "Possibly a hedge maze."
+    )
+    grass = Surroundings(
+        indoors=0.05, ground=(Place("grass", 0.9),), background=sky(0.9).background
+    )
+    assert caption(writer, scene=maze, surroundings=grass) == "An image that may show a hedge maze."
+
+
 def test_night_the_surer_reading_of_the_sky_goes_before_a_sunset(writer: SentenceWriter) -> None:
     yurt = probabilities(**{f"c{YURT}": 0.8})
     both = Surroundings(indoors=0.05, night=0.95, sunset=0.9)

@@ -44,7 +44,7 @@ from imagecaption.models.offline.compose.kind import PictureStats, is_grey, pict
 from imagecaption.models.offline.compose.languages import languages
 from imagecaption.models.offline.compose.languages import realiser as realiser_of
 from imagecaption.models.offline.compose.naming import ANIMALS, SETTINGS, ClassNames, Named
-from imagecaption.models.offline.compose.places import Bearer, place_of
+from imagecaption.models.offline.compose.places import Bearer, place_of, time_of_day
 from imagecaption.models.offline.compose.plans import Plan, Ref, plan_of
 from imagecaption.models.offline.compose.relations import relate
 from imagecaption.models.offline.compose.setting import setting_of
@@ -166,6 +166,7 @@ class SentenceWriter:
             if first is not None:
                 lead = self._with_furniture(lead, things, findings)
                 lead = self._with_people(lead, things, findings.scene)
+                lead = _guessed_at_time(lead, findings.surroundings)
             drafts = [lead]
             drafts += self._scene(things, findings, setting, kind) if things else []
         drafts += others  # the classifier's other guesses: the likeliest make the cut
@@ -520,6 +521,18 @@ def _kind_placed(kind: str, surroundings: Surroundings | None) -> Draft:
     # The score stays the kind rule's own, which its calibration was fitted on.
     plan = replace(plan_of(kind), place=placed.words)
     return draft.reworded(f"{kind} {placed.words}", plans=(plan,))
+
+
+def _guessed_at_time(draft: Draft, surroundings: Surroundings | None) -> Draft:
+    """A hedged guess with the time of day its sky shows, which holds whatever the picture
+    shows: "an image that may show a fountain at night". No other place: where the subject is a
+    guess, so is the ground that fits it."""
+    time = time_of_day(surroundings) if surroundings is not None else None
+    if draft.source != "hedge" or time is None:
+        return draft
+    plans = tuple(replace(plan, place=time.words) for plan in draft.plans[:2])
+    wordings = [f"{wording} {time.words}" for wording in draft.forms[:2]]
+    return draft.reworded(*wordings, plans=plans)
 
 
 def _table(things: Sequence[Thing]) -> Thing | None:

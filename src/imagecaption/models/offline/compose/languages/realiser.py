@@ -7,13 +7,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 
 from imagecaption.models.offline.compose.drafts import Draft
-from imagecaption.models.offline.compose.languages.grammar import Grammar, Part
+from imagecaption.models.offline.compose.languages.grammar import SLOT, Grammar, Part
 from imagecaption.models.offline.compose.places import TIMES_OF_DAY
 from imagecaption.models.offline.compose.plans import Plan, Ref
 from imagecaption.models.offline.compose.things import without_article
 
 # Where the quote goes while the rest is contracted: quoted words stay exactly as read.
 QUOTE = "\x01"
+# Frames around a guessed subject, whose place is said with the guess, inside the frame: a
+# German relative clause ends in its verb.
+GUESSES = frozenset({"hedge", "possibly"})
 
 
 class Realiser:
@@ -38,8 +41,13 @@ class Realiser:
         if plan.subjects:
             agreement = grammar.agreement(plan.subjects)
             subject = grammar.listed([grammar.np(ref) for ref in plan.subjects])
+            place = grammar.fill(self._place(plan.place), agreement) if plan.place else None
             if plan.frame is not None:
-                subject = grammar.fill(words.frames[plan.frame], agreement, plan.subjects)
+                frame = words.frames[plan.frame]
+                if plan.frame in GUESSES and place is not None:
+                    # "ein Bild, das einen Brunnen bei Nacht zeigen könnte"
+                    frame, place = SLOT.sub(lambda slot: f"{slot.group(0)} {place}", frame), None
+                subject = grammar.fill(frame, agreement, plan.subjects)
             parts = []
             if plan.doing is not None:
                 parts.append(self._part(words.doings[plan.doing], plan))
@@ -47,7 +55,6 @@ class Realiser:
                 template = words.relations.get(plan.relation) or words.places[plan.relation]
                 things = tuple(ref for ref in (plan.other, plan.also) if ref is not None)
                 parts.append(self._part(template, plan, things))
-            place = grammar.fill(self._place(plan.place), agreement) if plan.place else None
             text = grammar.clause(subject, agreement, parts, place)
         else:
             text = ""
