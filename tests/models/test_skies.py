@@ -87,3 +87,10 @@ def test_the_surroundings_say_sunset_on_a_beach_and_not_in_a_room(
     assert beach.night == 0.0
     room = reader.read(grid, scene(), [thing("oven", Box(0.4, 0.6, 0.6, 0.9, 0.9))])
     assert room.sunset == 0.0
+
+
+def test_a_strip_too_thin_to_have_land_below_its_sky_is_no_sunset() -> None:
+    strip = Image.new("RGB", (400, 2), (255, 180, 100))  # warm and glowing throughout
+    grid = pixel_grid(strip)
+    assert grid.shape[0] == 1
+    assert sunset(grid, np.ones(grid.shape, dtype=bool), outdoors=0.95) == 0.0

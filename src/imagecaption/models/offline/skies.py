@@ -55,6 +55,8 @@ def sunset(grid: PixelGrid, free: np.ndarray, outdoors: float) -> float:
     warm = warm_hue & (saturation >= WARM_SATURATION) & (value >= WARM_VALUE) & smooth
     glow = warm_hue & (saturation >= GLOW_SATURATION) & (value >= GLOW_VALUE)
     land = grid.value[grid.rows(LAND_TOP, 1.0)]
+    if land.size == 0:  # a strip a cell or two tall: no land below the sky to compare with
+        return 0.0
     brighter = float(value.mean()) - float(land.mean())
     if warm.mean() < WARM_SHARE or glow.mean() < GLOW_SHARE or brighter < BRIGHTER:
         return 0.0
