@@ -452,23 +452,45 @@ def test_night_and_backdrop_in_other_languages(writer: SentenceWriter) -> None:
 
 
 @pytest.mark.parametrize(
-    ("lang", "expected"),
+    ("lang", "at_night", "under_sky"),
     [
-        ("de", "Ein Bild, das einen Heckenirrgarten bei Nacht zeigen könnte."),
-        ("fr", "Une image qui pourrait montrer un labyrinthe de haies la nuit."),
-        ("es", "Una imagen que podría mostrar un laberinto de setos de noche."),
-        ("it", "Un'immagine che potrebbe mostrare un labirinto di siepi di notte."),
-        ("pt", "Uma imagem que pode mostrar um labirinto de sebes à noite."),
+        (
+            "de",
+            "Ein Bild, das einen Heckenirrgarten bei Nacht zeigen könnte.",
+            "Ein Bild, das einen Heckenirrgarten vor dem Himmel zeigen könnte.",
+        ),
+        (
+            "fr",
+            "Une image qui pourrait montrer un labyrinthe de haies la nuit.",
+            "Une image qui pourrait montrer un labyrinthe de haies sur fond de ciel.",
+        ),
+        (
+            "es",
+            "Una imagen que podría mostrar un laberinto de setos de noche.",
+            "Una imagen que podría mostrar un laberinto de setos con el cielo de fondo.",
+        ),
+        (
+            "it",
+            "Un'immagine che potrebbe mostrare un labirinto di siepi di notte.",
+            "Un'immagine che potrebbe mostrare un labirinto di siepi contro il cielo.",
+        ),
+        (
+            "pt",
+            "Uma imagem que pode mostrar um labirinto de sebes à noite.",
+            "Uma imagem que pode mostrar um labirinto de sebes contra o céu.",
+        ),
     ],
 )
-def test_a_guess_at_night_in_other_languages(
-    writer: SentenceWriter, lang: str, expected: str
+def test_a_guess_under_its_sky_in_other_languages(
+    writer: SentenceWriter, lang: str, at_night: str, under_sky: str
 ) -> None:
-    """The time goes with the guessed thing, inside the frame: a German relative clause ends
-    in its verb."""
+    """The time or the sky goes with the guessed thing, inside the frame: a German relative
+    clause ends in its verb."""
     maze = probabilities(c646=0.3)
     night = Surroundings(indoors=0.05, night=0.95)
-    assert write_evidence(writer, scene=maze, surroundings=night, lang=lang).text == expected
+    assert write_evidence(writer, scene=maze, surroundings=night, lang=lang).text == at_night
+    sky = Surroundings(indoors=0.05, background=(Place("sky", 0.9),))
+    assert write_evidence(writer, scene=maze, surroundings=sky, lang=lang).text == under_sky
 
 
 @pytest.mark.parametrize(

@@ -178,9 +178,9 @@ def test_a_time_of_day_is_said_after_its_place(
     assert caption(writer, scene=yurt, surroundings=at(0.3)) == "A yurt."
 
 
-def test_a_guess_is_said_at_its_time_of_day_but_in_no_place(writer: SentenceWriter) -> None:
-    """The sky's time holds whatever the picture shows; a ground or a background fits the
-    subject, which is only guessed, so it is left out."""
+def test_a_guess_is_said_under_its_sky_but_on_no_ground(writer: SentenceWriter) -> None:
+    """The time of day and a sure sky hold whatever the picture shows; a ground or another
+    background fits the subject, which is only guessed, so it is left out."""
     maze = probabilities(c646=0.3)  # the classifier unsure: a hedge
     night = Surroundings(indoors=0.05, night=0.95)
     assert caption(writer, scene=maze, surroundings=night) == (
@@ -196,10 +196,18 @@ def test_a_guess_is_said_at_its_time_of_day_but_in_no_place(writer: SentenceWrit
     assert write(writer, scene=maze, surroundings=dusk, max_length=5).text == (
         "Possibly a hedge maze."
     )
-    grass = Surroundings(
-        indoors=0.05, ground=(Place("grass", 0.9),), background=sky(0.9).background
+    assert caption(writer, scene=maze, surroundings=sky(0.9)) == (
+        "An image that may show a hedge maze against the sky."
     )
-    assert caption(writer, scene=maze, surroundings=grass) == "An image that may show a hedge maze."
+    assert caption(writer, scene=maze, surroundings=sky(0.5)) == (
+        "An image that may show a hedge maze."
+    )
+    grass_and_trees = Surroundings(
+        indoors=0.05, ground=(Place("grass", 0.9),), background=(Place("trees", 0.9),)
+    )
+    assert caption(writer, scene=maze, surroundings=grass_and_trees) == (
+        "An image that may show a hedge maze."
+    )
 
 
 def test_night_the_surer_reading_of_the_sky_goes_before_a_sunset(writer: SentenceWriter) -> None:

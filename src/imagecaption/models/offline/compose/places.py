@@ -80,7 +80,7 @@ def place_of(bearer: Bearer, surroundings: Surroundings | None) -> Placed | None
     if surroundings is None:
         return None
     placed = _place(bearer, surroundings)
-    time = time_of_day(surroundings)
+    time = _time_of_day(surroundings)
     if time is None:
         return placed
     if placed is None:
@@ -88,7 +88,7 @@ def place_of(bearer: Bearer, surroundings: Surroundings | None) -> Placed | None
     return Placed(f"{placed.words} {time.words}", placed.score * time.score, placed.name)
 
 
-def time_of_day(surroundings: Surroundings) -> Placed | None:
+def _time_of_day(surroundings: Surroundings) -> Placed | None:
     """Night, else a sunset, where likely: the stages never find both, but night is the surer."""
     if surroundings.night >= PLACE_CONFIDENCE:
         return Placed(AT_NIGHT, surroundings.night, "night")

@@ -44,7 +44,7 @@ from imagecaption.models.offline.compose.kind import PictureStats, is_grey, pict
 from imagecaption.models.offline.compose.languages import languages
 from imagecaption.models.offline.compose.languages import realiser as realiser_of
 from imagecaption.models.offline.compose.naming import ANIMALS, SETTINGS, ClassNames, Named
-from imagecaption.models.offline.compose.places import Bearer, place_of, time_of_day
+from imagecaption.models.offline.compose.places import Bearer, place_of
 from imagecaption.models.offline.compose.plans import Plan, Ref, plan_of
 from imagecaption.models.offline.compose.relations import relate
 from imagecaption.models.offline.compose.setting import setting_of
@@ -166,7 +166,7 @@ class SentenceWriter:
             if first is not None:
                 lead = self._with_furniture(lead, things, findings)
                 lead = self._with_people(lead, things, findings.scene)
-                lead = _guessed_at_time(lead, findings.surroundings)
+                lead = _guessed_under_sky(lead, findings.surroundings)
             drafts = [lead]
             drafts += self._scene(things, findings, setting, kind) if things else []
         drafts += others  # the classifier's other guesses: the likeliest make the cut
@@ -523,15 +523,17 @@ def _kind_placed(kind: str, surroundings: Surroundings | None) -> Draft:
     return draft.reworded(f"{kind} {placed.words}", plans=(plan,))
 
 
-def _guessed_at_time(draft: Draft, surroundings: Surroundings | None) -> Draft:
-    """A hedged guess with the time of day its sky shows, which holds whatever the picture
-    shows: "an image that may show a fountain at night". No other place: where the subject is a
-    guess, so is the ground that fits it."""
-    time = time_of_day(surroundings) if surroundings is not None else None
-    if draft.source != "hedge" or time is None:
+def _guessed_under_sky(draft: Draft, surroundings: Surroundings | None) -> Draft:
+    """A hedged guess with what its sky shows, which holds whatever the picture shows: the
+    time of day, and the sky itself where it is sure ("an image that may show a fountain at
+    night", "... a ship against the sky"). No ground and no other background: where the
+    subject is a guess, so is the ground that fits it. These are the places said of a
+    landscape, which stands on no ground."""
+    sky = place_of("landscape", surroundings)
+    if draft.source != "hedge" or sky is None:
         return draft
-    plans = tuple(replace(plan, place=time.words) for plan in draft.plans[:2])
-    wordings = [f"{wording} {time.words}" for wording in draft.forms[:2]]
+    plans = tuple(replace(plan, place=sky.words) for plan in draft.plans[:2])
+    wordings = [f"{wording} {sky.words}" for wording in draft.forms[:2]]
     return draft.reworded(*wordings, plans=plans)
 
 
