@@ -5,8 +5,8 @@ the engine's thread pool); the detectors find objects and faces (``objects.py``,
 the classifier names the whole picture and the boxes worth a closer look (``classifier.py``);
 the reader reads the words in pictures that seem to have some (``text_cues.py``, ``text.py``);
 the evidence stages say what the largest people do (``pose.py``), where the picture was taken
-(``surroundings.py``) and the clear colours of things (``colours.py``); ``compose/`` turns what
-was found into sentences.
+(``surroundings.py``) and whether at sunset (``skies.py``), and the clear colours of things
+(``colours.py``); ``compose/`` turns what was found into sentences.
 """
 
 from __future__ import annotations
