@@ -162,6 +162,10 @@ def test_the_place_suits_the_subject(writer: SentenceWriter) -> None:
     assert caption(writer, [plane], surroundings=sky) == "An airplane in the sky."
     on_ground = Surroundings(ground=(Place("road", 0.8),), background=(Place("sky", 0.9),))
     assert caption(writer, [plane], surroundings=on_ground) == "An airplane on a road."
+    kite = Box("kite", 0.8, 0.4, 0.2, 0.5, 0.3)  # flown, as an airplane flies
+    assert caption(writer, [kite], surroundings=sky) == "A kite in the sky."
+    bird = Box("bird", 0.8, 0.4, 0.2, 0.5, 0.3)  # perched against the sky as often as not
+    assert caption(writer, [bird], surroundings=sky) == "A bird."
     chairs = [Box("chair", 0.8, 0.1 * i, 0.5, 0.1 * i + 0.09, 0.8) for i in range(6)]
     assert caption(writer, chairs, surroundings=Surroundings(indoors=0.95)) == (
         "Several chairs in a room."

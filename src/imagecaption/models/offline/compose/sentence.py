@@ -475,6 +475,11 @@ def _where(
     return placed.words, placed.name, placed.score
 
 
+# Detected things that fly, and are in the sky where only sky lies around them: a kite is
+# flown, as an airplane flies (a bird perches against the sky as often as it flies in it).
+FLYING = frozenset({"airplane", "kite"})
+
+
 def _bearer(thing: Thing) -> Bearer:
     """What kind of subject a place is said of, for the words that fit it."""
     if thing.has("person"):
@@ -483,7 +488,7 @@ def _bearer(thing: Thing) -> Bearer:
         return "animal"
     if thing.noun.label == "boat":
         return "boat"
-    if thing.noun.label == "airplane":
+    if thing.noun.label in FLYING:
         return "aircraft"
     return "vehicle" if thing.has("vehicle") else "thing"
 
