@@ -159,6 +159,13 @@ class Settings(BaseSettings):
     )
     max_batch_size: int = Field(default=8, ge=1)
     max_batch_wait_ms: float = Field(default=2.0, ge=0)
+    max_batch_gather_ms: float = Field(
+        default=50.0,
+        ge=0,
+        description="How much longer a batch may wait for calls already under way (being "
+        "uploaded, decoded, pre-processed) to join it, never more than a tenth of the last "
+        "batch's model time; 0 turns it off.",
+    )
     cache_size: int = Field(
         default=1024, ge=0, description="Captions kept by content hash; 0 disables."
     )
@@ -167,6 +174,18 @@ class Settings(BaseSettings):
         ge=0,
         description="Threads for the model; 0 = the cores this process may use (its CPU "
         "affinity and its container's CPU limit).",
+    )
+    prefill_runtime: Literal["onnx", "openvino"] = Field(
+        default="onnx",
+        description="What runs a full model's prefill (the image encoder and the prompt) on "
+        "the onnx backend in int8: 'onnx' (int8), or 'openvino' (the 'openvino' extra; "
+        "bfloat16, faster on CPUs with AMX; its captions differ from the int8 prefill's).",
+    )
+    full_model_spin_wait: bool = Field(
+        default=False,
+        description="Whether a full model's ONNX Runtime threads spin between the operators of "
+        "a caption instead of sleeping (ONNX Runtime's own default): faster on cores the "
+        "service has to itself and quiet, much slower when other work shares them.",
     )
     retry_after_seconds: int = Field(default=1, ge=1)
 

@@ -86,6 +86,7 @@ def build_services(settings: Settings, metrics: Metrics) -> Services:
         queue_size=settings.queue_size,
         max_batch_size=settings.max_batch_size,
         max_batch_wait_ms=settings.max_batch_wait_ms,
+        max_batch_gather_ms=settings.max_batch_gather_ms,
         cache_size=settings.cache_size,
         retry_after_seconds=settings.retry_after_seconds,
         shared_cache=shared_cache,

@@ -32,6 +32,9 @@ class WorkItem:
     enqueued_at: float = field(default_factory=time.perf_counter)
 
 
+GATHER_SLICE_S = 0.002
+GATHER_SHARE = 0.1
+
 _STOP = object()
 WAKE = object()
 """Put in the work queue for each item put in the background queue, so that the worker, which
@@ -46,6 +49,9 @@ class CallActivity:
 
     def __init__(self) -> None:
         self.in_flight = 0
+        self.arriving = 0
+        """Calls begun whose image is not yet in the model's queue: being uploaded, decoded,
+        looked up in the cache or pre-processed. The worker may wait a little for them."""
         self.last = 0.0
         self.changed = asyncio.Event()
         """Set when a call comes or goes, for job images waiting on the loop for their turn."""
@@ -81,6 +87,7 @@ class BatchWorker:
         max_batch_size: int,
         max_wait_s: float,
         on_batch: Callable[[int, float], None],
+        max_gather_s: float = 0.0,
         background: queue.Queue[WorkItem] | None = None,
         background_quiet_s: float = 0.0,
         background_interval_s: float = 0.0,
@@ -97,6 +104,9 @@ class BatchWorker:
         self._poll_s = max(background_quiet_s, 0.01)
         self._max_batch_size = max_batch_size
         self._max_wait_s = max_wait_s
+        self._max_gather_s = max_gather_s
+        self._last_batch_s = 0.0
+        self._last_sizes = (0, 0)
         self._on_batch = on_batch
         self._thread = threading.Thread(target=self._run, name="caption-worker", daemon=True)
 
@@ -131,15 +141,25 @@ class BatchWorker:
                 continue
             assert isinstance(first, WorkItem)
             batch = [first]
-            deadline = time.perf_counter() + self._max_wait_s
+            started = time.perf_counter()
+            deadline = started + self._max_wait_s
+            gather_until = started + self._gather_s()
+            expected = self._expected()
             while len(batch) < self._max_batch_size:
-                remaining = deadline - time.perf_counter()
+                now = time.perf_counter()
+                remaining = deadline - now
+                if remaining <= 0 and now < gather_until and self._coming(batch, expected):
+                    # Calls on their way, or clients just answered that are likely to come
+                    # back: wait for them in short slices while that still holds.
+                    remaining = min(gather_until - now, GATHER_SLICE_S)
                 try:
                     if remaining > 0:
                         item = self._work.get(timeout=remaining)
                     else:
                         item = self._work.get_nowait()
                 except queue.Empty:
+                    if time.perf_counter() < gather_until and self._coming(batch, expected):
+                        continue
                     break
                 if item is _STOP:
                     stopping = True
@@ -151,6 +171,29 @@ class BatchWorker:
                 batch.append(item)
             for group in _group_by_options(batch):
                 self._caption(group)
+
+    def _gather_s(self) -> float:
+        """How long a batch may wait beyond ``max_wait_s`` for calls still arriving: at most
+        ``max_gather_s`` and a tenth of the last batch's model time, so that a model whose batch
+        is cheap never idles longer than it would gain.
+
+        Without it, eight clients that each send their next image as soon as they have their
+        answer split into two groups that take turns at the model (the first image of one turn
+        starts the batch before the others are decoded), and the groups never merge: GIT-base
+        on 2 cores averaged 3.6 images a batch at concurrency 8 where 8 were waiting.
+        """
+        return min(self._max_gather_s, GATHER_SHARE * self._last_batch_s)
+
+    def _coming(self, batch: list[WorkItem], expected: int) -> bool:
+        return self._calls.arriving > 0 or len(batch) < expected
+
+    def _expected(self) -> int:
+        """How many images the batch being formed may wait for: as many as the last two
+        batches had together, once the last one had more than one (clients sending again as
+        soon as they are answered come back in these numbers); else none, so that a lone
+        client never waits."""
+        last, before = self._last_sizes
+        return min(self._max_batch_size, last + before) if last > 1 else 0
 
     def _background_due(self) -> float:
         """Seconds before a background image may go to the model (see ``CallActivity``)."""
@@ -175,7 +218,9 @@ class BatchWorker:
             for item in group:
                 _resolve(item, error=error)
             return
-        self._on_batch(len(group), time.perf_counter() - started)
+        self._last_batch_s = time.perf_counter() - started
+        self._last_sizes = (len(group), self._last_sizes[0])
+        self._on_batch(len(group), self._last_batch_s)
         for item, caption in zip(group, captions, strict=True):
             _resolve(item, result=caption)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import enum
 import logging
 import queue
@@ -36,6 +37,13 @@ async def _free() -> None:
     """What a call costs when nobody charges for it (the local caption command, tests)."""
 
 
+_ARRIVING: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
+    "arriving", default=None
+)
+"""For the call in progress in this task: whether its image is still on its way to the queue
+(a list so that the nested blocks of one call share it)."""
+
+
 class EngineState(enum.Enum):
     LOADING = "loading"
     READY = "ready"
@@ -53,6 +61,7 @@ class CaptionEngine:
         max_batch_size: int,
         max_batch_wait_ms: float,
         cache_size: int,
+        max_batch_gather_ms: float = 0.0,
         retry_after_seconds: int = 1,
         shared_cache: SharedCache | None = None,
         background_slots: int = 2,
@@ -84,6 +93,7 @@ class CaptionEngine:
             self._queue,
             max_batch_size=max_batch_size,
             max_wait_s=max_batch_wait_ms / 1000,
+            max_gather_s=max_batch_gather_ms / 1000,
             on_batch=self._record_batch,
             background=self._background,
             background_quiet_s=self._quiet_s,
@@ -176,11 +186,25 @@ class CaptionEngine:
         The route holds it from its start to its answer (reading, decoding and the cache
         included), not only while the image is in the engine: job work then never starts in
         the gaps of a call, where it would take the cores that the call is about to need."""
+        outermost = _ARRIVING.get() is None
+        token = _ARRIVING.set([True]) if outermost else None
         self._calls.begin()
+        if outermost:
+            self._calls.arriving += 1
         try:
             yield
         finally:
             self._calls.end()
+            if token is not None:
+                self._arrived()
+                _ARRIVING.reset(token)
+
+    def _arrived(self) -> None:
+        """The current call's image reached the queue, or the call ended without it."""
+        still = _ARRIVING.get()
+        if still and still[0]:
+            still[0] = False
+            self._calls.arriving -= 1
 
     async def background_turn(self) -> None:
         """Wait until a job image may be read, decoded and prepared: no call in progress for
@@ -226,6 +250,7 @@ class CaptionEngine:
             future: asyncio.Future[Caption] = loop.create_future()
             self._queue.put_nowait(WorkItem(prepared, options, future, loop))
             enqueued = True
+            self._arrived()
             # The place is held until the model is done with the item, even if the caller left.
             future.add_done_callback(self._leave)
         finally:

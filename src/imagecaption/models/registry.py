@@ -10,6 +10,7 @@ for; an exported folder needs none of them (ONNX Runtime and ``tokenizers`` only
 from __future__ import annotations
 
 import importlib.util
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,11 +18,14 @@ from typing import TYPE_CHECKING
 from imagecaption.models import hub
 from imagecaption.models.auto import FallbackCaptioner, choose
 from imagecaption.models.base import Captioner, ModelError
+from imagecaption.models.cpu_features import has_amx_bf16
 from imagecaption.models.cpus import usable_cpus
 from imagecaption.settings import Settings
 
 if TYPE_CHECKING:
     from imagecaption.models.hf.captioner import Backend
+
+log = logging.getLogger(__name__)
 
 
 def _offline(settings: Settings) -> Captioner:
@@ -55,7 +59,33 @@ def _onnx(settings: Settings) -> Backend:
 
     _cpu_only(settings, "onnx")
     cache = hub.local_models_dir(settings.data_dir) / "onnx"
-    return OnnxBackend(cache, settings.quantize, _threads(settings))
+    return OnnxBackend(
+        cache,
+        settings.quantize,
+        _threads(settings),
+        spin=settings.full_model_spin_wait,
+        bf16_prefill=_bf16_prefill(settings),
+    )
+
+
+def _bf16_prefill(settings: Settings) -> bool:
+    """Whether the onnx backend's prefill runs on OpenVINO in bfloat16 (``prefill_runtime``),
+    with a line in the log either way on a CPU where it would pay."""
+    wanted = settings.prefill_runtime == "openvino"
+    if wanted and importlib.util.find_spec("openvino") is None:
+        raise ModelError(
+            "prefill_runtime = openvino needs the 'openvino' extra: "
+            "pip install 'imagecaption[openvino]'."
+        )
+    if wanted and not settings.quantize:
+        log.info("prefill_runtime = openvino applies to int8 (quantize = true); float32 stays")
+    elif not wanted and has_amx_bf16():
+        log.info(
+            "this CPU has AMX: prefill_runtime = openvino would run the prefill in bfloat16 "
+            "on it (about a third faster on GIT-base at batch 8), with captions no longer "
+            "token for token those of the int8 prefill"
+        )
+    return wanted
 
 
 def _openvino(settings: Settings) -> Backend:
@@ -137,10 +167,11 @@ def _exported(settings: Settings, name: str, folder: Path) -> Captioner:
             f"backend = {settings.backend} needs the model folder it was exported from."
         )
     _cpu_only(settings, "onnx")
-    threads = _threads(settings)
+    threads, spin = _threads(settings), settings.full_model_spin_wait
     if is_ready_onnx(folder):
-        return _reading(settings, ReadyOnnxCaptioner(name, folder, settings.quantize, threads))
-    return _reading(settings, ExportedCaptioner(name, folder, threads))
+        ready = ReadyOnnxCaptioner(name, folder, settings.quantize, threads, spin=spin)
+        return _reading(settings, ready)
+    return _reading(settings, ExportedCaptioner(name, folder, threads, spin=spin))
 
 
 def check_model(settings: Settings) -> None:

@@ -162,10 +162,11 @@ class ExportedCaptioner(DecodingCaptioner):
     checksums, when it loads.
     """
 
-    def __init__(self, name: str, folder: Path, threads: int) -> None:
+    def __init__(self, name: str, folder: Path, threads: int, *, spin: bool = False) -> None:
         super().__init__(name, "onnx", "cpu")
         self._folder = folder
         self._threads = threads
+        self._spin = spin
         check_exported(folder)
 
     def _open(self) -> Loaded:
@@ -181,4 +182,6 @@ class ExportedCaptioner(DecodingCaptioner):
             export = Export.read(folder)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"{folder.name} cannot be loaded: {_line(exc)}") from None
-        return Loaded(image, detokenize, OnnxRuntime(export, self._threads), export.spec)
+        return Loaded(
+            image, detokenize, OnnxRuntime(export, self._threads, spin=self._spin), export.spec
+        )

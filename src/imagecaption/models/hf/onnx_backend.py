@@ -188,13 +188,31 @@ class OnnxBackend:
     name = "onnx"
     device = "cpu"
 
-    def __init__(self, cache_root: Path, quantize: bool = True, threads: int = 0) -> None:
+    def __init__(
+        self,
+        cache_root: Path,
+        quantize: bool = True,
+        threads: int = 0,
+        *,
+        spin: bool = False,
+        bf16_prefill: bool = False,
+    ) -> None:
         self._cache_root = cache_root
         self._quantize = quantize
         self._threads = threads
+        self._spin = spin
+        self._bf16_prefill = bf16_prefill and quantize
+        if self._bf16_prefill:
+            self.name = "onnx, prefill on openvino in bfloat16"
 
     def open(
         self, folder: Path, architecture: Architecture, processors: Processors
     ) -> tuple[OnnxRuntime, ModelSpec]:
         export = load_or_export(folder, architecture, processors, self._cache_root, self._quantize)
-        return OnnxRuntime(export, self._threads), export.spec
+        if self._bf16_prefill:
+            from imagecaption.models.hf.bf16_prefill import Bf16PrefillRuntime
+
+            floats = load_or_export(folder, architecture, processors, self._cache_root, False)
+            runtime = Bf16PrefillRuntime(export, floats.prefill, self._threads, spin=self._spin)
+            return runtime, export.spec
+        return OnnxRuntime(export, self._threads, spin=self._spin), export.spec

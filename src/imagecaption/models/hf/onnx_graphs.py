@@ -39,9 +39,9 @@ class Export:
 
 
 class OnnxRuntime(GraphRuntime):
-    def __init__(self, export: Export, threads: int) -> None:
-        self._prefill = create_session(export.prefill, threads)
-        self._step = create_session(export.step, threads)
+    def __init__(self, export: Export, threads: int, *, spin: bool = False) -> None:
+        self._prefill = create_session(export.prefill, threads, spin=spin)
+        self._step = create_session(export.step, threads, spin=spin)
         accepted = {given.name for given in self._step.get_inputs()}
         super().__init__(StepFeeds.declared(export.static, export.dynamic, accepted))
 

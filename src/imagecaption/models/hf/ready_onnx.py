@@ -202,10 +202,12 @@ class ReadyOnnxRuntime:
     call, the encoder's output, its attention mask and the cross-attention cache (if the graph
     has one); what grows is the self-attention cache."""
 
-    def __init__(self, layout: ReadyOnnx, decoder_start: int, threads: int) -> None:
+    def __init__(
+        self, layout: ReadyOnnx, decoder_start: int, threads: int, *, spin: bool = False
+    ) -> None:
         self._florence = layout.model_type == "florence2"
         graphs = GRAPHS[layout.model_type]
-        sessions = {name: create_session(layout.graph(name), threads) for name in graphs}
+        sessions = {name: create_session(layout.graph(name), threads, spin=spin) for name in graphs}
         self._sessions = sessions
         self._start = decoder_start
         decoder = sessions["decoder_model_merged"]
@@ -330,11 +332,14 @@ def _present(past: str) -> str:
 class ReadyOnnxCaptioner(DecodingCaptioner):
     """A ready ONNX folder on ONNX Runtime; checked when made, loaded by ``load``."""
 
-    def __init__(self, name: str, folder: Path, quantize: bool, threads: int) -> None:
+    def __init__(
+        self, name: str, folder: Path, quantize: bool, threads: int, *, spin: bool = False
+    ) -> None:
         super().__init__(name, "onnx", "cpu")
         self._folder = folder
         self._quantize = quantize
         self._threads = threads
+        self._spin = spin
         check_ready_onnx(folder, quantize)
 
     def _open(self) -> Loaded:
@@ -344,7 +349,9 @@ class ReadyOnnxCaptioner(DecodingCaptioner):
             image = from_config(_read_json(folder / "preprocessor_config.json"))
             settings = read_settings(layout)
             detokenize = Detokenizer(folder / "tokenizer.json", settings.clean_up_spaces)
-            runtime = ReadyOnnxRuntime(layout, settings.decoder_start, self._threads)
+            runtime = ReadyOnnxRuntime(
+                layout, settings.decoder_start, self._threads, spin=self._spin
+            )
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
             raise ModelError(f"{folder.name} cannot be loaded: {_line(exc)}") from None
         return Loaded(image, detokenize, runtime, settings.spec)
