@@ -251,6 +251,30 @@ RUNTIMES = {  # our runtimes: adding one is one entry
         "onnx int8, glibc malloc", "onnx", True, INT8, GLIBC_DEFAULT, "glibc malloc"
     ),
     "onnx-fp32": Runtime("onnx float32", "onnx", False, "float32"),
+    "onnx-no-gather": Runtime(
+        "onnx int8, batches not gathered",
+        "onnx",
+        True,
+        INT8,
+        "max_batch_gather_ms = 0\n",
+        "batches not gathered",
+    ),
+    "onnx-spin": Runtime(
+        "onnx int8, idle threads spin",
+        "onnx",
+        True,
+        INT8,
+        "full_model_spin_wait = true\n",
+        "idle threads spin",
+    ),
+    "onnx-bf16-prefill": Runtime(
+        "onnx int8 steps, openvino bf16 prefill",
+        "onnx",
+        True,
+        "bfloat16 prefill (OpenVINO), int8 steps",
+        'prefill_runtime = "openvino"\n',
+        "prefill on openvino",
+    ),
     "openvino": Runtime("openvino int8", "openvino", True, "int8 weights, dynamic activations"),
     "openvino-fp32": Runtime("openvino float32", "openvino", False, "float32"),
 }
