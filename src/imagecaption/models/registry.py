@@ -68,15 +68,19 @@ def _onnx(settings: Settings) -> Backend:
     )
 
 
+def _needs_openvino_extra(setting: str, *modules: str) -> None:
+    if any(importlib.util.find_spec(module) is None for module in modules):
+        raise ModelError(
+            f"{setting} needs the 'openvino' extra: pip install 'imagecaption[openvino]'."
+        )
+
+
 def _bf16_prefill(settings: Settings) -> bool:
     """Whether the onnx backend's prefill runs on OpenVINO in bfloat16 (``prefill_runtime``),
     with a line in the log either way on a CPU where it would pay."""
     wanted = settings.prefill_runtime == "openvino"
-    if wanted and importlib.util.find_spec("openvino") is None:
-        raise ModelError(
-            "prefill_runtime = openvino needs the 'openvino' extra: "
-            "pip install 'imagecaption[openvino]'."
-        )
+    if wanted:
+        _needs_openvino_extra("prefill_runtime = openvino", "openvino")
     if wanted and not settings.quantize:
         log.info("prefill_runtime = openvino applies to int8 (quantize = true); float32 stays")
     elif not wanted and has_amx_bf16():
@@ -90,10 +94,7 @@ def _bf16_prefill(settings: Settings) -> bool:
 
 def _openvino(settings: Settings) -> Backend:
     _cpu_only(settings, "openvino")
-    if importlib.util.find_spec("openvino") is None or importlib.util.find_spec("nncf") is None:
-        raise ModelError(
-            "backend = openvino needs the 'openvino' extra: pip install 'imagecaption[openvino]'."
-        )
+    _needs_openvino_extra("backend = openvino", "openvino", "nncf")
     from imagecaption.models.hf.openvino_backend import OpenVinoBackend
 
     cache = hub.local_models_dir(settings.data_dir) / "openvino"

@@ -36,17 +36,21 @@ class Bf16PrefillRuntime(OnnxRuntime):
     def __init__(
         self, export: Export, float_prefill: Path, threads: int, *, spin: bool = False
     ) -> None:
+        self._float_prefill = float_prefill
+        super().__init__(export, threads, spin=spin)
+
+    def _open_prefill(self, export: Export, threads: int, spin: bool) -> None:
+        """The float32 graph compiled by OpenVINO; the int8 prefill is never opened."""
         import openvino as ov
 
-        super().__init__(export, threads, spin=spin)
         core = ov.Core()
-        model = core.read_model(str(float_prefill))
+        model = core.read_model(str(self._float_prefill))
         by_name = {
             name: index for index, port in enumerate(model.outputs) for name in port.get_names()
         }
         options = {**compile_options(threads), "INFERENCE_PRECISION_HINT": "bf16"}
         compiled = core.compile_model(model, "CPU", options)
-        wanted = [given.name for given in self._prefill.get_outputs()]
+        wanted = export.prefill_outputs
         missing = [name for name in wanted if name not in by_name]
         if missing:
             raise ValueError(f"the float32 prefill lacks outputs {', '.join(missing)}")
