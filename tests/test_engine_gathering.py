@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from PIL import Image
 
 from imagecaption.engine import CaptionEngine
+from imagecaption.engine.batcher import GATHER_SHARE
 from imagecaption.models.base import Caption, Captioner, CaptionOptions, ModelInfo
 from imagecaption.observability.metrics import Metrics
 
@@ -121,3 +122,45 @@ def test_a_lone_client_never_waits_for_company() -> None:
     assert model.batches == [1, 1, 1, 1]
     # The model's own time and little else: no gathering wait of up to a second.
     assert max(latencies) < BATCH_SECONDS + 0.1
+
+
+def test_calls_that_never_arrive_hold_a_batch_back_no_longer_than_the_bound() -> None:
+    """A stranger's uploads that begin and stall count as calls on their way; the worker waits
+    for them at most a tenth of the last batch's model time (here 20 ms), never until they end."""
+    model = FixedCostModel()
+    engine = CaptionEngine(
+        model,
+        Metrics(),
+        queue_size=8,
+        max_batch_size=CLIENTS,
+        max_batch_wait_ms=0,
+        max_batch_gather_ms=1000,
+        cache_size=0,
+    )
+    image = Image.new("RGB", (32, 32), (90, 120, 150))
+
+    async def stalled(release: asyncio.Event) -> None:
+        with engine.call_in_progress():
+            await release.wait()
+
+    async def run() -> float:
+        await engine.start()
+        release = asyncio.Event()
+        try:
+            # Two images together, so that the next batch expects company.
+            await asyncio.gather(
+                *(engine.caption(image, f"pair-{n}", CaptionOptions()) for n in range(2))
+            )
+            stalls = [asyncio.create_task(stalled(release)) for _ in range(3)]
+            await asyncio.sleep(0.01)
+            started = time.perf_counter()
+            await engine.caption(image, "alone", CaptionOptions())
+            return time.perf_counter() - started
+        finally:
+            release.set()
+            await asyncio.gather(*stalls)
+            await engine.stop()
+
+    waited = asyncio.run(run())
+    assert model.batches[-1] == 1
+    assert waited < BATCH_SECONDS + GATHER_SHARE * BATCH_SECONDS + 0.05
