@@ -50,17 +50,21 @@ class FixedCostModel(Captioner):
         return [Caption(text="A test picture.") for _ in images]
 
 
-def batch_sizes(gather_ms: float, seconds: float = 3.0) -> list[int]:
-    model = FixedCostModel()
-    engine = CaptionEngine(
+def engine_for(model: FixedCostModel, wait_ms: float, gather_ms: float) -> CaptionEngine:
+    return CaptionEngine(
         model,
         Metrics(),
         queue_size=16,
         max_batch_size=CLIENTS,
-        max_batch_wait_ms=2,
+        max_batch_wait_ms=wait_ms,
         max_batch_gather_ms=gather_ms,
         cache_size=0,
     )
+
+
+def batch_sizes(gather_ms: float, seconds: float = 3.0) -> list[int]:
+    model = FixedCostModel()
+    engine = engine_for(model, wait_ms=2, gather_ms=gather_ms)
     image = Image.new("RGB", (32, 32), (90, 120, 150))
 
     async def client(number: int, until: float) -> None:
@@ -95,15 +99,7 @@ def test_closed_loop_clients_fill_whole_batches_once_gathered() -> None:
 
 def test_a_lone_client_never_waits_for_company() -> None:
     model = FixedCostModel()
-    engine = CaptionEngine(
-        model,
-        Metrics(),
-        queue_size=4,
-        max_batch_size=CLIENTS,
-        max_batch_wait_ms=0,
-        max_batch_gather_ms=1000,
-        cache_size=0,
-    )
+    engine = engine_for(model, wait_ms=0, gather_ms=1000)
     image = Image.new("RGB", (32, 32), (90, 120, 150))
 
     async def run() -> list[float]:
@@ -128,15 +124,7 @@ def test_calls_that_never_arrive_hold_a_batch_back_no_longer_than_the_bound() ->
     """A stranger's uploads that begin and stall count as calls on their way; the worker waits
     for them at most a tenth of the last batch's model time (here 20 ms), never until they end."""
     model = FixedCostModel()
-    engine = CaptionEngine(
-        model,
-        Metrics(),
-        queue_size=8,
-        max_batch_size=CLIENTS,
-        max_batch_wait_ms=0,
-        max_batch_gather_ms=1000,
-        cache_size=0,
-    )
+    engine = engine_for(model, wait_ms=0, gather_ms=1000)
     image = Image.new("RGB", (32, 32), (90, 120, 150))
 
     async def stalled(release: asyncio.Event) -> None:
