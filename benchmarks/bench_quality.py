@@ -28,6 +28,7 @@ import json
 import statistics
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -204,25 +205,44 @@ def as_json(results: list[Result], totals: dict[str, Any], label: str) -> dict[s
 
 
 def compare(old: dict[str, Any], new: dict[str, Any]) -> None:
-    """Per-picture before and after, then the change in each set's mean."""
+    """Per-picture before and after, then the change in each set's mean.
+
+    A held-out picture whose caption this run hides is not named either: which held-out
+    pictures a change moved, and by how much, is itself something to tune on. Those are only
+    counted.
+    """
     before = {case["id"]: case for case in old["cases"]}
     print(f"\nbefore: {old['label']}\nafter:  {new['label']}")
+    hidden = Counter[str]()
     for case in new["cases"]:
         was = before.get(case["id"])
+        if case["caption"] == HIDDEN:
+            hidden[_direction(was, case)] += 1
+            continue
         if was is None:
-            caption = "" if case["caption"] == HIDDEN else case["caption"]
-            print(f"{case['id']:<24} new case  {case['hit_rate']:.2f}  {caption}")
+            print(f"{case['id']:<24} new case  {case['hit_rate']:.2f}  {case['caption']}")
             continue
         delta = case["hit_rate"] - was["hit_rate"]
         print(f"{case['id']:<24} {was['hit_rate']:.2f} -> {case['hit_rate']:.2f} ({delta:+.2f})")
-        if was["caption"] != case["caption"] and case["caption"] != HIDDEN:
+        if was["caption"] != case["caption"]:
             print(f"{'':<26}{was['caption']}\n{'':<26}{case['caption']}")
+    if hidden:
+        counts = ", ".join(f"{count} {name}" for name, count in sorted(hidden.items()))
+        print(f"held-out pictures, not shown: {counts}")
     for name in (*SETS, "all"):
         was, now = old["summary"][name], new["summary"][name]
         print(
             f"{name:<8} mean hit rate {was['mean_hit_rate']:.3f} -> {now['mean_hit_rate']:.3f}  "
             f"with a wrong word {was['with_forbidden']} -> {now['with_forbidden']}"
         )
+
+
+def _direction(was: dict[str, Any] | None, now: dict[str, Any]) -> str:
+    if was is None:
+        return "new"
+    if now["hit_rate"] > was["hit_rate"]:
+        return "better"
+    return "worse" if now["hit_rate"] < was["hit_rate"] else "same score"
 
 
 def _version(source: Source) -> str:
