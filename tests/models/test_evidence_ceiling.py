@@ -43,7 +43,8 @@ def test_levels_hold_each_other_on_real_pictures() -> None:
     results = measure(cases)
     assert len(results) == len(cases)
     for result in results:
-        assert 0.0 <= result.caption <= result.things <= result.stages <= result.models <= 1.0
+        assert 0.0 <= result.caption <= result.best <= result.stages <= result.models <= 1.0
+        assert result.caption <= result.things <= result.stages
     assert any(result.models > result.caption for result in results)
     written = {result.case.id: result.hit_rate for result in caption_all(cases, 2, objects=True)}
     assert {result.case.id: result.caption for result in results} == written
