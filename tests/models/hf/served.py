@@ -1,16 +1,39 @@
-"""A running server's captions compared with a captioner's own, over HTTP."""
+"""A server started on a model, and its captions compared with a captioner's own, over HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 
 from imagecaption.models.base import Captioner, CaptionOptions
 from tests.conftest import encode, photo
+from tests.e2e.server import RunningServer, run_server
 
 PHOTOS = ("chelsea", "coffee")
+
+
+def serve_model(
+    data_dir: Path,
+    settings: Mapping[str, object],
+    *,
+    monthly_credits: int = 1000,
+    launcher: str = "imagecaption",
+    env: dict[str, str] | None = None,
+) -> AbstractContextManager[RunningServer]:
+    """The real server on the model that ``settings`` (the config's top-level keys) name, its
+    caption cache off so that every call reaches the model, and a ``pro`` plan for the keys the
+    tests create. ``launcher`` and ``env`` go to ``run_server``: a server without the models
+    extra, or one reading its model from a hub cache."""
+    lines = [
+        f"{name} = {json.dumps(value)}" for name, value in {**settings, "cache_size": 0}.items()
+    ]
+    config = "\n".join([*lines, "", "[plans.pro]", f"monthly_credits = {monthly_credits}", ""])
+    return run_server(data_dir, config, launcher=launcher, extra_env=env)
 
 
 class Server(Protocol):

@@ -19,9 +19,9 @@ from imagecaption.models.hf.captioner import TransformersCaptioner
 from imagecaption.models.hf.folder import check_folder, load_processors
 from imagecaption.models.hf.onnx_backend import OnnxBackend, load_or_export
 from imagecaption.models.hf.onnx_graphs import OnnxRuntime
-from tests.e2e.server import RunningServer, run_server
+from tests.e2e.server import RunningServer
 from tests.models.hf.conftest import Folders
-from tests.models.hf.served import assert_serves_like
+from tests.models.hf.served import assert_serves_like, serve_model
 
 ARCHITECTURES = ("git", "blip", "vision_encoder_decoder", "florence2")
 
@@ -95,16 +95,8 @@ def test_cpu_flags_are_read_from_cpuinfo(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def served(folders: Folders, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    config = f"""
-model = "{folders("git")}"
-backend = "onnx"
-prefill_runtime = "openvino"
-cache_size = 0
-
-[plans.pro]
-monthly_credits = 1000
-"""
-    with run_server(tmp_path_factory.mktemp("served-bf16-prefill"), config) as server:
+    model = {"model": str(folders("git")), "backend": "onnx", "prefill_runtime": "openvino"}
+    with serve_model(tmp_path_factory.mktemp("served-bf16-prefill"), model) as server:
         yield server
 
 

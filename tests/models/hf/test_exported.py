@@ -31,9 +31,9 @@ from imagecaption.models.hf.preprocessing import centre_band, from_processor
 from imagecaption.models.registry import create_captioner
 from imagecaption.settings import load_settings
 from tests.conftest import photo
-from tests.e2e.server import RunningServer, run_server
+from tests.e2e.server import RunningServer
 from tests.models.hf.conftest import ARCHITECTURES, Captioners, Folders
-from tests.models.hf.served import assert_serves_like
+from tests.models.hf.served import assert_serves_like, serve_model
 from tests.models.hf.tiny import WORDS
 
 Exports = Callable[[str, bool], Path]
@@ -344,17 +344,10 @@ def test_serving_an_export_imports_no_torch_or_transformers(
 def served_without_the_extra(
     exports: Exports, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:
-    config = f"""
-model = "{exports("florence2", True)}"
-backend = "onnx"
-cache_size = 0
-
-[plans.pro]
-monthly_credits = 1000000
-"""
-    with run_server(
+    with serve_model(
         tmp_path_factory.mktemp("exported-served"),
-        config,
+        {"model": str(exports("florence2", True)), "backend": "onnx"},
+        monthly_credits=1_000_000,
         launcher="tests.models.hf.without_models_extra",
     ) as server:
         yield server

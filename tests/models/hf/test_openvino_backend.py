@@ -22,8 +22,9 @@ from imagecaption.models.hf.openvino_backend import (
 from imagecaption.models.registry import create_captioner
 from imagecaption.settings import Settings
 from tests.conftest import encode, photo
-from tests.e2e.server import RunningServer, run_server
+from tests.e2e.server import RunningServer
 from tests.models.hf.conftest import Captioners, Folders
+from tests.models.hf.served import serve_model
 
 
 def test_int8_models_hold_int8_weights(
@@ -82,15 +83,8 @@ def test_openvino_is_refused_where_it_cannot_run(
 
 @pytest.fixture(scope="module")
 def served(folders: Folders, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    config = f"""
-model = "{folders("git")}"
-backend = "openvino"
-cache_size = 0
-
-[plans.pro]
-monthly_credits = 1000
-"""
-    with run_server(tmp_path_factory.mktemp("served-openvino"), config) as server:
+    model = {"model": str(folders("git")), "backend": "openvino"}
+    with serve_model(tmp_path_factory.mktemp("served-openvino"), model) as server:
         yield server
 
 

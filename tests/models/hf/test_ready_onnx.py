@@ -36,11 +36,11 @@ from imagecaption.models.hf.ready_onnx import (
 from imagecaption.models.hub import ready_onnx_files
 from imagecaption.models.registry import create_captioner
 from imagecaption.settings import load_settings
-from tests.e2e.server import RunningServer, run_server
+from tests.e2e.server import RunningServer
 from tests.models.hf import optimum_layout
 from tests.models.hf.conftest import Captioners, Folders
 from tests.models.hf.local_hub import COMMIT, local_hub
-from tests.models.hf.served import assert_serves_like
+from tests.models.hf.served import assert_serves_like, serve_model
 
 LAYOUTS = ("vision_encoder_decoder", "florence2")
 Ready = Callable[[str], Path]
@@ -426,30 +426,14 @@ def served_from_the_hub(
 ) -> Iterator[RunningServer]:
     """A server without the models extra, serving the ready export by its hub id from the hub
     cache, where ``models pull`` put it."""
-    config = f"""
-model = "{REPO}"
-backend = "onnx"
-cache_size = 0
-
-[plans.pro]
-monthly_credits = 1000000
-"""
-    env = {"HF_HOME": str(hub_cache), "HF_HUB_OFFLINE": "1"}
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)  # the server's
-    try:
-        with run_server(
-            tmp_path_factory.mktemp("ready-served"),
-            config,
-            launcher="tests.models.hf.without_models_extra",
-        ) as server:
-            yield server
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with serve_model(
+        tmp_path_factory.mktemp("ready-served"),
+        {"model": REPO, "backend": "onnx"},
+        monthly_credits=1_000_000,
+        launcher=BASE_INSTALL,
+        env={"HF_HOME": str(hub_cache), "HF_HUB_OFFLINE": "1"},
+    ) as server:
+        yield server
 
 
 def test_a_server_without_the_models_extra_serves_a_ready_export_from_the_hub(

@@ -10,8 +10,9 @@ import pytest
 from PIL import Image
 
 from tests.conftest import encode, photo
-from tests.e2e.server import RunningServer, run_server
+from tests.e2e.server import RunningServer
 from tests.models.hf.conftest import Folders
+from tests.models.hf.served import serve_model
 
 ENDPOINT = "/v1/imagecaption"
 NAMES = ("chelsea", "coffee", "astronaut", "grace_hopper", "rocket", "camera")
@@ -19,16 +20,8 @@ NAMES = ("chelsea", "coffee", "astronaut", "grace_hopper", "rocket", "camera")
 
 @pytest.fixture(scope="module")
 def served(folders: Folders, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    config = f"""
-model = "{folders("git")}"
-backend = "onnx"
-max_batch_wait_ms = 50
-cache_size = 0
-
-[plans.pro]
-monthly_credits = 1000000
-"""
-    with run_server(tmp_path_factory.mktemp("served"), config) as server:
+    model = {"model": str(folders("git")), "backend": "onnx", "max_batch_wait_ms": 50}
+    with serve_model(tmp_path_factory.mktemp("served"), model, monthly_credits=1_000_000) as server:
         yield server
 
 
