@@ -57,13 +57,23 @@ PIXEL_SHARE = 0.2
 OPTIONS = CaptionOptions(num_captions=3)
 
 
+@dataclass(frozen=True)
+class Word:
+    """A word some evidence supports, where it came from, and how sure that evidence is (the
+    model's probability or score, or the share of its region a pixel rule matched)."""
+
+    text: str
+    source: str
+    score: float
+
+
 @dataclass
 class Evidence:
     """The words one picture's evidence supports, at the two levels, each with the stage or
     model output it came from."""
 
-    stages: list[tuple[str, str]] = field(default_factory=list)
-    models: list[tuple[str, str]] = field(default_factory=list)
+    stages: list[Word] = field(default_factory=list)
+    models: list[Word] = field(default_factory=list)
 
 
 class _Recorder:
@@ -116,7 +126,7 @@ def _top(probabilities: np.ndarray, count: int) -> Iterable[int]:
     return (int(index) for index in np.argsort(probabilities)[::-1][:count])
 
 
-def pixel_places(grid: PixelGrid, scene: np.ndarray, things: Sequence[Thing]) -> list[str]:
+def pixel_places(grid: PixelGrid, scene: np.ndarray, things: Sequence[Thing]) -> list[Word]:
     """Every ground and background the surroundings stage's pixel rules see over a fifth of
     their region, the places the classifier's five likeliest scene classes imply, and night or
     sunset, all without the stage's checks that the picture is outdoors."""
@@ -130,15 +140,15 @@ def pixel_places(grid: PixelGrid, scene: np.ndarray, things: Sequence[Thing]) ->
         "water": stage._share(stage._water(grid), regions.ground),
         "snow": stage._share(stage._snow(grid), regions.ground),
     }
-    words = [name for name, share in shares.items() if share >= PIXEL_SHARE]
+    words = [Word(name, "pixels", share) for name, share in shares.items() if share >= PIXEL_SHARE]
     if stage._dark_top(grid):
-        words += ["night", "dark"]
-    if sunset(grid, regions.backdrop, 1.0) > 0.0:
-        words += ["sunset", "sunrise", "dusk"]
-    wnids = [load_labels()[index].wnid for index in _top(scene, TOP_CLASSES)]
-    for wnid in wnids:
-        below, behind = stage.SCENE_PLACES.get(wnid, ((), ()))
-        words += [*below, *behind]
+        words += [Word(name, "pixels", 1.0) for name in ("night", "dark")]
+    glow = sunset(grid, regions.backdrop, 1.0)
+    if glow > 0.0:
+        words += [Word(name, "pixels", glow) for name in ("sunset", "sunrise", "dusk")]
+    for index in _top(scene, TOP_CLASSES):
+        below, behind = stage.SCENE_PLACES.get(load_labels()[index].wnid, ((), ()))
+        words += [Word(name, "scene places", float(scene[index])) for name in (*below, *behind)]
     return words
 
 
@@ -148,37 +158,43 @@ def evidence_of(
     """Every word the stages hand the sentence rules, and every word the models give at all."""
     found = Evidence()
 
-    def stage(source: str, words: Iterable[str]) -> None:
-        found.stages += [(word, source) for word in words if word]
+    def stage(source: str, score: float, words: Iterable[str]) -> None:
+        found.stages += [Word(word, source, score) for word in words if word]
 
     for thing in findings.things:
-        stage(
-            "things", [thing.noun.label, thing.noun.singular, thing.noun.plural, thing.name or ""]
-        )
+        words = [thing.noun.label, thing.noun.singular, thing.noun.plural, thing.name or ""]
+        stage("things", thing.score, words)
     if findings.portrait:
-        stage("faces", ["portrait", "person", "face"])
+        stage("faces", 1.0, ["portrait", "person", "face"])
     for view, probabilities in [("picture", findings.scene), *findings.crops.items()]:
         source = "class" if view == "picture" else "box class"
-        stage(source, _label_words(labels[int(np.argmax(probabilities))]))
+        best = int(np.argmax(probabilities))
+        stage(source, float(probabilities[best]), _label_words(labels[best]))
         for index in _top(probabilities, TOP_CLASSES):
-            found.models += [(word, "next classes") for word in _label_words(labels[index])]
-    stage("text", [line.text for line in findings.text])
-    stage("posture", [pose.activity for pose in findings.poses if pose.activity])
-    stage("colours", [colour.name for colour in findings.colours.values()])
+            chance = float(probabilities[index])
+            found.models += [
+                Word(word, "next classes", chance) for word in _label_words(labels[index])
+            ]
+    stage("text", 1.0, [line.text for line in findings.text])
+    for pose in findings.poses:
+        stage("posture", pose.score, [pose.activity or ""])
+    for colour in findings.colours.values():
+        stage("colours", colour.score, [colour.name])
     where = findings.surroundings
     if where is not None:
-        stage("places", [place.name for place in (*where.ground, *where.background)])
+        for place in (*where.ground, *where.background):
+            stage("places", place.score, [place.name])
         if where.indoors is not None:
-            stage(
-                "indoors", ["indoors", "inside", "room"] if where.indoors >= 0.5 else ["outdoors"]
-            )
-        if where.night > 0.0:
-            stage("night", ["night", "dark"])
-        if where.sunset > 0.0:
-            stage("sunset", ["sunset", "sunrise", "dusk"])
+            inside = where.indoors >= 0.5
+            sure = where.indoors if inside else 1.0 - where.indoors
+            stage("indoors", sure, ["indoors", "inside", "room"] if inside else ["outdoors"])
+        stage("night", where.night, ["night", "dark"] if where.night > 0.0 else [])
+        stage("sunset", where.sunset, ["sunset", "sunrise", "dusk"] if where.sunset > 0.0 else [])
         if where.backdrop is not None:
-            stage("backdrop", [where.backdrop.name, "background"])
-    found.models += [(detection.label, "detections") for detection in detections]
+            stage("backdrop", where.backdrop.score, [where.backdrop.name, "background"])
+    found.models += [
+        Word(detection.label, "detections", detection.score) for detection in detections
+    ]
     return found
 
 
@@ -191,24 +207,32 @@ class Bounds:
     stages: float
     models: float
     unsupported: tuple[str, ...]  # the first word of each group no evidence supports
-    # The words a level adds to the one before it, by source, each with whether it is one of
-    # the picture's expected words.
-    stage_words: tuple[tuple[str, str, bool], ...]
-    model_words: tuple[tuple[str, str, bool], ...]
+    # The words a level adds to the one before it, and every word any level adds to the
+    # caption, each once with whether it is one of the picture's expected words.
+    stage_words: tuple[Added, ...]
+    model_words: tuple[Added, ...]
+    beyond_caption: tuple[Added, ...]
+    text: str  # the caption
 
 
-def _added(
-    before: str, words: Sequence[tuple[str, str]], case: Case
-) -> tuple[tuple[str, str, bool], ...]:
-    """The words of ``words`` that ``before`` does not say, once each, and whether each is
-    expected of the picture."""
-    seen: dict[str, tuple[str, str, bool]] = {}
-    for word, source in words:
-        plain = _plain(word.removeprefix("a ").removeprefix("an ").removeprefix("the "))
-        if not plain or plain in seen or mentions(before, plain):
+@dataclass(frozen=True)
+class Added:
+    word: Word
+    expected: bool
+
+
+def _added(before: str, words: Sequence[Word], case: Case) -> tuple[Added, ...]:
+    """The words of ``words`` that ``before`` does not say, once each (at the surest
+    evidence for it), and whether each is expected of the picture."""
+    seen: dict[str, Added] = {}
+    for word in words:
+        plain = _plain(word.text.removeprefix("a ").removeprefix("an ").removeprefix("the "))
+        if not plain or mentions(before, plain):
             continue
-        expected = any(mentions(word, name) for group in case.expected for name in group)
-        seen[plain] = (plain, source, expected)
+        if plain in seen and seen[plain].word.score >= word.score:
+            continue
+        expected = any(mentions(word.text, name) for group in case.expected for name in group)
+        seen[plain] = Added(Word(plain, word.source, word.score), expected)
     return tuple(seen.values())
 
 
@@ -232,15 +256,18 @@ def measure(cases: Sequence[Case]) -> list[Bounds]:
         detections = recorder.detections[0] if recorder.detections else []
         found = evidence_of(findings, detections, labels)
         if recorder.looked:
-            found.models += [(word, "pixels") for word in pixel_places(*recorder.looked[0])]
+            found.models += pixel_places(*recorder.looked[0])
         sentences = [caption.text, *(candidate.text for candidate in caption.candidates)]
-        alternatives = [candidate.text for candidate in caption.candidates]
-        alternatives += [tag.name for tag in caption.tags or ()]
-        stages = " ; ".join([caption.text, *alternatives, *(word for word, _ in found.stages)])
+        alternatives = [
+            *(Word(c.text, "alternatives", c.score) for c in caption.candidates),
+            *(Word(tag.name, "tags", tag.score) for tag in caption.tags or ()),
+        ]
+        stage_words = [*alternatives, *found.stages]
+        stages = " ; ".join([caption.text, *(word.text for word in stage_words)])
         named = " ; ".join(
-            [caption.text, *(word for word, source in found.stages if source == "things")]
+            [caption.text, *(word.text for word in found.stages if word.source == "things")]
         )
-        models = " ; ".join([stages, *(word for word, _ in found.models)])
+        models = " ; ".join([stages, *(word.text for word in found.models)])
         models_score = score(models, case.expected)
         unsupported = tuple(
             group[0]
@@ -256,12 +283,10 @@ def measure(cases: Sequence[Case]) -> list[Bounds]:
                 score(stages, case.expected).hit_rate,
                 models_score.hit_rate,
                 unsupported,
-                _added(
-                    caption.text,
-                    [*((text, "alternatives, tags") for text in alternatives), *found.stages],
-                    case,
-                ),
+                _added(caption.text, stage_words, case),
                 _added(stages, found.models, case),
+                _added(caption.text, [*stage_words, *found.models], case),
+                caption.text,
             )
         )
     return results
@@ -311,15 +336,81 @@ def precision(results: Sequence[Bounds]) -> None:
         chosen = [r for r in results if r.case.held_out == (part == "held-out")]
         counts: dict[str, list[int]] = {}
         for result in chosen:
-            for _, source, is_expected in (*result.stage_words, *result.model_words):
-                tally = counts.setdefault(source, [0, 0])
+            for added in (*result.stage_words, *result.model_words):
+                tally = counts.setdefault(added.word.source, [0, 0])
                 tally[0] += 1
-                tally[1] += int(is_expected)
+                tally[1] += int(added.expected)
         for source, (total, expected) in counts.items():
             share = expected / total if total else 0.0
             print(
                 f"  {part:<9} {source:<13} {total:>6} words, {expected:>5} expected ({share:.1%})"
             )
+
+
+# A rule that says a word wherever its evidence reaches a threshold: the thresholds are fitted on
+# the tuning photos, per kind of evidence and per word of it that they give often enough.
+PRECISION = 0.5
+LEAST_WORDS = 8
+LEAST_KEPT = 4
+THRESHOLDS = tuple(step / 20 for step in range(20))
+Key = tuple[str, str]  # (source, word), or (source, "") for the whole source
+
+
+def fit_thresholds(tuning: Sequence[Bounds]) -> dict[Key, float | None]:
+    """For each source, and each word a source gives at least LEAST_WORDS times on the tuning
+    photos, the lowest threshold at which at least half the words it would add are expected of
+    the picture; None where no threshold is that precise (never say it)."""
+    gathered: dict[Key, list[Added]] = {}
+    for result in tuning:
+        for added in result.beyond_caption:
+            gathered.setdefault((added.word.source, added.word.text), []).append(added)
+            gathered.setdefault((added.word.source, ""), []).append(added)
+    fitted: dict[Key, float | None] = {}
+    for key, words in gathered.items():
+        if key[1] and len(words) < LEAST_WORDS:
+            continue
+        fitted[key] = None
+        for threshold in THRESHOLDS:
+            kept = [added for added in words if added.word.score >= threshold]
+            if len(kept) >= LEAST_KEPT and sum(a.expected for a in kept) >= PRECISION * len(kept):
+                fitted[key] = threshold
+                break
+    return fitted
+
+
+def said(added: Added, fitted: dict[Key, float | None]) -> bool:
+    word = added.word
+    key = (word.source, word.text) if (word.source, word.text) in fitted else (word.source, "")
+    threshold = fitted.get(key)
+    return threshold is not None and word.score >= threshold
+
+
+def thresholded(results: Sequence[Bounds]) -> None:
+    """The hit rate of the caption with every word whose evidence passes thresholds fitted on
+    the tuning photos to be at least half precise: what a rule could reach that accepted one
+    unexpected word for each expected one, with how many it would bring."""
+    fitted = fit_thresholds([result for result in results if not result.case.held_out])
+    print(f"\ncaption + every word whose evidence is at least {PRECISION:.0%} precise on tuning:")
+    kept = sorted(
+        f"{source}{':' + word if word else ''} >= {threshold:.2f}"
+        for (source, word), threshold in fitted.items()
+        if threshold is not None
+    )
+    print("  thresholds: " + ", ".join(kept))
+    for part in ("tuning", "held-out"):
+        chosen = [r for r in results if r.case.held_out == (part == "held-out")]
+        scores, extra, right = [], 0, 0
+        for result in chosen:
+            words = [added for added in result.beyond_caption if said(added, fitted)]
+            extra += len(words)
+            right += sum(added.expected for added in words)
+            text = " ; ".join([result.text, *(added.word.text for added in words)])
+            scores.append(score(text, result.case.expected).hit_rate)
+        share = right / extra if extra else 0.0
+        print(
+            f"  {part:<9} {_mean(scores):.3f} (caption {_mean(r.caption for r in chosen):.3f}); "
+            f"{extra / max(1, len(chosen)):.1f} words added a picture, {share:.0%} expected"
+        )
 
 
 def _plain(word: str) -> str:
@@ -334,6 +425,7 @@ def main() -> None:
     results = measure(cases)
     report(results)
     precision(results)
+    thresholded(results)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from benchmarks.bench_evidence_ceiling import _added, measure
+from benchmarks.bench_evidence_ceiling import (
+    Added,
+    Bounds,
+    Word,
+    _added,
+    fit_thresholds,
+    measure,
+    said,
+)
 from benchmarks.bench_quality import caption_all
 from benchmarks.quality.photos import INSTALLED, Case, load_cases
 
@@ -20,15 +28,44 @@ def _case(expected: tuple[tuple[str, ...], ...]) -> Case:
 
 def test_added_words_skip_what_the_caption_says_and_mark_the_expected_ones() -> None:
     case = _case((("dog", "puppy"), ("grass", "lawn")))
-    words = [("a dog", "things"), ("dogs", "things"), ("grass", "pixels"), ("snow", "pixels")]
+    words = [
+        Word("a dog", "things", 0.9),
+        Word("dogs", "things", 0.9),
+        Word("grass", "pixels", 0.5),
+        Word("snow", "pixels", 0.4),
+    ]
     added = _added("A dog on a path.", words, case)
-    assert added == (("dogs", "things", True), ("grass", "pixels", True), ("snow", "pixels", False))
+    assert added == (
+        Added(Word("dogs", "things", 0.9), expected=True),
+        Added(Word("grass", "pixels", 0.5), expected=True),
+        Added(Word("snow", "pixels", 0.4), expected=False),
+    )
 
 
-def test_each_word_is_counted_once() -> None:
+def test_each_word_is_counted_once_at_its_surest_evidence() -> None:
     case = _case((("sky",),))
-    added = _added("A castle.", [("sky", "places"), ("the sky", "pixels")], case)
-    assert added == (("sky", "places", True),)
+    words = [Word("sky", "places", 0.6), Word("the sky", "pixels", 0.8), Word("sky", "x", 0.1)]
+    assert _added("A castle.", words, case) == (Added(Word("sky", "pixels", 0.8), expected=True),)
+
+
+def _bounds(case: Case, words: list[Added]) -> Bounds:
+    return Bounds(case, 0.0, 0.0, 0.0, 0.0, 0.0, (), (), (), tuple(words), "A thing.")
+
+
+def test_thresholds_are_the_lowest_at_which_half_the_added_words_are_expected() -> None:
+    case = _case((("sky",),))
+    right = [Added(Word("sky", "pixels", score), expected=True) for score in (0.9, 0.8, 0.7)]
+    wrong = [
+        Added(Word("water", "pixels", score), expected=False) for score in (0.35, 0.3, 0.2, 0.1)
+    ]
+    noise = [Added(Word("tree", "next classes", 0.9), expected=False)] * 5
+    fitted = fit_thresholds([_bounds(case, [*right, *wrong, *noise])])
+    # From 0.15 up: three right of six; from 0.1 down: three of seven.
+    assert fitted[("pixels", "")] == 0.15
+    assert fitted[("next classes", "")] is None
+    assert said(Added(Word("sky", "pixels", 0.2), expected=True), fitted)
+    assert not said(Added(Word("sky", "pixels", 0.1), expected=True), fitted)
+    assert not said(Added(Word("tree", "next classes", 1.0), expected=True), fitted)
 
 
 @pytest.mark.slow
