@@ -21,8 +21,12 @@ some stage of the shipped pipeline gives grounds for, at two levels:
 Extra words cost nothing in this score, so each level is an upper bound on the hit rate of any
 sentence rule that only chooses among that evidence, however well it chose: a word group no
 evidence supports cannot be said without guessing. Prints, for each group of cases, the mean
-hit rate of the captions written now beside the two bounds, and which kinds of expected words
-no evidence supports. Held-out captions and ids are never printed: only means and counts.
+hit rate of the captions written now beside the bounds; which expected words no evidence
+supports; how often the words each level adds are expected words, by where they come from; and
+what a rule would reach that said every word whose evidence passed thresholds fitted on the
+tuning photos to be at least half precise (``quality/added_words.py``). The words come from the
+pipeline's own stages as it captions (``quality/evidence_words.py``). Held-out captions and ids
+are never printed: only means and counts.
 
     python -m benchmarks.bench_evidence_ceiling [--group FILE-STEM ...]
 """
@@ -30,172 +34,29 @@ no evidence supports. Held-out captions and ids are never printed: only means an
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-import numpy as np
-
+from benchmarks.quality.added_words import (
+    PRECISION,
+    Added,
+    added_words,
+    fit_thresholds,
+    plain,
+    said,
+)
 from benchmarks.quality.archives import SourceUnavailable
+from benchmarks.quality.evidence_words import Recorder, Word, evidence_of, pixel_places
 from benchmarks.quality.photos import Case, load_cases, load_image
-from benchmarks.quality.scoring import mentions, score
+from benchmarks.quality.scoring import score
 from imagecaption.models.base import CaptionOptions
-from imagecaption.models.offline import OfflineCaptioner, surroundings
-from imagecaption.models.offline.compose.sentence import Findings
-from imagecaption.models.offline.compose.things import Thing
-from imagecaption.models.offline.labels import Label, load_labels
-from imagecaption.models.offline.objects import Detection
-from imagecaption.models.offline.pixels import PixelGrid
-from imagecaption.models.offline.skies import sunset
+from imagecaption.models.offline import OfflineCaptioner
+from imagecaption.models.offline.labels import load_labels
 
-TOP_CLASSES = 5
-PIXEL_SHARE = 0.2
 OPTIONS = CaptionOptions(num_captions=3)
-
-
-@dataclass(frozen=True)
-class Word:
-    """A word some evidence supports, where it came from, and how sure that evidence is (the
-    model's probability or score, or the share of its region a pixel rule matched)."""
-
-    text: str
-    source: str
-    score: float
-
-
-@dataclass
-class Evidence:
-    """The words one picture's evidence supports, at the two levels, each with the stage or
-    model output it came from."""
-
-    stages: list[Word] = field(default_factory=list)
-    models: list[Word] = field(default_factory=list)
-
-
-class _Recorder:
-    """Stands between the captioner and its sentence writer and detector, keeping what they
-    were given, so the bounds read the very evidence the caption was written from."""
-
-    def __init__(self, captioner: OfflineCaptioner) -> None:
-        models = captioner._models  # the benchmark reads the pipeline's own stages
-        assert models is not None
-        self.findings: list[Findings] = []
-        self.detections: list[list[Detection]] = []
-        self.looked: list[tuple[PixelGrid, np.ndarray, Sequence[Thing]]] = []
-        writer, detector, reader = models.writer, models.objects, models.surroundings
-        assert reader is not None
-        original_read = reader.read
-
-        def read(grid: PixelGrid, scene: np.ndarray, things: Sequence[Thing]) -> Any:
-            self.looked.append((grid, scene, things))
-            return original_read(grid, scene, things)
-
-        object.__setattr__(reader, "read", read)
-        original_write = writer.write
-
-        def write(findings: Findings, options: CaptionOptions) -> Any:
-            self.findings.append(findings)
-            return original_write(findings, options)
-
-        object.__setattr__(writer, "write", write)
-        if detector is not None:
-            original_detect = detector.detect_prepared
-
-            def detect(prepared: Any) -> list[Detection]:
-                found = list(original_detect(prepared))
-                self.detections.append(found)
-                return found
-
-            object.__setattr__(detector, "detect_prepared", detect)
-
-
-# Categories that are a word a caption could use ("bird", "building"), not a bookkeeping kind.
-NOT_WORDS = frozenset({"place", "scene", "object", "ride", "sports", "device", "tool"})
-
-
-def _label_words(label: Label) -> list[str]:
-    category = "" if label.category in NOT_WORDS else label.category
-    return [label.phrase, label.group, label.context, category]
-
-
-def _top(probabilities: np.ndarray, count: int) -> Iterable[int]:
-    return (int(index) for index in np.argsort(probabilities)[::-1][:count])
-
-
-def pixel_places(grid: PixelGrid, scene: np.ndarray, things: Sequence[Thing]) -> list[Word]:
-    """Every ground and background the surroundings stage's pixel rules see over a fifth of
-    their region, the places the classifier's five likeliest scene classes imply, and night or
-    sunset, all without the stage's checks that the picture is outdoors."""
-    stage = surroundings
-    regions = stage._regions(grid, things)
-    shares = {
-        "sky": stage._share(stage._sky(grid), regions.sky_band),
-        "trees": stage._share(stage._foliage(grid), regions.background),
-        "grass": stage._share(stage._grass(grid), regions.ground),
-        "road": stage._share(stage._road(grid), regions.ground),
-        "water": stage._share(stage._water(grid), regions.ground),
-        "snow": stage._share(stage._snow(grid), regions.ground),
-    }
-    words = [Word(name, "pixels", share) for name, share in shares.items() if share >= PIXEL_SHARE]
-    if stage._dark_top(grid):
-        words += [Word(name, "pixels", 1.0) for name in ("night", "dark")]
-    glow = sunset(grid, regions.backdrop, 1.0)
-    if glow > 0.0:
-        words += [Word(name, "pixels", glow) for name in ("sunset", "sunrise", "dusk")]
-    for index in _top(scene, TOP_CLASSES):
-        below, behind = stage.SCENE_PLACES.get(load_labels()[index].wnid, ((), ()))
-        words += [Word(name, "scene places", float(scene[index])) for name in (*below, *behind)]
-    return words
-
-
-def evidence_of(
-    findings: Findings, detections: Sequence[Detection], labels: Sequence[Label]
-) -> Evidence:
-    """Every word the stages hand the sentence rules, and every word the models give at all."""
-    found = Evidence()
-
-    def stage(source: str, score: float, words: Iterable[str]) -> None:
-        found.stages += [Word(word, source, score) for word in words if word]
-
-    for thing in findings.things:
-        words = [thing.noun.label, thing.noun.singular, thing.noun.plural, thing.name or ""]
-        stage("things", thing.score, words)
-    if findings.portrait:
-        stage("faces", 1.0, ["portrait", "person", "face"])
-    for view, probabilities in [("picture", findings.scene), *findings.crops.items()]:
-        source = "class" if view == "picture" else "box class"
-        best = int(np.argmax(probabilities))
-        stage(source, float(probabilities[best]), _label_words(labels[best]))
-        for index in _top(probabilities, TOP_CLASSES):
-            chance = float(probabilities[index])
-            found.models += [
-                Word(word, "next classes", chance) for word in _label_words(labels[index])
-            ]
-    stage("text", 1.0, [line.text for line in findings.text])
-    for pose in findings.poses:
-        stage("posture", pose.score, [pose.activity or ""])
-    for colour in findings.colours.values():
-        stage("colours", colour.score, [colour.name])
-    where = findings.surroundings
-    if where is not None:
-        for place in (*where.ground, *where.background):
-            stage("places", place.score, [place.name])
-        if where.indoors is not None:
-            inside = where.indoors >= 0.5
-            sure = where.indoors if inside else 1.0 - where.indoors
-            stage("indoors", sure, ["indoors", "inside", "room"] if inside else ["outdoors"])
-        stage("night", where.night, ["night", "dark"] if where.night > 0.0 else [])
-        stage("sunset", where.sunset, ["sunset", "sunrise", "dusk"] if where.sunset > 0.0 else [])
-        if where.backdrop is not None:
-            stage("backdrop", where.backdrop.score, [where.backdrop.name, "background"])
-    found.models += [
-        Word(detection.label, "detections", detection.score) for detection in detections
-    ]
-    return found
 
 
 @dataclass(frozen=True)
@@ -215,31 +76,10 @@ class Bounds:
     text: str  # the caption
 
 
-@dataclass(frozen=True)
-class Added:
-    word: Word
-    expected: bool
-
-
-def _added(before: str, words: Sequence[Word], case: Case) -> tuple[Added, ...]:
-    """The words of ``words`` that ``before`` does not say, once each (at the surest
-    evidence for it), and whether each is expected of the picture."""
-    seen: dict[str, Added] = {}
-    for word in words:
-        plain = _plain(word.text.removeprefix("a ").removeprefix("an ").removeprefix("the "))
-        if not plain or mentions(before, plain):
-            continue
-        if plain in seen and seen[plain].word.score >= word.score:
-            continue
-        expected = any(mentions(word.text, name) for group in case.expected for name in group)
-        seen[plain] = Added(Word(plain, word.source, word.score), expected)
-    return tuple(seen.values())
-
-
 def measure(cases: Sequence[Case]) -> list[Bounds]:
     captioner = OfflineCaptioner(threads=2)
     captioner.load()
-    recorder = _Recorder(captioner)
+    recorder = Recorder(captioner)
     labels = load_labels()
     results = []
     for case in cases:
@@ -283,9 +123,9 @@ def measure(cases: Sequence[Case]) -> list[Bounds]:
                 score(stages, case.expected).hit_rate,
                 models_score.hit_rate,
                 unsupported,
-                _added(caption.text, stage_words, case),
-                _added(stages, found.models, case),
-                _added(caption.text, [*stage_words, *found.models], case),
+                added_words(caption.text, stage_words, case),
+                added_words(stages, found.models, case),
+                added_words(caption.text, [*stage_words, *found.models], case),
                 caption.text,
             )
         )
@@ -317,7 +157,7 @@ def report(results: Sequence[Bounds]) -> None:
         )
     for part in ("tuning", "held-out"):
         words = Counter(
-            _plain(word)
+            plain(word)
             for result in results
             if (result.case.held_out == (part == "held-out"))
             for word in result.unsupported
@@ -347,49 +187,11 @@ def precision(results: Sequence[Bounds]) -> None:
             )
 
 
-# A rule that says a word wherever its evidence reaches a threshold: the thresholds are fitted on
-# the tuning photos, per kind of evidence and per word of it that they give often enough.
-PRECISION = 0.5
-LEAST_WORDS = 8
-LEAST_KEPT = 4
-THRESHOLDS = tuple(step / 20 for step in range(20))
-Key = tuple[str, str]  # (source, word), or (source, "") for the whole source
-
-
-def fit_thresholds(tuning: Sequence[Bounds]) -> dict[Key, float | None]:
-    """For each source, and each word a source gives at least LEAST_WORDS times on the tuning
-    photos, the lowest threshold at which at least half the words it would add are expected of
-    the picture; None where no threshold is that precise (never say it)."""
-    gathered: dict[Key, list[Added]] = {}
-    for result in tuning:
-        for added in result.beyond_caption:
-            gathered.setdefault((added.word.source, added.word.text), []).append(added)
-            gathered.setdefault((added.word.source, ""), []).append(added)
-    fitted: dict[Key, float | None] = {}
-    for key, words in gathered.items():
-        if key[1] and len(words) < LEAST_WORDS:
-            continue
-        fitted[key] = None
-        for threshold in THRESHOLDS:
-            kept = [added for added in words if added.word.score >= threshold]
-            if len(kept) >= LEAST_KEPT and sum(a.expected for a in kept) >= PRECISION * len(kept):
-                fitted[key] = threshold
-                break
-    return fitted
-
-
-def said(added: Added, fitted: dict[Key, float | None]) -> bool:
-    word = added.word
-    key = (word.source, word.text) if (word.source, word.text) in fitted else (word.source, "")
-    threshold = fitted.get(key)
-    return threshold is not None and word.score >= threshold
-
-
 def thresholded(results: Sequence[Bounds]) -> None:
     """The hit rate of the caption with every word whose evidence passes thresholds fitted on
     the tuning photos to be at least half precise: what a rule could reach that accepted one
     unexpected word for each expected one, with how many it would bring."""
-    fitted = fit_thresholds([result for result in results if not result.case.held_out])
+    fitted = fit_thresholds([r.beyond_caption for r in results if not r.case.held_out])
     print(f"\ncaption + every word whose evidence is at least {PRECISION:.0%} precise on tuning:")
     kept = sorted(
         f"{source}{':' + word if word else ''} >= {threshold:.2f}"
@@ -411,10 +213,6 @@ def thresholded(results: Sequence[Bounds]) -> None:
             f"  {part:<9} {_mean(scores):.3f} (caption {_mean(r.caption for r in chosen):.3f}); "
             f"{extra / max(1, len(chosen)):.1f} words added a picture, {share:.0%} expected"
         )
-
-
-def _plain(word: str) -> str:
-    return re.sub(r"\s+", " ", word.lower())
 
 
 def main() -> None:

@@ -9,16 +9,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from benchmarks.bench_evidence_ceiling import (
-    Added,
-    Bounds,
-    Word,
-    _added,
-    fit_thresholds,
-    measure,
-    said,
-)
+from benchmarks.bench_evidence_ceiling import measure
 from benchmarks.bench_quality import caption_all
+from benchmarks.quality.added_words import Added, added_words, fit_thresholds, said
+from benchmarks.quality.evidence_words import Word
 from benchmarks.quality.photos import INSTALLED, Case, load_cases
 
 
@@ -34,7 +28,7 @@ def test_added_words_skip_what_the_caption_says_and_mark_the_expected_ones() -> 
         Word("grass", "pixels", 0.5),
         Word("snow", "pixels", 0.4),
     ]
-    added = _added("A dog on a path.", words, case)
+    added = added_words("A dog on a path.", words, case)
     assert added == (
         Added(Word("dogs", "things", 0.9), expected=True),
         Added(Word("grass", "pixels", 0.5), expected=True),
@@ -45,21 +39,18 @@ def test_added_words_skip_what_the_caption_says_and_mark_the_expected_ones() -> 
 def test_each_word_is_counted_once_at_its_surest_evidence() -> None:
     case = _case((("sky",),))
     words = [Word("sky", "places", 0.6), Word("the sky", "pixels", 0.8), Word("sky", "x", 0.1)]
-    assert _added("A castle.", words, case) == (Added(Word("sky", "pixels", 0.8), expected=True),)
-
-
-def _bounds(case: Case, words: list[Added]) -> Bounds:
-    return Bounds(case, 0.0, 0.0, 0.0, 0.0, 0.0, (), (), (), tuple(words), "A thing.")
+    assert added_words("A castle.", words, case) == (
+        Added(Word("sky", "pixels", 0.8), expected=True),
+    )
 
 
 def test_thresholds_are_the_lowest_at_which_half_the_added_words_are_expected() -> None:
-    case = _case((("sky",),))
     right = [Added(Word("sky", "pixels", score), expected=True) for score in (0.9, 0.8, 0.7)]
     wrong = [
         Added(Word("water", "pixels", score), expected=False) for score in (0.35, 0.3, 0.2, 0.1)
     ]
     noise = [Added(Word("tree", "next classes", 0.9), expected=False)] * 5
-    fitted = fit_thresholds([_bounds(case, [*right, *wrong, *noise])])
+    fitted = fit_thresholds([[*right, *wrong, *noise]])
     # From 0.15 up: three right of six; from 0.1 down: three of seven.
     assert fitted[("pixels", "")] == 0.15
     assert fitted[("next classes", "")] is None
