@@ -37,9 +37,10 @@ import argparse
 import statistics
 import sys
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from benchmarks.bench_quality import SETS, set_name
 from benchmarks.quality.added_words import (
     PRECISION,
     Added,
@@ -48,9 +49,8 @@ from benchmarks.quality.added_words import (
     plain,
     said,
 )
-from benchmarks.quality.archives import SourceUnavailable
 from benchmarks.quality.evidence_words import Recorder, Word, evidence_of, pixel_places
-from benchmarks.quality.photos import Case, load_cases, load_image
+from benchmarks.quality.photos import Case, available, load_cases, load_image
 from benchmarks.quality.scoring import score
 from imagecaption.models.base import CaptionOptions
 from imagecaption.models.offline import OfflineCaptioner
@@ -81,22 +81,16 @@ def measure(cases: Sequence[Case]) -> list[Bounds]:
     captioner.load()
     recorder = Recorder(captioner)
     labels = load_labels()
+    found_cases, skipped = available(list(cases))
+    for _, reason in skipped:
+        print(f"skipped {reason}", file=sys.stderr)
     results = []
-    for case in cases:
-        try:
-            image = load_image(case)
-        except SourceUnavailable as error:
-            print(f"skipped {case.id}: {error}", file=sys.stderr)
-            continue
-        recorder.findings.clear()
-        recorder.detections.clear()
-        recorder.looked.clear()
-        caption = captioner.caption_batch([image], OPTIONS)[0]
-        findings = recorder.findings[0]
-        detections = recorder.detections[0] if recorder.detections else []
+    for case in found_cases:
+        caption = captioner.caption_batch([load_image(case)], OPTIONS)[0]
+        findings, detections, looked = recorder.take()
         found = evidence_of(findings, detections, labels)
-        if recorder.looked:
-            found.models += pixel_places(*recorder.looked[0])
+        if looked is not None:
+            found.models += pixel_places(looked, labels)
         sentences = [caption.text, *(candidate.text for candidate in caption.candidates)]
         alternatives = [
             *(Word(c.text, "alternatives", c.score) for c in caption.candidates),
@@ -132,6 +126,12 @@ def measure(cases: Sequence[Case]) -> list[Bounds]:
     return results
 
 
+def _parts(results: Sequence[Bounds]) -> Iterator[tuple[str, list[Bounds]]]:
+    """The tuning and held-out parts of ``results``, each with its name."""
+    for name, held_out in SETS.items():
+        yield name, [result for result in results if result.case.held_out == held_out]
+
+
 def _mean(values: Iterable[float]) -> float:
     listed = list(values)
     return statistics.fmean(listed) if listed else 0.0
@@ -142,7 +142,7 @@ def report(results: Sequence[Bounds]) -> None:
     print(f"{'group':<32} {'part':<9} {'n':>4} " + " ".join(f"{name:>8}" for name in columns))
     keyed: dict[tuple[str, str], list[Bounds]] = {}
     for result in results:
-        part = "held-out" if result.case.held_out else "tuning"
+        part = set_name(result.case)
         keyed.setdefault((result.case.group, part), []).append(result)
         keyed.setdefault(("all groups", part), []).append(result)
     for (group, part), chosen in sorted(
@@ -155,13 +155,8 @@ def report(results: Sequence[Bounds]) -> None:
             f"{_mean(r.stages for r in chosen):>8.3f} "
             f"{_mean(r.models for r in chosen):>8.3f}"
         )
-    for part in ("tuning", "held-out"):
-        words = Counter(
-            plain(word)
-            for result in results
-            if (result.case.held_out == (part == "held-out"))
-            for word in result.unsupported
-        )
+    for part, chosen in _parts(results):
+        words = Counter(plain(word) for result in chosen for word in result.unsupported)
         total = sum(words.values())
         print(f"\n{part}: {total} expected word groups no evidence supports; most often:")
         print("  " + ", ".join(f"{word} {count}" for word, count in words.most_common(40)))
@@ -172,8 +167,7 @@ def precision(results: Sequence[Bounds]) -> None:
     often it is right (the expected words do not list every true thing), but a low one says
     the level's extra words are mostly noise that a rule could not say without false words."""
     print("\nwords each level adds beyond the one before, and how many are expected words:")
-    for part in ("tuning", "held-out"):
-        chosen = [r for r in results if r.case.held_out == (part == "held-out")]
+    for part, chosen in _parts(results):
         counts: dict[str, list[int]] = {}
         for result in chosen:
             for added in (*result.stage_words, *result.model_words):
@@ -199,8 +193,7 @@ def thresholded(results: Sequence[Bounds]) -> None:
         if threshold is not None
     )
     print("  thresholds: " + ", ".join(kept))
-    for part in ("tuning", "held-out"):
-        chosen = [r for r in results if r.case.held_out == (part == "held-out")]
+    for part, chosen in _parts(results):
         scores, extra, right = [], 0, 0
         for result in chosen:
             words = [added for added in result.beyond_caption if said(added, fitted)]

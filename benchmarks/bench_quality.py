@@ -144,7 +144,7 @@ def print_table(results: list[Result]) -> None:
             continue
         flag = f"  [wrong: {', '.join(result.forbidden)}]" if result.forbidden else ""
         print(
-            f"{result.case.id:<24} {_set_name(result.case):<8} {result.hit_rate:5.2f}  "
+            f"{result.case.id:<24} {set_name(result.case):<8} {result.hit_rate:5.2f}  "
             f"{result.caption}{flag}"
         )
 
@@ -188,7 +188,7 @@ def markdown(results: list[Result], totals: dict[str, Any], label: str) -> str:
     for result in results:
         missing = "; ".join("/".join(group[:3]) for group in result.missing)
         lines.append(
-            f"| {result.case.id} | {_set_name(result.case)} | {result.hit_rate:.2f} | "
+            f"| {result.case.id} | {set_name(result.case)} | {result.hit_rate:.2f} | "
             f"{result.caption} | {missing} | {', '.join(result.forbidden)} |"
         )
     return "\n".join(lines) + "\n"
@@ -252,7 +252,8 @@ def _version(source: Source) -> str:
     return source.version
 
 
-def _set_name(case: Case) -> str:
+def set_name(case: Case) -> str:
+    """The part of the corpus a case belongs to, as ``SETS`` names it."""
     return "held-out" if case.held_out else "tuning"
 
 

@@ -18,7 +18,7 @@ from imagecaption.models.base import CaptionOptions
 from imagecaption.models.offline import OfflineCaptioner, surroundings
 from imagecaption.models.offline.compose.sentence import Findings
 from imagecaption.models.offline.compose.things import Thing
-from imagecaption.models.offline.labels import Label, load_labels
+from imagecaption.models.offline.labels import Label
 from imagecaption.models.offline.objects import Detection
 from imagecaption.models.offline.pixels import PixelGrid
 from imagecaption.models.offline.skies import sunset
@@ -37,6 +37,11 @@ class Word:
     score: float
 
 
+Looked = tuple[PixelGrid, np.ndarray, Sequence[Thing]]
+"""What the surroundings stage read a picture from: its pixel grid, the classifier's
+probabilities for it and the things found in it."""
+
+
 @dataclass
 class Evidence:
     """The words one picture's evidence supports, at the two levels, each with the stage or
@@ -53,22 +58,22 @@ class Recorder:
     def __init__(self, captioner: OfflineCaptioner) -> None:
         models = captioner._models  # the benchmark reads the pipeline's own stages
         assert models is not None
-        self.findings: list[Findings] = []
-        self.detections: list[list[Detection]] = []
-        self.looked: list[tuple[PixelGrid, np.ndarray, Sequence[Thing]]] = []
+        self._findings: list[Findings] = []
+        self._detections: list[list[Detection]] = []
+        self._looked: list[Looked] = []
         writer, detector, reader = models.writer, models.objects, models.surroundings
         assert reader is not None
         original_read = reader.read
 
         def read(grid: PixelGrid, scene: np.ndarray, things: Sequence[Thing]) -> Any:
-            self.looked.append((grid, scene, things))
+            self._looked.append((grid, scene, things))
             return original_read(grid, scene, things)
 
         object.__setattr__(reader, "read", read)
         original_write = writer.write
 
         def write(findings: Findings, options: CaptionOptions) -> Any:
-            self.findings.append(findings)
+            self._findings.append(findings)
             return original_write(findings, options)
 
         object.__setattr__(writer, "write", write)
@@ -77,10 +82,23 @@ class Recorder:
 
             def detect(prepared: Any) -> list[Detection]:
                 found = list(original_detect(prepared))
-                self.detections.append(found)
+                self._detections.append(found)
                 return found
 
             object.__setattr__(detector, "detect_prepared", detect)
+
+    def take(self) -> tuple[Findings, list[Detection], Looked | None]:
+        """What the stages were given for the one picture just captioned; forgotten then, so
+        the next picture's record starts empty."""
+        record = (
+            self._findings[0],
+            self._detections[0] if self._detections else [],
+            self._looked[0] if self._looked else None,
+        )
+        self._findings.clear()
+        self._detections.clear()
+        self._looked.clear()
+        return record
 
 
 # Categories that are a word a caption could use ("bird", "building"), not a bookkeeping kind.
@@ -96,10 +114,11 @@ def top(probabilities: np.ndarray, count: int) -> Iterable[int]:
     return (int(index) for index in np.argsort(probabilities)[::-1][:count])
 
 
-def pixel_places(grid: PixelGrid, scene: np.ndarray, things: Sequence[Thing]) -> list[Word]:
+def pixel_places(looked: Looked, labels: Sequence[Label]) -> list[Word]:
     """Every ground and background the surroundings stage's pixel rules see over a fifth of
     their region, the places the classifier's five likeliest scene classes imply, and night or
     sunset, all without the stage's checks that the picture is outdoors."""
+    grid, scene, things = looked
     stage = surroundings
     regions = stage._regions(grid, things)
     shares = {
@@ -117,7 +136,7 @@ def pixel_places(grid: PixelGrid, scene: np.ndarray, things: Sequence[Thing]) ->
     if glow > 0.0:
         words += [Word(name, "pixels", glow) for name in ("sunset", "sunrise", "dusk")]
     for index in top(scene, TOP_CLASSES):
-        below, behind = stage.SCENE_PLACES.get(load_labels()[index].wnid, ((), ()))
+        below, behind = stage.SCENE_PLACES.get(labels[index].wnid, ((), ()))
         words += [Word(name, "scene places", float(scene[index])) for name in (*below, *behind)]
     return words
 
