@@ -1,14 +1,22 @@
-"""Peak resident memory of a server process, read from Linux's /proc (VmHWM)."""
+"""Peak resident memory of a server process, read from Linux's /proc (VmHWM), and the uploads it
+is measured with."""
 
 from __future__ import annotations
 
+import io
+import struct
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import numpy as np
+from PIL import Image
+
+from tests.conftest import photo
 
 LINUX = sys.platform.startswith("linux")
+CAMERA_SIZE = (4000, 3000)
 
 
 def _status_field(pid: int, field: str) -> float:
@@ -46,3 +54,21 @@ def post_in_parallel(url: str, key: str, bodies: list[bytes]) -> list[int]:
 
     with ThreadPoolExecutor(len(bodies)) as pool:
         return list(pool.map(post, bodies))
+
+
+def camera_photos(count: int, tag: str = "camera photo") -> list[bytes]:
+    """``count`` 12-megapixel JPEGs of 2 MB with the same pixels and distinct bytes (a comment
+    of their own, after ``tag``), so that neither the cache nor a call in flight answers one for
+    another."""
+    picture = photo("chelsea").convert("RGB").resize(CAMERA_SIZE)
+    grain = np.random.default_rng(0).integers(-8, 8, (*CAMERA_SIZE[::-1], 3), dtype=np.int16)
+    pixels = (np.asarray(picture, dtype=np.int16) + grain).clip(0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG", quality=90)
+    jpeg = buffer.getvalue()
+    bodies = []
+    for number in range(count):
+        comment = f"{tag} {number}".encode()
+        segment = b"\xff\xfe" + struct.pack(">H", len(comment) + 2) + comment
+        bodies.append(jpeg[:2] + segment + jpeg[2:])  # after the start-of-image marker
+    return bodies

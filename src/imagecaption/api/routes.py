@@ -35,6 +35,7 @@ from imagecaption.api.languages import negotiate
 from imagecaption.api.objects import objects_in_pixels, tags_as_listed, text_in_pixels
 from imagecaption.api.schemas import CaptionJsonBody, Envelope, option_parameters, option_schemas
 from imagecaption.api.services import Services, services
+from imagecaption.engine import Handed
 from imagecaption.errors import InsufficientCredits, RateLimited, RequestTimeout, ServiceError
 from imagecaption.images import content_hash
 
@@ -208,22 +209,27 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
             request, svc.fetcher, svc.settings.max_upload_bytes
         )
         read_done = time.perf_counter()
+        params = image_request.params
         digest = content_hash(image_request.data)
         lang = negotiate(
-            image_request.params.lang,
+            params.lang,
             request.headers.get("accept-language"),
             svc.engine.info.languages,
         )
-        options = image_request.params.to_options(svc.settings.read_text, lang)
+        options = params.to_options(svc.settings.read_text, lang)
         # An image whose caption is cached was decoded before, from the same bytes: decoding it
-        # again would only cost time, unless the details report sizes in its pixels.
-        picture = None
-        if image_request.params.details or not svc.engine.has_cached(digest, options):
+        # again would only cost time, unless the details report sizes in its pixels. The
+        # picture is handed to the engine, and neither it nor the upload is kept here while the
+        # call waits its turn (see ``Handed``).
+        handed: Handed | None = None
+        size_as_sent: tuple[int, int] | None = None
+        if params.details or not svc.engine.has_cached(digest, options):
             picture = await svc.decoder.decode(image_request.data)
+            size_as_sent, handed = picture.size_as_sent, Handed(picture.image)
+            del picture
+        del image_request
         decoded = time.perf_counter()
-        caption, cached = await svc.engine.caption(
-            None if picture is None else picture.image, digest, options, pay
-        )
+        caption, cached = await svc.engine.caption(handed, digest, options, pay)
     except BaseException as exc:
         if reservation is not None:
             await svc.ledger.release(reservation)
@@ -249,13 +255,12 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
         return Response(status_code=499)
     svc.latency.add(latency_ms)
     data: dict[str, Any] = {"caption": caption.text}
-    params = image_request.params
     if params.num_captions > 1:
         data["captions"] = [
             {"caption": c.text, "score": round(c.score, 4)} for c in caption.candidates
         ]
     if params.details:
-        assert picture is not None  # decoded whenever details are asked for
+        assert size_as_sent is not None  # decoded whenever details are asked for
         data["model"] = svc.engine.info.name
         data["cached"] = cached
         data["timing_ms"] = {
@@ -265,9 +270,9 @@ async def caption_flow(request: Request, account: KeyRecord, svc: Services) -> R
             "total": round(latency_ms, 2),
         }
         if caption.objects is not None:
-            data["objects"] = objects_in_pixels(caption.objects, *picture.size_as_sent)
+            data["objects"] = objects_in_pixels(caption.objects, *size_as_sent)
         if caption.text_lines is not None:
-            data["text"] = text_in_pixels(caption.text_lines, *picture.size_as_sent)
+            data["text"] = text_in_pixels(caption.text_lines, *size_as_sent)
         if caption.tags is not None:
             data["tags"] = tags_as_listed(caption.tags)
     response = render(
