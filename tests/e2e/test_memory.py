@@ -40,9 +40,9 @@ cache_size = 0
 queue_size = 64
 """
 WAITING = 64  # the manifests' queue_size: every call is admitted, none refused
-# Above the server's resident memory before the burst. Measured on a 2-core Xeon: 660 MB (the
-# model inputs of 64 waiting calls, 6 MB each; the batch's activations; the uploads); 1,400 MB
-# when the route and the engine kept each decoded picture (9 MB) until its answer.
+# Above the server's resident memory before the burst. Measured on a 2-core AMD EPYC: 660 MB
+# (the model inputs of 64 waiting calls, 6 MB each; the batch's activations; the uploads);
+# 1,400 MB when the route and the engine kept each decoded picture (9 MB) until its answer.
 WAITING_LIMIT_MB = 1000
 
 
