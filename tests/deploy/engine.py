@@ -131,22 +131,30 @@ class Podman:
     def wait_healthy_http(
         self, url: str, container: str, timeout: float = 120, path: str = "/readyz"
     ) -> None:
-        """Until ``url + path`` answers 200, or raise with the container's log."""
+        """Until ``url + path`` answers 200, or raise with its last answer and the container's
+        log, less the access lines of this polling (they pushed the start-up out of the tail)."""
         import httpx
 
         deadline = time.monotonic() + timeout
+        last = "no answer"
         while time.monotonic() < deadline:
             try:
-                if httpx.get(url + path, timeout=2).status_code == 200:
+                answer = httpx.get(url + path, timeout=2)
+                if answer.status_code == 200:
                     return
-            except httpx.TransportError:
-                pass
+                last = f"{answer.status_code} {answer.text[:2000]}"
+            except httpx.TransportError as error:
+                last = repr(error)
             details = self.inspect(container)
             restarts = details["HostConfig"].get("RestartPolicy", {}).get("Name") not in ("", "no")
             if details["State"].get("Status") == "exited" and not restarts:
                 break
             time.sleep(0.3)
-        raise EngineError(f"{url}{path} not ready in {timeout}s\n{self.logs(container)}")
+        polled = f'"path": "{path}"'
+        log = "\n".join(
+            line for line in self.logs(container, tail=5000).splitlines() if polled not in line
+        )
+        raise EngineError(f"{url}{path} not ready in {timeout}s, last answer: {last}\n{log}")
 
 
 def run_tool(
